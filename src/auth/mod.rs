@@ -1,0 +1,6 @@
+//! Authentication and authorization: roles, passwords, server-side sessions, CSRF.
+
+pub mod csrf;
+pub mod password;
+pub mod roles;
+pub mod session_store;

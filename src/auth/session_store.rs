@@ -1,0 +1,181 @@
+//! Server-side sessions in the database, behind actix-session's `SessionStore`.
+//!
+//! The cookie carries a random 64-character key; the table keeps only its SHA-256, the
+//! serialized state, the user id (so disabling a user or changing a password can end
+//! that user's sessions) and the expiry (the idle timeout, extended on every request).
+//! Deleting the row ends the session for real.
+
+use std::collections::HashMap;
+
+use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
+use actix_web::cookie::time::Duration;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+use sha2::{Digest, Sha256};
+
+use crate::db::schema::sessions::dsl as s;
+use crate::db::{self, DbConn, DbPool};
+use crate::error::AppError;
+
+pub type SessionState = HashMap<String, String>;
+
+/// Session state key holding the logged-in user's id.
+pub const UID_KEY: &str = "uid";
+
+pub struct DbSessionStore {
+    pool: DbPool,
+}
+
+impl DbSessionStore {
+    pub fn new(pool: DbPool) -> DbSessionStore {
+        DbSessionStore { pool }
+    }
+}
+
+fn key_hash(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+fn new_key() -> Result<SessionKey, anyhow::Error> {
+    let key: String = rand::rngs::OsRng
+        .sample_iter(&Alphanumeric)
+        .take(64)
+        .map(char::from)
+        .collect();
+    SessionKey::try_from(key).map_err(|e| anyhow::anyhow!("session key: {e}"))
+}
+
+fn expiry(ttl: &Duration) -> NaiveDateTime {
+    db::now() + chrono::Duration::seconds(ttl.whole_seconds())
+}
+
+fn user_of(state: &SessionState) -> Option<i32> {
+    state.get(UID_KEY).and_then(|v| v.parse::<i32>().ok())
+}
+
+fn anyhow_of(e: AppError) -> anyhow::Error {
+    anyhow::anyhow!("session store: {e}")
+}
+
+/// End every session of a user (password change, reset, disabling). A handler that
+/// keeps its own user logged in calls `session.renew()` afterwards, which stores the
+/// current state under a fresh key.
+pub fn end_user_sessions(conn: &mut DbConn, user_id: i32) -> QueryResult<usize> {
+    diesel::delete(s::sessions.filter(s::user_id.eq(user_id))).execute(conn)
+}
+
+impl SessionStore for DbSessionStore {
+    async fn load(&self, session_key: &SessionKey) -> Result<Option<SessionState>, LoadError> {
+        let id = key_hash(session_key.as_ref());
+        let row = db::run(&self.pool, move |conn| {
+            Ok(s::sessions
+                .filter(s::id.eq(id))
+                .filter(s::expires_at.gt(db::now()))
+                .select(s::state)
+                .first::<String>(conn)
+                .optional()?)
+        })
+        .await
+        .map_err(|e| LoadError::Other(anyhow_of(e)))?;
+        match row {
+            None => Ok(None),
+            Some(json) => serde_json::from_str(&json)
+                .map(Some)
+                .map_err(|e| LoadError::Deserialization(anyhow::anyhow!(e))),
+        }
+    }
+
+    async fn save(&self, state: SessionState, ttl: &Duration) -> Result<SessionKey, SaveError> {
+        let key = new_key().map_err(SaveError::Other)?;
+        let id = key_hash(key.as_ref());
+        let json = serde_json::to_string(&state)
+            .map_err(|e| SaveError::Serialization(anyhow::anyhow!(e)))?;
+        let uid = user_of(&state);
+        let expires = expiry(ttl);
+        db::run(&self.pool, move |conn| {
+            let now = db::now();
+            // Housekeeping: drop expired sessions whenever a new one starts.
+            diesel::delete(s::sessions.filter(s::expires_at.le(now))).execute(conn)?;
+            diesel::insert_into(s::sessions)
+                .values((
+                    s::id.eq(id),
+                    s::user_id.eq(uid),
+                    s::state.eq(json),
+                    s::created_at.eq(now),
+                    s::expires_at.eq(expires),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| SaveError::Other(anyhow_of(e)))?;
+        Ok(key)
+    }
+
+    async fn update(
+        &self,
+        session_key: SessionKey,
+        state: SessionState,
+        ttl: &Duration,
+    ) -> Result<SessionKey, UpdateError> {
+        let id = key_hash(session_key.as_ref());
+        let json = serde_json::to_string(&state)
+            .map_err(|e| UpdateError::Serialization(anyhow::anyhow!(e)))?;
+        let uid = user_of(&state);
+        let expires = expiry(ttl);
+        let updated = db::run(&self.pool, move |conn| {
+            Ok(diesel::update(
+                s::sessions
+                    .filter(s::id.eq(id))
+                    .filter(s::expires_at.gt(db::now())),
+            )
+            .set((
+                s::state.eq(json),
+                s::user_id.eq(uid),
+                s::expires_at.eq(expires),
+            ))
+            .execute(conn)?)
+        })
+        .await
+        .map_err(|e| UpdateError::Other(anyhow_of(e)))?;
+        if updated == 1 {
+            Ok(session_key)
+        } else {
+            // The session ended meanwhile (logout elsewhere, expiry): start a new one
+            // rather than resurrect the old key.
+            self.save(state, ttl).await.map_err(|e| match e {
+                SaveError::Serialization(e) => UpdateError::Serialization(e),
+                SaveError::Other(e) => UpdateError::Other(e),
+            })
+        }
+    }
+
+    async fn update_ttl(&self, session_key: &SessionKey, ttl: &Duration) -> anyhow::Result<()> {
+        let id = key_hash(session_key.as_ref());
+        let expires = expiry(ttl);
+        db::run(&self.pool, move |conn| {
+            Ok(diesel::update(
+                s::sessions
+                    .filter(s::id.eq(id))
+                    .filter(s::expires_at.gt(db::now())),
+            )
+            .set(s::expires_at.eq(expires))
+            .execute(conn)?)
+        })
+        .await
+        .map_err(anyhow_of)?;
+        Ok(())
+    }
+
+    async fn delete(&self, session_key: &SessionKey) -> anyhow::Result<()> {
+        let id = key_hash(session_key.as_ref());
+        db::run(&self.pool, move |conn| {
+            Ok(diesel::delete(s::sessions.filter(s::id.eq(id))).execute(conn)?)
+        })
+        .await
+        .map_err(anyhow_of)?;
+        Ok(())
+    }
+}

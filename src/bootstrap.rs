@@ -1,0 +1,142 @@
+//! Start-up preparation of the database: migrations, the Anshun units, the first
+//! administrator (or, in demo mode, the demo accounts) and the session cookie key.
+
+use diesel::Connection;
+use rand::RngCore;
+
+use crate::audit::Actor;
+use crate::auth::password;
+use crate::auth::roles::Role;
+use crate::db::{self, DbConn};
+use crate::error::AppError;
+use crate::units;
+use crate::users::{self, ValidUser};
+
+/// The password of every demo account.
+pub const DEMO_PASSWORD: &str = "Anshun@2026";
+
+/// Demo accounts: username, display name, role, unit (full name).
+pub const DEMO_ACCOUNTS: &[(&str, &str, Role, &str)] = &[
+    (
+        "center",
+        "中心办理员",
+        Role::CityOperator,
+        "安顺市社情民意研究中心",
+    ),
+    ("leader", "市领导", Role::CityLeader, "安顺市领导"),
+    (
+        "xixiu",
+        "西秀区办理员",
+        Role::CountyOperator,
+        "安顺市西秀区",
+    ),
+    (
+        "pingba",
+        "平坝区办理员",
+        Role::CountyOperator,
+        "安顺市平坝区",
+    ),
+    (
+        "zhujian",
+        "市住建局办理员",
+        Role::DeptOperator,
+        "安顺市住房和城乡建设局",
+    ),
+    (
+        "renshe",
+        "市人社局办理员",
+        Role::DeptOperator,
+        "安顺市人力资源和社会保障局",
+    ),
+    (
+        "sysadmin",
+        "系统管理员",
+        Role::SysAdmin,
+        "安顺市社情民意研究中心",
+    ),
+    (
+        "secadmin",
+        "安全管理员",
+        Role::SecAdmin,
+        "安顺市社情民意研究中心",
+    ),
+    (
+        "auditor",
+        "安全审计员",
+        Role::AuditAdmin,
+        "安顺市社情民意研究中心",
+    ),
+];
+
+pub struct Prepared {
+    /// Set when this start created the first administrator: print it once.
+    pub initial_admin_password: Option<String>,
+    /// Key that signs and encrypts the session cookie; shared by every instance.
+    pub cookie_key: Vec<u8>,
+}
+
+const COOKIE_KEY_SETTING: &str = "session_cookie_key";
+
+pub fn prepare(conn: &mut DbConn, demo: bool) -> anyhow::Result<Prepared> {
+    db::run_migrations(conn)?;
+    let result = conn.transaction::<_, AppError, _>(|conn| {
+        units::seed_if_empty(conn)?;
+        let initial_admin_password = if users::count(conn)? == 0 {
+            if demo {
+                seed_demo_accounts(conn)?;
+                None
+            } else {
+                Some(create_first_admin(conn)?)
+            }
+        } else {
+            None
+        };
+        let cookie_key = match db::get_setting(conn, COOKIE_KEY_SETTING)? {
+            Some(hexkey) => hex::decode(hexkey).map_err(AppError::internal)?,
+            None => {
+                let mut key = vec![0u8; 64];
+                rand::rngs::OsRng.fill_bytes(&mut key);
+                db::insert_setting(conn, COOKIE_KEY_SETTING, &hex::encode(&key))?;
+                key
+            }
+        };
+        Ok(Prepared {
+            initial_admin_password,
+            cookie_key,
+        })
+    });
+    result.map_err(|e| anyhow::anyhow!("初始化数据库失败：{e}"))
+}
+
+fn unit_id(conn: &mut DbConn, name: &str) -> Result<i32, AppError> {
+    units::find_by_name(conn, name)?
+        .map(|u| u.id)
+        .ok_or_else(|| AppError::internal(format!("seed unit missing: {name}")))
+}
+
+fn create_first_admin(conn: &mut DbConn) -> Result<String, AppError> {
+    let pw = password::generate();
+    let hash = password::hash_now(&pw)?;
+    let v = ValidUser {
+        username: "admin".to_string(),
+        display_name: "系统管理员".to_string(),
+        unit_id: unit_id(conn, "安顺市社情民意研究中心")?,
+        role: Role::SysAdmin,
+    };
+    users::create(conn, &v, &hash, true, &Actor::system())?;
+    Ok(pw)
+}
+
+fn seed_demo_accounts(conn: &mut DbConn) -> Result<(), AppError> {
+    let hash = password::hash_now(DEMO_PASSWORD)?;
+    for (username, name, role, unit) in DEMO_ACCOUNTS {
+        let v = ValidUser {
+            username: username.to_string(),
+            display_name: name.to_string(),
+            unit_id: unit_id(conn, unit)?,
+            role: *role,
+        };
+        users::create(conn, &v, &hash, false, &Actor::system())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,115 @@
+//! Every setting, read from the environment (and CLI flags) and validated once.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `sqlite://…`/a file path, or `postgres://…`.
+    pub database_url: String,
+    /// Where the SQLite file (by default) and later attachments live.
+    pub data_dir: PathBuf,
+    pub bind: String,
+    /// Demo mode: seed demo accounts into an empty database, show the 演示环境 banner.
+    pub demo: bool,
+    /// Idle session timeout in minutes.
+    pub idle_timeout_min: i64,
+    /// Absolute session lifetime in hours, counted from login.
+    pub absolute_timeout_hours: i64,
+    /// Failed logins before the account is locked.
+    pub lock_threshold: i32,
+    pub lock_minutes: i64,
+    /// Mark the session cookie `Secure` (set when TLS terminates at a reverse proxy).
+    pub secure_cookies: bool,
+    pub pool_size: u32,
+    /// Worker threads for HTTP (0 = one per core).
+    pub workers: usize,
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse::<T>()
+            .map_err(|_| anyhow::anyhow!("环境变量 {name} 的值无效：{v}")),
+        _ => Ok(default),
+    }
+}
+
+fn env_bool(name: &str, default: bool) -> anyhow::Result<bool> {
+    match std::env::var(name) {
+        Ok(v) => match v.trim().to_ascii_lowercase().as_str() {
+            "" => Ok(default),
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" => Ok(false),
+            _ => bail!("环境变量 {name} 应为 true 或 false，实际为：{v}"),
+        },
+        Err(_) => Ok(default),
+    }
+}
+
+impl Config {
+    /// Read the configuration from the environment.
+    pub fn from_env() -> anyhow::Result<Config> {
+        let data_dir = PathBuf::from(env_or("LIUYAN_DATA_DIR", "data".to_string())?);
+        let database_url = match std::env::var("DATABASE_URL") {
+            Ok(v) if !v.trim().is_empty() => v.trim().to_string(),
+            _ => format!("sqlite://{}", data_dir.join("liuyan.db").display()),
+        };
+        let c = Config {
+            database_url,
+            data_dir,
+            bind: env_or("LIUYAN_BIND", "127.0.0.1:8080".to_string())?,
+            demo: false,
+            idle_timeout_min: env_or("LIUYAN_IDLE_TIMEOUT_MIN", 30)?,
+            absolute_timeout_hours: env_or("LIUYAN_ABSOLUTE_TIMEOUT_HOURS", 12)?,
+            lock_threshold: env_or("LIUYAN_LOCK_THRESHOLD", 5)?,
+            lock_minutes: env_or("LIUYAN_LOCK_MINUTES", 15)?,
+            secure_cookies: env_bool("LIUYAN_SECURE_COOKIES", false)?,
+            pool_size: env_or("LIUYAN_DB_POOL_SIZE", 16)?,
+            workers: env_or("LIUYAN_WORKERS", 0)?,
+        };
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// A configuration for tests and tools: everything at its default, over the given URL.
+    pub fn for_database(database_url: &str, data_dir: PathBuf) -> Config {
+        Config {
+            database_url: database_url.to_string(),
+            data_dir,
+            bind: "127.0.0.1:0".to_string(),
+            demo: false,
+            idle_timeout_min: 30,
+            absolute_timeout_hours: 12,
+            lock_threshold: 5,
+            lock_minutes: 15,
+            secure_cookies: false,
+            pool_size: 8,
+            workers: 2,
+        }
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.idle_timeout_min < 1 {
+            bail!("LIUYAN_IDLE_TIMEOUT_MIN 必须大于 0");
+        }
+        if self.absolute_timeout_hours < 1 {
+            bail!("LIUYAN_ABSOLUTE_TIMEOUT_HOURS 必须大于 0");
+        }
+        if self.lock_threshold < 1 || self.lock_minutes < 1 {
+            bail!("LIUYAN_LOCK_THRESHOLD 与 LIUYAN_LOCK_MINUTES 必须大于 0");
+        }
+        if self.pool_size < 1 {
+            bail!("LIUYAN_DB_POOL_SIZE 必须大于 0");
+        }
+        self.bind.parse::<std::net::SocketAddr>().with_context(|| {
+            format!(
+                "监听地址无效：{}（应为 主机:端口，如 127.0.0.1:8080）",
+                self.bind
+            )
+        })?;
+        Ok(())
+    }
+}

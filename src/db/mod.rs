@@ -1,0 +1,201 @@
+//! Persistence: the two-backend connection type, the pool, embedded migrations and the
+//! helper that runs blocking diesel work off the async workers.
+
+pub mod schema;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use chrono::{NaiveDateTime, SubsecRound, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{ManageConnection, Pool, PooledConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::error::AppError;
+
+/// One connection type over both backends; the variant is chosen from the URL scheme.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Sqlite(diesel::SqliteConnection),
+    Pg(diesel::PgConnection),
+}
+
+pub type DbPool = Pool<Manager>;
+pub type PooledConn = PooledConnection<Manager>;
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Backend {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+/// The file path an SQLite URL points at (`sqlite://path`, `file:path` or a bare path).
+pub fn sqlite_path(url: &str) -> PathBuf {
+    let p = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .or_else(|| url.strip_prefix("file:"))
+        .unwrap_or(url);
+    PathBuf::from(p)
+}
+
+/// Current time in UTC, truncated to microseconds so both backends store the same value.
+pub fn now() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+/// r2d2 manager that picks the backend by URL scheme and reports why a connection failed.
+#[derive(Debug)]
+pub struct Manager {
+    url: String,
+}
+
+impl Manager {
+    pub fn new(url: &str) -> Manager {
+        Manager {
+            url: url.to_string(),
+        }
+    }
+}
+
+/// Pragmas every SQLite connection needs: WAL for concurrent readers, a generous busy
+/// timeout for writers, enforced foreign keys, and FULL sync so an acknowledged save
+/// survives a power cut.
+/// `busy_timeout` comes first so that switching to WAL waits for other connections.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+     PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;";
+
+pub fn establish(url: &str) -> Result<DbConn, diesel::r2d2::Error> {
+    match Backend::from_url(url) {
+        Backend::Sqlite => {
+            let path = sqlite_path(url);
+            let mut c = diesel::SqliteConnection::establish(&path.to_string_lossy())
+                .map_err(diesel::r2d2::Error::ConnectionError)?;
+            c.batch_execute(SQLITE_PRAGMAS)
+                .map_err(diesel::r2d2::Error::QueryError)?;
+            Ok(DbConn::Sqlite(c))
+        }
+        Backend::Postgres => diesel::PgConnection::establish(url)
+            .map(DbConn::Pg)
+            .map_err(diesel::r2d2::Error::ConnectionError),
+    }
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, Self::Error> {
+        establish(&self.url)
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+impl DbConn {
+    pub fn backend(&self) -> Backend {
+        match self {
+            DbConn::Sqlite(_) => Backend::Sqlite,
+            DbConn::Pg(_) => Backend::Postgres,
+        }
+    }
+}
+
+/// Build the pool. For SQLite the parent directory is created when missing, with a clear
+/// error when it cannot be.
+pub fn build_pool(url: &str, max_size: u32) -> anyhow::Result<DbPool> {
+    let backend = Backend::from_url(url);
+    if backend == Backend::Sqlite {
+        let path = sqlite_path(url);
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            ensure_dir(dir)?;
+        }
+    }
+    let pool = Pool::builder()
+        .max_size(max_size)
+        .min_idle(Some(1))
+        .test_on_check_out(backend == Backend::Postgres)
+        .connection_timeout(std::time::Duration::from_secs(15))
+        .build(Manager::new(url))
+        .with_context(|| format!("无法连接数据库（{}）", redact_url(url)))?;
+    Ok(pool)
+}
+
+fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("无法创建数据目录 {}", dir.display()))
+}
+
+/// A database URL without its password, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}://{}:***@{}", &url[..s], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Apply every pending embedded migration for the connection's backend.
+pub fn run_migrations(conn: &mut DbConn) -> anyhow::Result<()> {
+    let result = match conn {
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+        DbConn::Pg(c) => c.run_pending_migrations(PG_MIGRATIONS).map(|_| ()),
+    };
+    result.map_err(|e| anyhow::anyhow!("数据库迁移失败：{e}"))
+}
+
+/// Run blocking database work on the blocking thread pool, never on an async worker.
+pub async fn run<F, T>(pool: &DbPool, f: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    actix_web::web::block(move || {
+        let mut conn = pool.get()?;
+        f(&mut conn)
+    })
+    .await?
+}
+
+/// Read a value from the `settings` table.
+pub fn get_setting(conn: &mut DbConn, key: &str) -> QueryResult<Option<String>> {
+    use schema::settings::dsl as s;
+    s::settings
+        .filter(s::key.eq(key))
+        .select(s::value)
+        .first::<String>(conn)
+        .optional()
+}
+
+/// Insert a setting (the key must not exist yet).
+pub fn insert_setting(conn: &mut DbConn, key: &str, value: &str) -> QueryResult<()> {
+    use schema::settings::dsl as s;
+    diesel::insert_into(s::settings)
+        .values((s::key.eq(key), s::value.eq(value)))
+        .execute(conn)
+        .map(|_| ())
+}

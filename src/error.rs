@@ -1,0 +1,157 @@
+//! The application error type and the error policy.
+//!
+//! Policy: a handler returns `AppError`; each variant maps to one HTTP status and a page
+//! in Chinese that says what happened and what to do next. Internal details (SQL, paths,
+//! stack traces) are logged with `tracing` and never shown. Anything outside the user's
+//! scope is `NotFound` (404), so the existence of a record is not confirmed.
+
+use std::fmt;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+
+#[derive(Debug)]
+pub enum AppError {
+    /// 400: the request itself is malformed (forms with field errors re-render instead).
+    BadRequest(String),
+    /// 403: the CSRF token or the request's origin was wrong.
+    Csrf,
+    /// 404: does not exist, or is outside the user's scope.
+    NotFound,
+    /// 409: somebody else changed the record meanwhile.
+    Conflict(String),
+    /// 413: the upload is too large.
+    PayloadTooLarge,
+    /// Not logged in (or the session ended): redirect to the login page.
+    LoginRequired,
+    /// The password must be changed before anything else.
+    PasswordChangeRequired,
+    /// 500: logged in full, shown as a generic message.
+    Internal(String),
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AppError::BadRequest(m) => write!(f, "bad request: {m}"),
+            AppError::Csrf => write!(f, "csrf check failed"),
+            AppError::NotFound => write!(f, "not found"),
+            AppError::Conflict(m) => write!(f, "conflict: {m}"),
+            AppError::PayloadTooLarge => write!(f, "payload too large"),
+            AppError::LoginRequired => write!(f, "login required"),
+            AppError::PasswordChangeRequired => write!(f, "password change required"),
+            AppError::Internal(m) => write!(f, "internal error: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for AppError {}
+
+impl AppError {
+    pub fn internal(e: impl fmt::Display) -> AppError {
+        AppError::Internal(e.to_string())
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        match e {
+            diesel::result::Error::NotFound => AppError::NotFound,
+            other => AppError::Internal(format!("database: {other}")),
+        }
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for AppError {
+    fn from(e: diesel::r2d2::PoolError) -> Self {
+        AppError::Internal(format!("pool: {e}"))
+    }
+}
+
+impl From<actix_web::error::BlockingError> for AppError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        AppError::Internal(format!("blocking: {e}"))
+    }
+}
+
+impl From<askama::Error> for AppError {
+    fn from(e: askama::Error) -> Self {
+        AppError::Internal(format!("template: {e}"))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    title: &'a str,
+    message: &'a str,
+}
+
+/// Render a standalone error page (no navigation: the user may not be known).
+pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
+    let page = ErrorPage {
+        status: status.as_u16(),
+        title,
+        message,
+    };
+    let body = page
+        .render()
+        .unwrap_or_else(|_| format!("{} {}", status.as_u16(), title));
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body)
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::LoginRequired | AppError::PasswordChangeRequired => StatusCode::SEE_OTHER,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        match self {
+            AppError::LoginRequired => HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, "/login"))
+                .finish(),
+            AppError::PasswordChangeRequired => HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, "/account/password"))
+                .finish(),
+            AppError::BadRequest(m) => error_page(status, "请求有误", m),
+            AppError::Csrf => error_page(
+                status,
+                "请求未通过安全校验",
+                "页面已过期或请求来源不明。请返回上一页，刷新后重新提交。",
+            ),
+            AppError::NotFound => error_page(
+                status,
+                "页面不存在",
+                "您访问的页面不存在，或您无权查看。请从导航菜单重新进入。",
+            ),
+            AppError::Conflict(m) => error_page(status, "数据已被他人更新", m),
+            AppError::PayloadTooLarge => error_page(
+                status,
+                "提交的内容过大",
+                "上传的文件或提交的内容超过了大小限制。请压缩或拆分后重新提交。",
+            ),
+            AppError::Internal(m) => {
+                tracing::error!(error = %m, "internal error");
+                error_page(
+                    status,
+                    "系统内部错误",
+                    "系统处理时发生错误，您的操作未生效。请稍后重试；如仍出现，请联系系统管理员。",
+                )
+            }
+        }
+    }
+}

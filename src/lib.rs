@@ -1,0 +1,13 @@
+//! 网民留言办理记实档案系统 — the library behind the `liuyan` binary.
+
+pub mod audit;
+pub mod auth;
+pub mod bootstrap;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod forms;
+pub mod startup;
+pub mod units;
+pub mod users;
+pub mod web;

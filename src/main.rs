@@ -1,0 +1,207 @@
+//! `liuyan`: serve the site, migrate the database, manage users from the console.
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+
+use liuyan::audit::Actor;
+use liuyan::auth::password;
+use liuyan::auth::roles::{Role, ALL_ROLES};
+use liuyan::bootstrap;
+use liuyan::config::Config;
+use liuyan::db::{self, DbConn};
+use liuyan::startup::Application;
+use liuyan::users::{self, ValidUser};
+use liuyan::{units, web::ctx::PRODUCT};
+
+#[derive(Parser)]
+#[command(name = "liuyan", about = "网民留言办理记实档案系统", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web site (the default).
+    Serve {
+        /// Address to listen on, HOST:PORT.
+        #[arg(long, env = "LIUYAN_BIND", default_value = "127.0.0.1:8080")]
+        bind: String,
+        /// Demo mode: seed demo accounts into an empty database and show a banner.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage user accounts.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Create a user; a temporary password is printed once and must be changed at first login.
+    Create {
+        #[arg(long)]
+        username: String,
+        /// One of: city_operator, city_leader, county_operator, dept_operator, sys_admin, sec_admin, audit_admin.
+        #[arg(long)]
+        role: String,
+        /// Unit id, full name or short name.
+        #[arg(long)]
+        unit: String,
+        /// Display name (defaults to the username).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Disable a user and end all of their sessions.
+    Disable { username: String },
+    /// Set a new temporary password (printed once) and end all of the user's sessions.
+    ResetPassword { username: String },
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+}
+
+/// Return freed memory to the system promptly: argon2 allocates 19 MiB per hash and
+/// glibc would otherwise keep those arenas per thread.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning; called once before any threads start.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+    }
+}
+
+fn print_initial_admin(pw: &Option<String>) {
+    if let Some(pw) = pw {
+        println!("==============================================================");
+        println!(" 已创建初始系统管理员账户（仅显示这一次，请立即记录）：");
+        println!("   用户名：admin");
+        println!("   密  码：{pw}");
+        println!(" 首次登录后必须修改密码。");
+        println!("==============================================================");
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    tune_allocator();
+    init_tracing();
+    let cli = Cli::parse();
+    let mut config = Config::from_env()?;
+    match cli.command.unwrap_or(Command::Serve {
+        bind: config.bind.clone(),
+        demo: false,
+    }) {
+        Command::Serve { bind, demo } => {
+            config.bind = bind;
+            config.demo = demo;
+            config.validate()?;
+            actix_web::rt::System::new().block_on(serve(config))
+        }
+        Command::Migrate => {
+            let mut conn = connect(&config)?;
+            db::run_migrations(&mut conn)?;
+            println!("数据库迁移完成。");
+            Ok(())
+        }
+        Command::User { action } => {
+            let mut conn = connect(&config)?;
+            let prepared = bootstrap::prepare(&mut conn, false)?;
+            print_initial_admin(&prepared.initial_admin_password);
+            user_command(&mut conn, action)
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let demo = config.demo;
+    let bind = config.bind.clone();
+    let app = Application::build(config).await?;
+    print_initial_admin(&app.initial_admin_password);
+    let host = bind.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1");
+    let host = if host == "0.0.0.0" { "127.0.0.1" } else { host };
+    println!("{PRODUCT} 已启动：http://{host}:{}/", app.port());
+    if demo {
+        println!(
+            "演示环境：账户 center / leader / xixiu / pingba / zhujian / renshe / sysadmin / secadmin / auditor，密码均为 {}",
+            bootstrap::DEMO_PASSWORD
+        );
+    }
+    app.run_until_stopped().await.context("服务器异常退出")
+}
+
+fn connect(config: &Config) -> anyhow::Result<DbConn> {
+    if db::Backend::from_url(&config.database_url) == db::Backend::Sqlite {
+        if let Some(dir) = db::sqlite_path(&config.database_url).parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("无法创建数据目录 {}", dir.display()))?;
+            }
+        }
+    }
+    db::establish(&config.database_url)
+        .with_context(|| format!("无法连接数据库（{}）", db::redact_url(&config.database_url)))
+}
+
+fn user_command(conn: &mut DbConn, action: UserAction) -> anyhow::Result<()> {
+    let actor = Actor::cli();
+    match action {
+        UserAction::Create {
+            username,
+            role,
+            unit,
+            name,
+        } => {
+            let Some(role) = Role::parse(&role) else {
+                let names: Vec<&str> = ALL_ROLES.iter().map(|r| r.as_str()).collect();
+                bail!("未知角色“{role}”。可选：{}", names.join(", "));
+            };
+            let unit =
+                units::find_by_name(conn, &unit)?.with_context(|| format!("找不到单位“{unit}”"))?;
+            let input = users::UserInput {
+                username: username.clone(),
+                display_name: name.unwrap_or_else(|| username.clone()),
+                unit_id: unit.id.to_string(),
+                role: role.as_str().to_string(),
+            };
+            let valid: ValidUser =
+                match users::validate(conn, &input, None).map_err(|e| anyhow::anyhow!("{e}"))? {
+                    Ok(v) => v,
+                    Err(errors) => bail!("{}", errors.messages().join(" ")),
+                };
+            let pw = password::generate();
+            let hash = password::hash_now(&pw).map_err(|e| anyhow::anyhow!("{e}"))?;
+            users::create(conn, &valid, &hash, true, &actor).map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "已创建用户 {}（{}，{}）。临时密码：{pw}",
+                valid.username,
+                role.label(),
+                unit.name
+            );
+            println!("首次登录后必须修改密码。");
+        }
+        UserAction::Disable { username } => {
+            let user = users::find_by_username(conn, &username)?
+                .with_context(|| format!("找不到用户“{username}”"))?;
+            users::set_active(conn, &user, false, &actor).map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("用户 {username} 已停用，其所有登录已退出。");
+        }
+        UserAction::ResetPassword { username } => {
+            let user = users::find_by_username(conn, &username)?
+                .with_context(|| format!("找不到用户“{username}”"))?;
+            let pw = password::generate();
+            let hash = password::hash_now(&pw).map_err(|e| anyhow::anyhow!("{e}"))?;
+            users::set_password(conn, &user, &hash, true, "password_reset", &actor)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("用户 {username} 的临时密码：{pw}");
+            println!("其所有登录已退出；下次登录后必须修改密码。");
+        }
+    }
+    Ok(())
+}

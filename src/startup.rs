@@ -1,0 +1,117 @@
+//! Build the application: pool, database preparation, middleware order, routes.
+
+use std::net::TcpListener;
+
+use actix_session::config::{BrowserSession, TtlExtensionPolicy};
+use actix_session::SessionMiddleware;
+use actix_web::cookie::{time::Duration, Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::middleware::{DefaultHeaders, Logger};
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+
+use crate::auth::password::Hasher;
+use crate::auth::session_store::DbSessionStore;
+use crate::bootstrap;
+use crate::config::Config;
+use crate::db;
+use crate::error::AppError;
+use crate::web::{routes, AppState};
+
+pub const SESSION_COOKIE: &str = "liuyan_session";
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    /// The first administrator's password when this start created it (print it once).
+    pub initial_admin_password: Option<String>,
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        let pool = db::build_pool(&config.database_url, config.pool_size)?;
+        let demo = config.demo;
+        let prep_pool = pool.clone();
+        let prepared = web::block(move || -> anyhow::Result<bootstrap::Prepared> {
+            let mut conn = prep_pool.get().context("无法连接数据库")?;
+            bootstrap::prepare(&mut conn, demo)
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))??;
+        let hasher = Hasher::new().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let listener = TcpListener::bind(&config.bind)
+            .with_context(|| format!("无法监听地址 {}（端口是否已被占用？）", config.bind))?;
+        let port = listener.local_addr()?.port();
+        let key = Key::try_from(prepared.cookie_key.as_slice())
+            .map_err(|e| anyhow::anyhow!("会话密钥无效：{e}"))?;
+        let workers = if config.workers == 0 {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        } else {
+            config.workers
+        };
+        let idle = Duration::minutes(config.idle_timeout_min);
+        let secure = config.secure_cookies;
+        let state = web::Data::new(AppState {
+            pool: pool.clone(),
+            config,
+            hasher,
+        });
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(
+                    SessionMiddleware::builder(DbSessionStore::new(pool.clone()), key.clone())
+                        .cookie_name(SESSION_COOKIE.to_string())
+                        .cookie_secure(secure)
+                        .cookie_http_only(true)
+                        .cookie_same_site(SameSite::Lax)
+                        .session_lifecycle(
+                            BrowserSession::default()
+                                .state_ttl(idle)
+                                .state_ttl_extension_policy(TtlExtensionPolicy::OnEveryRequest),
+                        )
+                        .build(),
+                )
+                .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+                .wrap(
+                    DefaultHeaders::new()
+                        .add(("Content-Security-Policy", CSP))
+                        .add(("X-Content-Type-Options", "nosniff"))
+                        .add(("X-Frame-Options", "DENY"))
+                        .add(("Referrer-Policy", "same-origin"))
+                        .add((
+                            "Permissions-Policy",
+                            "camera=(), microphone=(), geolocation=()",
+                        )),
+                )
+                .app_data(state.clone())
+                .app_data(web::PayloadConfig::new(1024 * 1024))
+                .configure(routes)
+                .default_service(web::to(not_found))
+        })
+        .workers(workers)
+        .listen(listener)?
+        .run();
+        Ok(Application {
+            port,
+            server,
+            initial_admin_password: prepared.initial_admin_password,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,368 @@
+//! User accounts: queries, validation, and every change as one audited transaction.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Deserialize;
+
+use crate::audit::{self, Actor};
+use crate::auth::roles::Role;
+use crate::auth::session_store::end_user_sessions;
+use crate::db::schema::{units::dsl as u, users::dsl as us};
+use crate::db::{self, DbConn};
+use crate::error::AppError;
+use crate::forms::FieldErrors;
+use crate::units::{self, Unit};
+
+#[derive(Queryable, Debug, Clone)]
+pub struct User {
+    pub id: i32,
+    pub username: String,
+    pub display_name: String,
+    pub unit_id: i32,
+    pub role: String,
+    pub password_hash: String,
+    pub active: bool,
+    pub must_change_password: bool,
+    pub failed_attempts: i32,
+    pub locked_until: Option<NaiveDateTime>,
+    pub password_changed_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+}
+
+impl User {
+    pub fn role(&self) -> Option<Role> {
+        Role::parse(&self.role)
+    }
+
+    pub fn role_label(&self) -> &'static str {
+        self.role().map(|r| r.label()).unwrap_or("未知角色")
+    }
+
+    pub fn is_locked(&self, now: NaiveDateTime) -> bool {
+        self.locked_until.map(|t| t > now).unwrap_or(false)
+    }
+}
+
+pub fn find(conn: &mut DbConn, id: i32) -> QueryResult<Option<User>> {
+    us::users.find(id).first(conn).optional()
+}
+
+pub fn find_by_username(conn: &mut DbConn, username: &str) -> QueryResult<Option<User>> {
+    us::users
+        .filter(us::username.eq(username))
+        .first(conn)
+        .optional()
+}
+
+/// The user with the unit they belong to.
+pub fn find_with_unit(conn: &mut DbConn, id: i32) -> QueryResult<Option<(User, Unit)>> {
+    us::users
+        .inner_join(u::units)
+        .filter(us::id.eq(id))
+        .first::<(User, Unit)>(conn)
+        .optional()
+}
+
+pub fn list_with_units(conn: &mut DbConn) -> QueryResult<Vec<(User, Unit)>> {
+    us::users
+        .inner_join(u::units)
+        .order((u::sort_order, us::username))
+        .load::<(User, Unit)>(conn)
+}
+
+pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
+    us::users.count().get_result(conn)
+}
+
+/// Users currently locked out.
+pub fn locked(conn: &mut DbConn) -> QueryResult<Vec<(User, Unit)>> {
+    us::users
+        .inner_join(u::units)
+        .filter(us::locked_until.gt(db::now()))
+        .order(us::username)
+        .load::<(User, Unit)>(conn)
+}
+
+/// The user form (create and edit). Text fields so that bad input can be shown back.
+#[derive(Deserialize, Debug, Clone, Default)]
+pub struct UserInput {
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub unit_id: String,
+    #[serde(default)]
+    pub role: String,
+}
+
+pub struct ValidUser {
+    pub username: String,
+    pub display_name: String,
+    pub unit_id: i32,
+    pub role: Role,
+}
+
+pub fn valid_username(name: &str) -> bool {
+    (3..=32).contains(&name.len())
+        && name.chars().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.' || c == '-'
+        })
+        && name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+}
+
+/// Validate the form. `editing`: the id of the user being edited (the username is then fixed).
+pub fn validate(
+    conn: &mut DbConn,
+    input: &UserInput,
+    editing: Option<&User>,
+) -> Result<Result<ValidUser, FieldErrors>, AppError> {
+    let mut errors = FieldErrors::default();
+    let username = match editing {
+        Some(user) => user.username.clone(),
+        None => {
+            let name = input.username.trim().to_string();
+            if !valid_username(&name) {
+                errors.add(
+                    "username",
+                    "用户名为 3–32 位小写字母、数字、“_”“.”“-”，以字母开头。",
+                );
+            } else if find_by_username(conn, &name)?.is_some() {
+                errors.add("username", "该用户名已被使用，请换一个。");
+            }
+            name
+        }
+    };
+    let display_name = input.display_name.trim().to_string();
+    if display_name.is_empty() {
+        errors.add("display_name", "请填写姓名。");
+    } else if display_name.chars().count() > 30 {
+        errors.add("display_name", "姓名不超过 30 个字。");
+    }
+    let role = Role::parse(input.role.trim());
+    if role.is_none() {
+        errors.add("role", "请选择角色。");
+    }
+    let unit = match input.unit_id.trim().parse::<i32>() {
+        Ok(id) => units::find(conn, id)?,
+        Err(_) => None,
+    };
+    match (&unit, role) {
+        (None, _) => errors.add("unit_id", "请选择所属单位。"),
+        (Some(unit), _) if !unit.active => errors.add("unit_id", "该单位已停用，不能添加用户。"),
+        (Some(unit), Some(role)) if !unit.kind().is_some_and(|k| role.fits_unit(k)) => {
+            let kinds: Vec<&str> = role
+                .allowed_unit_kinds()
+                .iter()
+                .map(|k| k.label())
+                .collect();
+            errors.add(
+                "unit_id",
+                &format!("“{}”角色的用户应属于：{}。", role.label(), kinds.join("或")),
+            );
+        }
+        _ => {}
+    }
+    Ok(match (errors.is_empty(), unit, role) {
+        (true, Some(unit), Some(role)) => Ok(ValidUser {
+            username,
+            display_name,
+            unit_id: unit.id,
+            role,
+        }),
+        _ => Err(errors),
+    })
+}
+
+/// Create a user with an already hashed password. Returns the new id.
+pub fn create(
+    conn: &mut DbConn,
+    v: &ValidUser,
+    password_hash: &str,
+    must_change: bool,
+    actor: &Actor,
+) -> Result<i32, AppError> {
+    conn.transaction(|conn| {
+        let now = db::now();
+        let id = diesel::insert_into(us::users)
+            .values((
+                us::username.eq(&v.username),
+                us::display_name.eq(&v.display_name),
+                us::unit_id.eq(v.unit_id),
+                us::role.eq(v.role.as_str()),
+                us::password_hash.eq(password_hash),
+                us::active.eq(true),
+                us::must_change_password.eq(must_change),
+                us::failed_attempts.eq(0),
+                us::password_changed_at.eq(now),
+                us::created_at.eq(now),
+            ))
+            .returning(us::id)
+            .get_result::<i32>(conn)?;
+        audit::record(
+            conn,
+            actor,
+            "user_create",
+            &v.username,
+            audit::OK,
+            &format!("角色：{}；单位#{}", v.role.label(), v.unit_id),
+        )?;
+        Ok(id)
+    })
+}
+
+/// Change name, unit and role. A change of role or unit ends the user's sessions, so
+/// the new rights apply at the next login.
+pub fn update(
+    conn: &mut DbConn,
+    user: &User,
+    v: &ValidUser,
+    actor: &Actor,
+) -> Result<(), AppError> {
+    conn.transaction(|conn| {
+        diesel::update(us::users.find(user.id))
+            .set((
+                us::display_name.eq(&v.display_name),
+                us::unit_id.eq(v.unit_id),
+                us::role.eq(v.role.as_str()),
+            ))
+            .execute(conn)?;
+        let rights_changed = user.unit_id != v.unit_id || user.role != v.role.as_str();
+        if rights_changed {
+            end_user_sessions(conn, user.id)?;
+        }
+        audit::record(
+            conn,
+            actor,
+            "user_update",
+            &user.username,
+            audit::OK,
+            &format!(
+                "角色：{} → {}；单位#{} → #{}",
+                user.role_label(),
+                v.role.label(),
+                user.unit_id,
+                v.unit_id
+            ),
+        )?;
+        Ok(())
+    })
+}
+
+/// Enable or disable a user; disabling ends all of their sessions at once.
+pub fn set_active(
+    conn: &mut DbConn,
+    user: &User,
+    active: bool,
+    actor: &Actor,
+) -> Result<(), AppError> {
+    conn.transaction(|conn| {
+        diesel::update(us::users.find(user.id))
+            .set(us::active.eq(active))
+            .execute(conn)?;
+        if !active {
+            end_user_sessions(conn, user.id)?;
+        }
+        let event = if active {
+            "user_enable"
+        } else {
+            "user_disable"
+        };
+        audit::record(conn, actor, event, &user.username, audit::OK, "")?;
+        Ok(())
+    })
+}
+
+/// Store a new password hash and end every session of the user. `event` is
+/// `password_change` (by the user) or `password_reset` (by an administrator).
+pub fn set_password(
+    conn: &mut DbConn,
+    user: &User,
+    hash: &str,
+    must_change: bool,
+    event: &str,
+    actor: &Actor,
+) -> Result<(), AppError> {
+    conn.transaction(|conn| {
+        diesel::update(us::users.find(user.id))
+            .set((
+                us::password_hash.eq(hash),
+                us::must_change_password.eq(must_change),
+                us::password_changed_at.eq(db::now()),
+                us::failed_attempts.eq(0),
+                us::locked_until.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?;
+        end_user_sessions(conn, user.id)?;
+        audit::record(conn, actor, event, &user.username, audit::OK, "")?;
+        Ok(())
+    })
+}
+
+/// Count a failed login; lock the account when the threshold is reached. Returns
+/// whether the account is now locked.
+pub fn record_failed_login(
+    conn: &mut DbConn,
+    user: &User,
+    threshold: i32,
+    lock_minutes: i64,
+    actor: &Actor,
+) -> Result<bool, AppError> {
+    conn.transaction(|conn| {
+        let attempts = us::users
+            .find(user.id)
+            .select(us::failed_attempts)
+            .first::<i32>(conn)?
+            + 1;
+        if attempts >= threshold {
+            let until = db::now() + chrono::Duration::minutes(lock_minutes);
+            diesel::update(us::users.find(user.id))
+                .set((us::failed_attempts.eq(0), us::locked_until.eq(Some(until))))
+                .execute(conn)?;
+            audit::record(
+                conn,
+                actor,
+                "lock",
+                &user.username,
+                audit::OK,
+                &format!("连续 {attempts} 次登录失败，锁定 {lock_minutes} 分钟"),
+            )?;
+            Ok(true)
+        } else {
+            diesel::update(us::users.find(user.id))
+                .set(us::failed_attempts.eq(attempts))
+                .execute(conn)?;
+            Ok(false)
+        }
+    })
+}
+
+pub fn record_successful_login(
+    conn: &mut DbConn,
+    user: &User,
+    actor: &Actor,
+) -> Result<(), AppError> {
+    conn.transaction(|conn| {
+        diesel::update(us::users.find(user.id))
+            .set((
+                us::failed_attempts.eq(0),
+                us::locked_until.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?;
+        audit::record(conn, actor, "login", &user.username, audit::OK, "")?;
+        Ok(())
+    })
+}
+
+pub fn unlock(conn: &mut DbConn, user: &User, actor: &Actor) -> Result<(), AppError> {
+    conn.transaction(|conn| {
+        diesel::update(us::users.find(user.id))
+            .set((
+                us::failed_attempts.eq(0),
+                us::locked_until.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?;
+        audit::record(conn, actor, "unlock", &user.username, audit::OK, "")?;
+        Ok(())
+    })
+}

@@ -1,0 +1,273 @@
+//! The request context of a logged-in user (`Ctx`), and the page chrome (`Layout`) every
+//! template receives: product name, demo banner, user badge, navigation by role,
+//! breadcrumb, CSRF token and the one-time flash message.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_session::{Session, SessionExt};
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+use serde::{Deserialize, Serialize};
+
+use crate::audit::Actor;
+use crate::auth::csrf;
+use crate::auth::roles::Role;
+use crate::auth::session_store::UID_KEY;
+use crate::db;
+use crate::error::AppError;
+use crate::units::Unit;
+use crate::users::{self, User};
+use crate::web::AppState;
+
+pub const PRODUCT: &str = "网民留言办理记实档案系统";
+pub const LOGIN_AT_KEY: &str = "login_at";
+const FLASH_KEY: &str = "flash";
+
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct Flash {
+    /// `ok` (green) or `error` (red).
+    pub kind: String,
+    pub text: String,
+}
+
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub active: bool,
+}
+
+pub struct Crumb {
+    pub href: String,
+    pub label: String,
+}
+
+pub struct UserBadge {
+    pub username: String,
+    pub display_name: String,
+    pub unit_name: String,
+    pub role_label: &'static str,
+}
+
+pub struct Layout {
+    pub title: String,
+    pub product: &'static str,
+    pub demo: bool,
+    pub user: Option<UserBadge>,
+    pub nav: Vec<NavItem>,
+    pub crumbs: Vec<Crumb>,
+    pub csrf: String,
+    pub flash: Option<Flash>,
+}
+
+impl Layout {
+    /// Chrome for pages without a logged-in user (login).
+    pub fn anonymous(title: &str, demo: bool, csrf: String) -> Layout {
+        Layout {
+            title: title.to_string(),
+            product: PRODUCT,
+            demo,
+            user: None,
+            nav: Vec::new(),
+            crumbs: Vec::new(),
+            csrf,
+            flash: None,
+        }
+    }
+
+    pub fn crumb(mut self, label: &str, href: &str) -> Layout {
+        self.crumbs.push(Crumb {
+            href: href.to_string(),
+            label: label.to_string(),
+        });
+        self
+    }
+
+    pub fn with_flash(mut self, kind: &str, text: &str) -> Layout {
+        self.flash = Some(Flash {
+            kind: kind.to_string(),
+            text: text.to_string(),
+        });
+        self
+    }
+}
+
+/// The navigation a role may use — only what it may open.
+pub fn nav_for(role: Role, path: &str) -> Vec<NavItem> {
+    let mut items: Vec<(&'static str, &'static str)> = vec![("/", "首页")];
+    match role {
+        Role::SysAdmin => {
+            items.push(("/admin/units", "单位管理"));
+            items.push(("/admin/users", "用户管理"));
+        }
+        Role::SecAdmin => items.push(("/security", "账户安全")),
+        Role::AuditAdmin => items.push(("/audit", "审计日志")),
+        Role::CityOperator | Role::CityLeader | Role::CountyOperator | Role::DeptOperator => {}
+    }
+    items.push(("/account/password", "修改密码"));
+    items
+        .into_iter()
+        .map(|(href, label)| NavItem {
+            href,
+            label,
+            active: if href == "/" {
+                path == "/"
+            } else {
+                path.starts_with(href)
+            },
+        })
+        .collect()
+}
+
+/// A logged-in, active user with a current session.
+pub struct Ctx {
+    pub user: User,
+    pub unit: Unit,
+    pub role: Role,
+    pub session: Session,
+    pub state: web::Data<AppState>,
+    pub ip: String,
+    pub csrf: String,
+    pub path: String,
+}
+
+impl Ctx {
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user_id: Some(self.user.id),
+            username: self.user.username.clone(),
+            unit_id: Some(self.unit.id),
+            ip: self.ip.clone(),
+        }
+    }
+
+    /// Anything outside the role's rights is answered as if it did not exist.
+    pub fn require(&self, roles: &[Role]) -> Result<(), AppError> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(AppError::NotFound)
+        }
+    }
+
+    pub fn pool(&self) -> &db::DbPool {
+        &self.state.pool
+    }
+
+    /// The page chrome, taking the pending flash message.
+    pub fn layout(&self, title: &str) -> Layout {
+        let flash = take_flash(&self.session);
+        Layout {
+            title: title.to_string(),
+            product: PRODUCT,
+            demo: self.state.config.demo,
+            user: Some(UserBadge {
+                username: self.user.username.clone(),
+                display_name: self.user.display_name.clone(),
+                unit_name: self.unit.name.clone(),
+                role_label: self.role.label(),
+            }),
+            nav: nav_for(self.role, &self.path),
+            crumbs: Vec::new(),
+            csrf: self.csrf.clone(),
+            flash,
+        }
+    }
+
+    /// A message for the next page (after a redirect).
+    pub fn flash(&self, kind: &str, text: &str) {
+        set_flash(&self.session, kind, text);
+    }
+}
+
+pub fn set_flash(session: &Session, kind: &str, text: &str) {
+    let flash = Flash {
+        kind: kind.to_string(),
+        text: text.to_string(),
+    };
+    if let Err(e) = session.insert(FLASH_KEY, flash) {
+        tracing::warn!(error = %e, "could not store flash message");
+    }
+}
+
+/// Drop the login from the session (under a fresh key) and leave a message for the
+/// login page.
+pub fn end_session(session: &Session, message: &str) {
+    session.clear();
+    session.renew();
+    set_flash(session, "error", message);
+}
+
+/// Take the pending flash message.
+pub fn take_flash(session: &Session) -> Option<Flash> {
+    session.remove_as::<Flash>(FLASH_KEY).and_then(|r| r.ok())
+}
+
+/// The client address as seen by this server (a reverse proxy's own address when
+/// behind one).
+pub fn client_ip(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+impl FromRequest for Ctx {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let session = req.get_session();
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .cloned()
+                .ok_or_else(|| AppError::internal("app state missing"))?;
+            let uid = session.get::<i32>(UID_KEY).ok().flatten();
+            let Some(uid) = uid else {
+                return Err(AppError::LoginRequired);
+            };
+            let login_at = session.get::<i64>(LOGIN_AT_KEY).ok().flatten().unwrap_or(0);
+            let age = chrono::Utc::now().timestamp() - login_at;
+            if age > state.config.absolute_timeout_hours * 3600 {
+                end_session(&session, "登录已超过最长有效时间，请重新登录。");
+                return Err(AppError::LoginRequired);
+            }
+            let found = db::run(&state.pool, move |c| Ok(users::find_with_unit(c, uid)?)).await?;
+            let (user, unit, role) = match found {
+                Some((user, unit)) if user.active => match user.role() {
+                    Some(role) => (user, unit, role),
+                    None => {
+                        end_session(&session, "账户角色无效，请联系系统管理员。");
+                        return Err(AppError::LoginRequired);
+                    }
+                },
+                _ => {
+                    end_session(&session, "账户已停用，或登录状态已失效，请重新登录。");
+                    return Err(AppError::LoginRequired);
+                }
+            };
+            let path = req.path().to_string();
+            if user.must_change_password && path != "/account/password" && path != "/logout" {
+                return Err(AppError::PasswordChangeRequired);
+            }
+            let csrf = csrf::ensure_token(&session)?;
+            Ok(Ctx {
+                user,
+                unit,
+                role,
+                session,
+                state,
+                ip: client_ip(&req),
+                csrf,
+                path,
+            })
+        })
+    }
+}
+
+/// Screen format for a stored UTC time, shown in China time: `2026-11-30 14:05`.
+pub fn format_time(t: chrono::NaiveDateTime) -> String {
+    let china = t + chrono::Duration::hours(8);
+    china.format("%Y-%m-%d %H:%M").to_string()
+}

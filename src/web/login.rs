@@ -1,0 +1,219 @@
+//! Login and logout.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::audit::{self, Actor};
+use crate::auth::csrf::{self, CsrfForm};
+use crate::auth::session_store::UID_KEY;
+use crate::db;
+use crate::error::AppError;
+use crate::users::{self, User};
+use crate::web::ctx::{client_ip, take_flash, Ctx, Layout, LOGIN_AT_KEY};
+use crate::web::{render_status, see_other, AppState};
+
+/// The one message for an unknown user and a wrong password alike.
+pub const BAD_CREDENTIALS: &str = "用户名或密码错误。";
+
+#[derive(Template)]
+#[template(path = "auth/login.html")]
+struct LoginPage {
+    layout: Layout,
+    username: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    out: Option<String>,
+}
+
+pub async fn form(
+    session: Session,
+    state: web::Data<AppState>,
+    query: web::Query<LoginQuery>,
+) -> Result<HttpResponse, AppError> {
+    if session.get::<i32>(UID_KEY).ok().flatten().is_some() {
+        return Ok(see_other("/"));
+    }
+    let token = csrf::ensure_token(&session)?;
+    let mut layout = Layout::anonymous("登录", state.config.demo, token);
+    layout.flash = take_flash(&session);
+    if query.out.is_some() && layout.flash.is_none() {
+        layout = layout.with_flash("ok", "您已安全退出。");
+    }
+    render_status(
+        StatusCode::OK,
+        &LoginPage {
+            layout,
+            username: String::new(),
+            error: None,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+fn refuse(
+    state: &AppState,
+    session: &Session,
+    username: &str,
+    message: String,
+) -> Result<HttpResponse, AppError> {
+    let token = csrf::ensure_token(session)?;
+    render_status(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &LoginPage {
+            layout: Layout::anonymous("登录", state.config.demo, token),
+            username: username.to_string(),
+            error: Some(message),
+        },
+    )
+}
+
+pub async fn submit(
+    req: HttpRequest,
+    session: Session,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<LoginForm>,
+) -> Result<HttpResponse, AppError> {
+    let username: String = form
+        .username
+        .trim()
+        .to_lowercase()
+        .chars()
+        .take(64)
+        .collect();
+    if username.is_empty() || form.password.is_empty() {
+        return refuse(
+            &state,
+            &session,
+            &username,
+            "请输入用户名和密码。".to_string(),
+        );
+    }
+    let lookup = username.clone();
+    let user: Option<User> = db::run(&state.pool, move |c| {
+        Ok(users::find_by_username(c, &lookup)?)
+    })
+    .await?;
+    // Always run one verification, against a dummy hash for unknown users, so that the
+    // answer takes as long whether the user exists or not.
+    let password_ok = state
+        .hasher
+        .verify(
+            form.password.clone(),
+            user.as_ref().map(|u| u.password_hash.clone()),
+        )
+        .await?;
+    let actor = Actor {
+        user_id: user.as_ref().map(|u| u.id),
+        username: username.clone(),
+        unit_id: user.as_ref().map(|u| u.unit_id),
+        ip: client_ip(&req),
+    };
+    let now = db::now();
+    let cfg = state.config.clone();
+    match user {
+        Some(u) if u.is_locked(now) => {
+            let minutes = u
+                .locked_until
+                .map(|t| (t - now).num_minutes() + 1)
+                .unwrap_or(cfg.lock_minutes);
+            let a = actor.clone();
+            let name = u.username.clone();
+            db::run(&state.pool, move |c| {
+                Ok(audit::record(
+                    c,
+                    &a,
+                    "login",
+                    &name,
+                    audit::FAILED,
+                    "账户已锁定",
+                )?)
+            })
+            .await?;
+            refuse(&state, &session, &username, locked_message(minutes))
+        }
+        Some(u) if password_ok && u.active => {
+            let a = actor.clone();
+            let uc = u.clone();
+            db::run(&state.pool, move |c| {
+                users::record_successful_login(c, &uc, &a)
+            })
+            .await?;
+            session.clear();
+            session.renew();
+            session.insert(UID_KEY, u.id).map_err(AppError::internal)?;
+            session
+                .insert(LOGIN_AT_KEY, chrono::Utc::now().timestamp())
+                .map_err(AppError::internal)?;
+            session
+                .insert(csrf::SESSION_KEY, csrf::new_token())
+                .map_err(AppError::internal)?;
+            Ok(see_other(if u.must_change_password {
+                "/account/password"
+            } else {
+                "/"
+            }))
+        }
+        Some(u) if u.active => {
+            let a = actor.clone();
+            let uc = u.clone();
+            let locked = db::run(&state.pool, move |c| {
+                let locked =
+                    users::record_failed_login(c, &uc, cfg.lock_threshold, cfg.lock_minutes, &a)?;
+                audit::record(c, &a, "login", &uc.username, audit::FAILED, "密码错误")?;
+                Ok(locked)
+            })
+            .await?;
+            let message = if locked {
+                locked_message(state.config.lock_minutes)
+            } else {
+                BAD_CREDENTIALS.to_string()
+            };
+            refuse(&state, &session, &username, message)
+        }
+        other => {
+            let a = actor.clone();
+            let detail = if other.is_some() {
+                "账户已停用"
+            } else {
+                "用户不存在"
+            };
+            let name = username.clone();
+            db::run(&state.pool, move |c| {
+                Ok(audit::record(c, &a, "login", &name, audit::FAILED, detail)?)
+            })
+            .await?;
+            refuse(&state, &session, &username, BAD_CREDENTIALS.to_string())
+        }
+    }
+}
+
+fn locked_message(minutes: i64) -> String {
+    format!("连续登录失败次数过多，账户已被锁定。请 {minutes} 分钟后再试，或联系安全管理员解锁。")
+}
+
+#[derive(Deserialize)]
+pub struct Empty {}
+
+pub async fn logout(ctx: Ctx, CsrfForm(_): CsrfForm<Empty>) -> Result<HttpResponse, AppError> {
+    let actor = ctx.actor();
+    let name = ctx.user.username.clone();
+    db::run(ctx.pool(), move |c| {
+        Ok(audit::record(c, &actor, "logout", &name, audit::OK, "")?)
+    })
+    .await?;
+    ctx.session.purge();
+    Ok(see_other("/login?out=1"))
+}

@@ -1,0 +1,85 @@
+//! HTTP layer: thin handlers (parse the form, call the domain/persistence function,
+//! render the template), the route table and the response helpers.
+
+pub mod account;
+pub mod admin;
+pub mod assets;
+pub mod audit_log;
+pub mod ctx;
+pub mod home;
+pub mod login;
+pub mod security;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpResponse};
+use askama::Template;
+
+use crate::auth::password::Hasher;
+use crate::config::Config;
+use crate::db::DbPool;
+use crate::error::AppError;
+
+/// Shared state of the running application.
+pub struct AppState {
+    pub pool: DbPool,
+    pub config: Config,
+    pub hasher: Hasher,
+}
+
+/// Render a page with status 200.
+pub fn render<T: Template>(page: &T) -> Result<HttpResponse, AppError> {
+    render_status(StatusCode::OK, page)
+}
+
+/// Render a page with a given status (422 when a form is shown back with errors).
+pub fn render_status<T: Template>(status: StatusCode, page: &T) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(page.render()?))
+}
+
+/// Redirect after a successful POST (303: the browser follows with GET).
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(home::index))
+        .route("/static/{file}", web::get().to(assets::serve))
+        .route("/login", web::get().to(login::form))
+        .route("/login", web::post().to(login::submit))
+        .route("/logout", web::post().to(login::logout))
+        .route("/account/password", web::get().to(account::password_form))
+        .route(
+            "/account/password",
+            web::post().to(account::password_submit),
+        )
+        .route("/admin/units", web::get().to(admin::units_list))
+        .route("/admin/units", web::post().to(admin::unit_create))
+        .route("/admin/units/new", web::get().to(admin::unit_new))
+        .route("/admin/units/{id}/edit", web::get().to(admin::unit_edit))
+        .route("/admin/units/{id}", web::post().to(admin::unit_update))
+        .route(
+            "/admin/units/{id}/active",
+            web::post().to(admin::unit_active),
+        )
+        .route("/admin/users", web::get().to(admin::users_list))
+        .route("/admin/users", web::post().to(admin::user_create))
+        .route("/admin/users/new", web::get().to(admin::user_new))
+        .route("/admin/users/{id}", web::get().to(admin::user_edit))
+        .route("/admin/users/{id}", web::post().to(admin::user_update))
+        .route(
+            "/admin/users/{id}/active",
+            web::post().to(admin::user_active),
+        )
+        .route(
+            "/admin/users/{id}/reset-password",
+            web::post().to(admin::user_reset_password),
+        )
+        .route("/security", web::get().to(security::index))
+        .route("/security/unlock/{id}", web::post().to(security::unlock))
+        .route("/audit", web::get().to(audit_log::index));
+}

@@ -1,0 +1,105 @@
+//! Security administrator: the effective security policy and locked accounts.
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+
+use crate::auth::csrf::CsrfForm;
+use crate::auth::password::MIN_LENGTH;
+use crate::auth::roles::Role;
+use crate::db;
+use crate::error::AppError;
+use crate::users;
+use crate::web::ctx::{format_time, Ctx, Layout};
+use crate::web::login::Empty;
+use crate::web::{render, see_other};
+
+const SECURITY: &[Role] = &[Role::SecAdmin];
+
+pub struct LockedRow {
+    pub id: i32,
+    pub username: String,
+    pub display_name: String,
+    pub unit_name: String,
+    pub until: String,
+}
+
+#[derive(Template)]
+#[template(path = "security/index.html")]
+struct SecurityPage {
+    layout: Layout,
+    policy: Vec<(&'static str, String)>,
+    locked: Vec<LockedRow>,
+}
+
+pub async fn index(ctx: Ctx) -> Result<HttpResponse, AppError> {
+    ctx.require(SECURITY)?;
+    let locked = db::run(ctx.pool(), |c| Ok(users::locked(c)?)).await?;
+    let cfg = &ctx.state.config;
+    let policy = vec![
+        ("密码最小长度", format!("{MIN_LENGTH} 个字符")),
+        (
+            "密码复杂度",
+            "大写字母、小写字母、数字、符号中至少三类；不含用户名；不在常见密码表中".to_string(),
+        ),
+        (
+            "登录失败锁定",
+            format!(
+                "连续失败 {} 次锁定 {} 分钟",
+                cfg.lock_threshold, cfg.lock_minutes
+            ),
+        ),
+        (
+            "空闲超时",
+            format!("{} 分钟无操作自动退出", cfg.idle_timeout_min),
+        ),
+        (
+            "登录最长有效期",
+            format!("{} 小时", cfg.absolute_timeout_hours),
+        ),
+        (
+            "会话存储",
+            "服务器端（数据库），退出、停用、改密立即失效".to_string(),
+        ),
+        (
+            "Cookie 安全标志",
+            if cfg.secure_cookies {
+                "Secure（仅 HTTPS）".to_string()
+            } else {
+                "未启用 Secure（生产环境应经 HTTPS 访问并启用）".to_string()
+            },
+        ),
+    ];
+    let rows = locked
+        .into_iter()
+        .map(|(u, unit)| LockedRow {
+            id: u.id,
+            username: u.username,
+            display_name: u.display_name,
+            unit_name: unit.name,
+            until: u.locked_until.map(format_time).unwrap_or_default(),
+        })
+        .collect();
+    render(&SecurityPage {
+        layout: ctx.layout("账户安全").crumb("账户安全", "/security"),
+        policy,
+        locked: rows,
+    })
+}
+
+pub async fn unlock(
+    ctx: Ctx,
+    path: web::Path<i32>,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(SECURITY)?;
+    let id = path.into_inner();
+    let actor = ctx.actor();
+    let name = db::run(ctx.pool(), move |c| {
+        let user = users::find(c, id)?.ok_or(AppError::NotFound)?;
+        users::unlock(c, &user, &actor)?;
+        Ok(user.username)
+    })
+    .await?;
+    ctx.flash("ok", &format!("账户“{name}”已解锁，可以重新登录。"));
+    Ok(see_other("/security"))
+}

@@ -1,0 +1,340 @@
+//! Login, logout, sessions, lockout, CSRF, first start.
+
+use reqwest::StatusCode;
+
+use crate::helpers::{location, spawn_app, spawn_with, DEMO_PASSWORD};
+
+#[tokio::test]
+async fn login_then_logout_and_a_replayed_cookie_lands_on_login() {
+    let app = spawn_app().await;
+    let b = app.browser();
+    let r = b.get("/").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/login");
+
+    let r = b.login("center", DEMO_PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/");
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("session cookie set at login")
+        .to_string();
+    let (status, html) = b.page("/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("安顺市社情民意研究中心"));
+    assert!(html.contains("市中心办理员"));
+    assert!(html.contains("演示环境"));
+
+    let r = b.logout().await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(location(&r).starts_with("/login"));
+    assert_eq!(b.get("/").await.status(), StatusCode::SEE_OTHER);
+
+    // The old cookie, replayed by another client, no longer opens anything.
+    let replay = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let r = replay
+        .get(format!("{}/", app.address))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/login");
+}
+
+#[tokio::test]
+async fn session_id_changes_at_login() {
+    let app = spawn_app().await;
+    let b = app.browser();
+    let r = b.get("/login").await;
+    let before = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("anonymous session for the login form")
+        .to_string();
+    let r = b.login("center", DEMO_PASSWORD).await;
+    let after = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("cookie renewed at login")
+        .to_string();
+    assert_ne!(before, after);
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_get_the_same_answer() {
+    let app = spawn_app().await;
+    let b = app.browser();
+    let wrong = b.login("center", "Wrong@Pass2026").await;
+    let wrong_status = wrong.status();
+    let wrong_body = wrong.text().await.expect("body");
+    let unknown = b.login("nosuchuser", "Wrong@Pass2026").await;
+    let unknown_status = unknown.status();
+    let unknown_body = unknown.text().await.expect("body");
+    assert_eq!(wrong_status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(wrong_status, unknown_status);
+    assert!(wrong_body.contains("用户名或密码错误。"));
+    assert!(unknown_body.contains("用户名或密码错误。"));
+    // Same page apart from the echoed username and the CSRF token.
+    let strip = |s: &str, user: &str| {
+        s.replace(user, "")
+            .lines()
+            .filter(|l| !l.contains("csrf_token"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(
+        strip(&wrong_body, "center"),
+        strip(&unknown_body, "nosuchuser")
+    );
+    // Both failures are audited.
+    assert!(app.count("audit_log WHERE event = 'login' AND result = '失败'") >= 2);
+}
+
+#[tokio::test]
+async fn five_failures_lock_the_account_and_the_security_admin_unlocks_it() {
+    let app = spawn_app().await;
+    let b = app.browser();
+    for _ in 0..5 {
+        let r = b.login("zhujian", "Wrong@Pass2026").await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    // Now even the right password is refused.
+    let r = b.login("zhujian", DEMO_PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.expect("body").contains("已被锁定"));
+    assert_eq!(app.count("audit_log WHERE event = 'lock'"), 1);
+
+    let sec = app.login_as("secadmin").await;
+    let (_, html) = sec.page("/security").await;
+    assert!(html.contains("zhujian"));
+    let (_, _) = sec.page("/security").await;
+    let id = {
+        let marker = "/security/unlock/";
+        let start = html.find(marker).expect("unlock button") + marker.len();
+        let end = html[start..].find('"').expect("end") + start;
+        html[start..end].to_string()
+    };
+    let r = sec
+        .submit("/security", &format!("/security/unlock/{id}"), &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = b.login("zhujian", DEMO_PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn a_post_without_csrf_token_or_from_another_site_changes_nothing() {
+    let app = spawn_app().await;
+    let b = app.login_as("sysadmin").await;
+    let units_before = app.count("units");
+    let fields = [
+        ("name", "测试单位"),
+        ("kind", "department"),
+        ("parent_id", "1"),
+    ];
+    let r = b.post_raw("/admin/units", &fields).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.expect("body").contains("安全校验"));
+    let mut with_bad = fields.to_vec();
+    with_bad.push(("csrf_token", "forged-token"));
+    let r = b.post_raw("/admin/units", &with_bad).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // A valid token but a cross-site request.
+    let (_, html) = b.page("/admin/units/new").await;
+    let token = crate::helpers::csrf_of(&html).expect("token");
+    let mut valid = fields.to_vec();
+    valid.push(("csrf_token", &token));
+    let r = b
+        .client
+        .post(b.url("/admin/units"))
+        .header("origin", "http://evil.example")
+        .form(&valid)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = b
+        .client
+        .post(b.url("/admin/units"))
+        .header("sec-fetch-site", "cross-site")
+        .form(&valid)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.count("units"), units_before);
+
+    // Logout without a token does not log out.
+    let r = b.post_raw("/logout", &[]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(b.get("/").await.status(), StatusCode::OK);
+
+    // The same request with the token works.
+    let r = b.post_raw("/admin/units", &valid).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count("units"), units_before + 1);
+}
+
+#[tokio::test]
+async fn first_start_creates_only_admin_who_must_change_the_password() {
+    let app = spawn_with(false).await;
+    let pw = app
+        .initial_admin_password
+        .clone()
+        .expect("initial admin password");
+    assert_eq!(app.count("users"), 1);
+    let b = app.browser();
+    // No demo account exists outside demo mode.
+    assert_eq!(
+        b.login("center", DEMO_PASSWORD).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let (_, html) = b.page("/login").await;
+    assert!(!html.contains("演示环境"));
+
+    let r = b.login("admin", &pw).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/account/password");
+    let r = b.get("/admin/users").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/account/password");
+
+    // A weak password is refused, with the reason next to the field.
+    let r = b
+        .submit(
+            "/account/password",
+            "/account/password",
+            &[
+                ("current", &pw),
+                ("new_password", "short"),
+                ("confirm", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.expect("body").contains("密码至少 10 个字符"));
+    let r = b
+        .submit(
+            "/account/password",
+            "/account/password",
+            &[
+                ("current", &pw),
+                ("new_password", "Admin@2026xyz"),
+                ("confirm", "Admin@2026xyz"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "contains the username"
+    );
+    let r = b
+        .submit(
+            "/account/password",
+            "/account/password",
+            &[
+                ("current", &pw),
+                ("new_password", "Qiye#Anshun88"),
+                ("confirm", "Qiye#Anshun88"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(b.get("/admin/users").await.status(), StatusCode::OK);
+
+    // The old password no longer works; the new one does.
+    let other = app.browser();
+    assert_eq!(
+        other.login("admin", &pw).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        other.login("admin", "Qiye#Anshun88").await.status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn changing_the_password_ends_the_other_sessions_but_keeps_this_one() {
+    let app = spawn_app().await;
+    let first = app.login_as("xixiu").await;
+    let second = app.login_as("xixiu").await;
+    let r = first
+        .submit(
+            "/account/password",
+            "/account/password",
+            &[
+                ("current", DEMO_PASSWORD),
+                ("new_password", "Quhao#Banli77"),
+                ("confirm", "Quhao#Banli77"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(first.get("/").await.status(), StatusCode::OK);
+    assert_eq!(second.get("/").await.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn disabling_a_user_ends_their_session_at_once() {
+    let app = spawn_app().await;
+    let clerk = app.login_as("zhujian").await;
+    assert_eq!(clerk.get("/").await.status(), StatusCode::OK);
+    let admin = app.login_as("sysadmin").await;
+    let id = crate::admin::user_id(&admin, "zhujian").await;
+    let r = admin
+        .submit(
+            &format!("/admin/users/{id}"),
+            &format!("/admin/users/{id}/active"),
+            &[("active", "0")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(clerk.get("/").await.status(), StatusCode::SEE_OTHER);
+    let again = app.browser();
+    assert_eq!(
+        again.login("zhujian", DEMO_PASSWORD).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+}
+
+#[tokio::test]
+async fn responses_carry_security_headers_and_chinese_error_pages() {
+    let app = spawn_app().await;
+    let b = app.browser();
+    for path in ["/login", "/no/such/page", "/static/style.css"] {
+        let r = b.get(path).await;
+        let h = r.headers();
+        let csp = h
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}");
+        assert!(!csp.contains("unsafe-inline"), "{path}");
+        assert_eq!(
+            h.get("x-content-type-options").map(|v| v.as_bytes()),
+            Some(&b"nosniff"[..])
+        );
+        assert!(h.get("referrer-policy").is_some());
+        assert!(h.get("server").is_none());
+    }
+    let (status, html) = b.page("/no/such/page").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("页面不存在"));
+    // No state change on GET: logout by GET is not a route.
+    let r = b.get("/logout").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}

@@ -1,0 +1,193 @@
+//! `spawn_app`: the real application on a random port over a fresh database, and a
+//! `Browser` that holds cookies and submits forms with their CSRF token like a person.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+use liuyan::config::Config;
+use liuyan::startup::Application;
+use reqwest::redirect::Policy;
+use reqwest::{Client, Response, StatusCode};
+
+pub const DEMO_PASSWORD: &str = "Anshun@2026";
+
+pub struct TestApp {
+    pub address: String,
+    pub database_url: String,
+    pub initial_admin_password: Option<String>,
+    _dir: tempfile::TempDir,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh database URL: an SQLite file in `dir`, or, when `TEST_DATABASE_URL` is set,
+/// a new PostgreSQL database created next to the one it names.
+fn fresh_database(dir: &std::path::Path) -> String {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(base) if !base.trim().is_empty() => {
+            let name = format!(
+                "liuyan_t_{}_{}_{}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::SeqCst),
+                rand_suffix()
+            );
+            let mut admin =
+                diesel::PgConnection::establish(&base).expect("connect TEST_DATABASE_URL");
+            admin
+                .batch_execute(&format!(
+                    "CREATE DATABASE {name} ENCODING 'UTF8' TEMPLATE template0"
+                ))
+                .expect("create test database");
+            let (prefix, _) = base
+                .rsplit_once('/')
+                .expect("database URL has a database name");
+            let query = base
+                .split_once('?')
+                .map(|(_, q)| format!("?{q}"))
+                .unwrap_or_default();
+            format!("{prefix}/{name}{query}")
+        }
+        _ => format!("sqlite://{}", dir.join("test.db").display()),
+    }
+}
+
+fn rand_suffix() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0)
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_with(true).await
+}
+
+/// Start the app; `demo` seeds the demo accounts, otherwise the first administrator.
+pub async fn spawn_with(demo: bool) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database_url = fresh_database(dir.path());
+    let mut config = Config::for_database(&database_url, dir.path().to_path_buf());
+    config.demo = demo;
+    let app = Application::build(config).await.expect("build application");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let initial_admin_password = app.initial_admin_password.clone();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        database_url,
+        initial_admin_password,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    /// A new browser with its own cookie jar.
+    pub fn browser(&self) -> Browser {
+        Browser {
+            address: self.address.clone(),
+            client: Client::builder()
+                .cookie_store(true)
+                .redirect(Policy::none())
+                .build()
+                .expect("client"),
+        }
+    }
+
+    /// A browser already logged in as a demo account.
+    pub async fn login_as(&self, username: &str) -> Browser {
+        let b = self.browser();
+        let r = b.login(username, DEMO_PASSWORD).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "login as {username}");
+        b
+    }
+
+    /// Direct database access for assertions.
+    pub fn db(&self) -> liuyan::db::DbConn {
+        liuyan::db::establish(&self.database_url).expect("connect test database")
+    }
+
+    pub fn count(&self, sql_table: &str) -> i64 {
+        use diesel::sql_types::BigInt;
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let mut c = self.db();
+        diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {sql_table}"))
+            .get_result::<N>(&mut c)
+            .expect("count")
+            .n
+    }
+}
+
+pub struct Browser {
+    pub address: String,
+    pub client: Client,
+}
+
+pub fn csrf_of(html: &str) -> Option<String> {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_string())
+}
+
+impl Browser {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    /// GET a page and return status and body.
+    pub async fn page(&self, path: &str) -> (StatusCode, String) {
+        let r = self.get(path).await;
+        let status = r.status();
+        (status, r.text().await.expect("body"))
+    }
+
+    /// POST a form exactly as given (no token added).
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        self.client
+            .post(self.url(path))
+            .form(fields)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// Open `page`, take its CSRF token, and submit `fields` to `action`, as a browser does.
+    pub async fn submit(&self, page: &str, action: &str, fields: &[(&str, &str)]) -> Response {
+        let (_, html) = self.page(page).await;
+        let token = csrf_of(&html).unwrap_or_else(|| panic!("no CSRF token on {page}"));
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("csrf_token", &token));
+        self.post_raw(action, &all).await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Response {
+        self.submit(
+            "/login",
+            "/login",
+            &[("username", username), ("password", password)],
+        )
+        .await
+    }
+
+    pub async fn logout(&self) -> Response {
+        self.submit("/", "/logout", &[]).await
+    }
+}
+
+pub fn location(r: &Response) -> String {
+    r.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
