@@ -89,10 +89,19 @@ fn print_initial_admin(pw: &Option<String>) {
     }
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     tune_allocator();
     init_tracing();
-    let cli = Cli::parse();
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("错误：{e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     let mut config = Config::from_env()?;
     match cli.command.unwrap_or(Command::Serve {
         bind: config.bind.clone(),
