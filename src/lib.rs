@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod forms;
+pub mod messages;
 pub mod startup;
 pub mod units;
 pub mod users;
