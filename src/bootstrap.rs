@@ -81,6 +81,7 @@ pub fn prepare(conn: &mut DbConn, demo: bool) -> anyhow::Result<Prepared> {
     db::run_migrations(conn)?;
     let result = conn.transaction::<_, AppError, _>(|conn| {
         units::seed_if_empty(conn)?;
+        crate::messages::config::seed_if_empty(conn)?;
         let initial_admin_password = if users::count(conn)? == 0 {
             if demo {
                 seed_demo_accounts(conn)?;

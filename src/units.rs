@@ -100,6 +100,7 @@ pub struct UnitInput {
 }
 
 /// A validated unit form.
+#[derive(Debug)]
 pub struct ValidUnit {
     pub name: String,
     pub short_name: String,
@@ -541,21 +542,15 @@ mod tests {
         let units = sample();
         assert!(validate(&input("东街街道", UnitKind::SubUnit, "2"), &units, None).is_ok());
         let e = validate(&input("东街街道", UnitKind::SubUnit, "4"), &units, None)
-            .err()
-            .expect("bad parent");
+            .expect_err("bad parent");
         assert!(e.get("parent_id").is_some());
-        let e = validate(&input("西秀区", UnitKind::County, "1"), &units, None)
-            .err()
-            .expect("dup");
+        let e = validate(&input("西秀区", UnitKind::County, "1"), &units, None).expect_err("dup");
         assert!(e.get("name").is_some());
         assert!(validate(&input("西秀区", UnitKind::County, "1"), &units, Some(2)).is_ok());
-        let e = validate(&input("中心二", UnitKind::Centre, ""), &units, None)
-            .err()
-            .expect("two roots");
+        let e =
+            validate(&input("中心二", UnitKind::Centre, ""), &units, None).expect_err("two roots");
         assert!(e.get("kind").is_some());
-        let e = validate(&input("", UnitKind::County, "1"), &units, None)
-            .err()
-            .expect("empty");
+        let e = validate(&input("", UnitKind::County, "1"), &units, None).expect_err("empty");
         assert!(e.get("name").is_some());
     }
 

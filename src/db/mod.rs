@@ -199,3 +199,35 @@ pub fn insert_setting(conn: &mut DbConn, key: &str, value: &str) -> QueryResult<
         .execute(conn)
         .map(|_| ())
 }
+
+/// A write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, taking the write
+/// lock at once (waiting up to the busy timeout) so that a transaction never fails
+/// half-way when another writer got there first; on PostgreSQL row locks do that job.
+pub fn write_tx<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let DbConn::Sqlite(inner) = conn else {
+        return conn.transaction(f);
+    };
+    AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
+    match f(conn) {
+        Ok(value) => {
+            if let DbConn::Sqlite(inner) = conn {
+                if let Err(e) = AnsiTransactionManager::commit_transaction(inner) {
+                    let _ = AnsiTransactionManager::rollback_transaction(inner);
+                    return Err(e.into());
+                }
+            }
+            Ok(value)
+        }
+        Err(e) => {
+            if let DbConn::Sqlite(inner) = conn {
+                AnsiTransactionManager::rollback_transaction(inner)?;
+            }
+            Err(e)
+        }
+    }
+}

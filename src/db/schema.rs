@@ -63,5 +63,116 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    holidays (day) {
+        day -> Date,
+        name -> Text,
+        is_off -> Bool,
+    }
+}
+
+diesel::table! {
+    options (id) {
+        id -> Integer,
+        kind -> Text,
+        value -> Text,
+        sort_order -> Integer,
+        active -> Bool,
+    }
+}
+
+diesel::table! {
+    deadline_rules (id) {
+        id -> Integer,
+        level -> Nullable<Text>,
+        source_platform -> Nullable<Text>,
+        category -> Nullable<Text>,
+        reply_days -> Integer,
+        note -> Text,
+    }
+}
+
+diesel::table! {
+    ref_counters (owner_unit_id, year) {
+        owner_unit_id -> Integer,
+        year -> Integer,
+        last_seq -> Integer,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> Integer,
+        ref_no -> Text,
+        owner_unit_id -> Integer,
+        level -> Text,
+        source_platform -> Text,
+        platform_ref -> Nullable<Text>,
+        complainant_name -> Text,
+        complainant_contact -> Text,
+        title -> Text,
+        appeal -> Text,
+        posted_at -> Timestamp,
+        category -> Text,
+        handling_unit_id -> Nullable<Integer>,
+        forwarded_unit_id -> Nullable<Integer>,
+        state -> Text,
+        version -> Integer,
+        registered_at -> Timestamp,
+        assigned_at -> Nullable<Timestamp>,
+        accept_due -> Nullable<Date>,
+        accepted_at -> Nullable<Timestamp>,
+        due_at -> Nullable<Date>,
+        extension_days -> Integer,
+        extension_requested_days -> Nullable<Integer>,
+        draft_reply -> Nullable<Text>,
+        handling_summary -> Nullable<Text>,
+        proposed_resolved -> Nullable<Bool>,
+        replied_at -> Nullable<Timestamp>,
+        resolved -> Nullable<Bool>,
+        closed_at -> Nullable<Timestamp>,
+        followup_due -> Nullable<Date>,
+        satisfaction -> Nullable<Text>,
+        evaluation -> Nullable<Text>,
+        followed_up_at -> Nullable<Timestamp>,
+        report_ref_no -> Nullable<Text>,
+        reported_at -> Nullable<Timestamp>,
+        archived_at -> Nullable<Timestamp>,
+        supervision_level -> Nullable<Text>,
+        supervision_due -> Nullable<Date>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    message_events (id) {
+        id -> Integer,
+        message_id -> Integer,
+        seq -> Integer,
+        at -> Timestamp,
+        user_id -> Nullable<Integer>,
+        actor_name -> Text,
+        unit_id -> Nullable<Integer>,
+        action -> Text,
+        from_state -> Nullable<Text>,
+        to_state -> Text,
+        text -> Text,
+        detail -> Text,
+    }
+}
+
 diesel::joinable!(users -> units (unit_id));
-diesel::allow_tables_to_appear_in_same_query!(units, users, sessions, audit_log, settings);
+diesel::joinable!(message_events -> messages (message_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    units,
+    users,
+    sessions,
+    audit_log,
+    settings,
+    holidays,
+    options,
+    deadline_rules,
+    ref_counters,
+    messages,
+    message_events
+);

@@ -1,5 +1,8 @@
-//! Messages (work orders): the pure lifecycle and calendar, the model and queries, the
-//! service that applies actions in one transaction each.
+//! Messages (work orders): the pure lifecycle and calendar, configuration, the model
+//! and its scoped queries, and the service that applies each action in one transaction.
 
 pub mod calendar;
+pub mod config;
 pub mod lifecycle;
+pub mod model;
+pub mod service;

@@ -24,6 +24,7 @@ use crate::web::{render, render_status, see_other};
 const ADMIN: &[Role] = &[Role::SysAdmin];
 
 /// A `<select>` option.
+#[derive(Clone)]
 pub struct Choice {
     pub value: String,
     pub label: String,

@@ -94,7 +94,11 @@ impl Layout {
 
 /// The navigation a role may use — only what it may open.
 pub fn nav_for(role: Role, path: &str) -> Vec<NavItem> {
-    let mut items: Vec<(&'static str, &'static str)> = vec![("/", "首页")];
+    let home = match role {
+        Role::CityOperator | Role::CountyOperator | Role::DeptOperator => "待办",
+        _ => "首页",
+    };
+    let mut items: Vec<(&'static str, &'static str)> = vec![("/", home)];
     match role {
         Role::SysAdmin => {
             items.push(("/admin/units", "单位管理"));
@@ -102,7 +106,11 @@ pub fn nav_for(role: Role, path: &str) -> Vec<NavItem> {
         }
         Role::SecAdmin => items.push(("/security", "账户安全")),
         Role::AuditAdmin => items.push(("/audit", "审计日志")),
-        Role::CityOperator | Role::CityLeader | Role::CountyOperator | Role::DeptOperator => {}
+        Role::CityOperator | Role::CountyOperator => {
+            items.push(("/messages/new", "留言登记"));
+            items.push(("/messages", "留言列表"));
+        }
+        Role::CityLeader | Role::DeptOperator => items.push(("/messages", "留言列表")),
     }
     items.push(("/account/password", "修改密码"));
     items

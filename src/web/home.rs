@@ -15,6 +15,9 @@ use crate::web::render;
 #[template(path = "home.html")]
 struct HomePage {
     layout: Layout,
+    tiles: Option<crate::web::messages::Tiles>,
+    todo: Vec<crate::web::messages::TodoRow>,
+    can_register: bool,
     role_duties: &'static str,
     links: Vec<(&'static str, &'static str, &'static str)>,
     previous_login: Option<(String, String)>,
@@ -48,7 +51,13 @@ fn links(role: Role) -> Vec<(&'static str, &'static str, &'static str)> {
         ],
         Role::SecAdmin => vec![("/security", "账户安全", "查看安全策略，解锁被锁定的账户")],
         Role::AuditAdmin => vec![("/audit", "审计日志", "按用户、事件查阅登录和管理操作记录")],
-        _ => Vec::new(),
+        Role::CityOperator | Role::CountyOperator => vec![
+            ("/messages/new", "留言登记", "录入网民新留言，生成留言文号"),
+            ("/messages", "留言列表", "按状态、单位、类型、时间查询留言"),
+        ],
+        Role::CityLeader | Role::DeptOperator => {
+            vec![("/messages", "留言列表", "按状态、类型、时间查询留言")]
+        }
     }
 }
 
@@ -68,8 +77,21 @@ pub async fn index(ctx: Ctx) -> Result<HttpResponse, AppError> {
     let previous_login = logins
         .get(1)
         .map(|(at, ip)| (crate::web::ctx::format_time(*at), ip.clone()));
+    let handles = matches!(
+        ctx.role,
+        Role::CityOperator | Role::CountyOperator | Role::DeptOperator
+    );
+    let (todo, tiles) = if handles {
+        let (rows, tiles) = crate::web::messages::todo(&ctx).await?;
+        (rows, Some(tiles))
+    } else {
+        (Vec::new(), None)
+    };
     render(&HomePage {
-        layout: ctx.layout("首页"),
+        layout: ctx.layout(if handles { "待办" } else { "首页" }),
+        tiles,
+        todo,
+        can_register: matches!(ctx.role, Role::CityOperator | Role::CountyOperator),
         role_duties: duties(ctx.role),
         links: links(ctx.role),
         previous_login,

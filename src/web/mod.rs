@@ -8,6 +8,7 @@ pub mod audit_log;
 pub mod ctx;
 pub mod home;
 pub mod login;
+pub mod messages;
 pub mod security;
 
 use actix_web::http::{header, StatusCode};
@@ -79,6 +80,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/admin/users/{id}/reset-password",
             web::post().to(admin::user_reset_password),
         )
+        .route("/messages", web::get().to(messages::list))
+        .route("/messages", web::post().to(messages::create))
+        .route("/messages/new", web::get().to(messages::new))
+        .route("/messages/{id}", web::get().to(messages::show))
+        .route("/messages/{id}/act/{action}", web::post().to(messages::act))
         .route("/security", web::get().to(security::index))
         .route("/security/unlock/{id}", web::post().to(security::unlock))
         .route("/audit", web::get().to(audit_log::index));

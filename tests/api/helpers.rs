@@ -85,6 +85,7 @@ impl TestApp {
     /// A new browser with its own cookie jar.
     pub fn browser(&self) -> Browser {
         Browser {
+            database_url: self.database_url.clone(),
             address: self.address.clone(),
             client: Client::builder()
                 .cookie_store(true)
@@ -126,6 +127,8 @@ impl TestApp {
 pub struct Browser {
     pub address: String,
     pub client: Client,
+    /// For assertions and hand-made requests only.
+    pub database_url: String,
 }
 
 pub fn csrf_of(html: &str) -> Option<String> {

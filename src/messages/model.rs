@@ -1,0 +1,474 @@
+//! The work order (留言) and its events: rows, the 16 elements, and every query,
+//! always through one scope (who may see what, DESIGN §3).
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use serde::Deserialize;
+
+use crate::auth::roles::{Role, UnitKind};
+use crate::db::schema::{message_events::dsl as e, messages, messages::dsl as m, units::dsl as u};
+use crate::db::DbConn;
+use crate::messages::lifecycle::State;
+
+#[derive(Queryable, Debug, Clone)]
+pub struct Message {
+    pub id: i32,
+    pub ref_no: String,
+    pub owner_unit_id: i32,
+    pub level: String,
+    pub source_platform: String,
+    pub platform_ref: Option<String>,
+    pub complainant_name: String,
+    pub complainant_contact: String,
+    pub title: String,
+    pub appeal: String,
+    pub posted_at: NaiveDateTime,
+    pub category: String,
+    pub handling_unit_id: Option<i32>,
+    pub forwarded_unit_id: Option<i32>,
+    pub state: String,
+    pub version: i32,
+    pub registered_at: NaiveDateTime,
+    pub assigned_at: Option<NaiveDateTime>,
+    pub accept_due: Option<NaiveDate>,
+    pub accepted_at: Option<NaiveDateTime>,
+    pub due_at: Option<NaiveDate>,
+    pub extension_days: i32,
+    pub extension_requested_days: Option<i32>,
+    pub draft_reply: Option<String>,
+    pub handling_summary: Option<String>,
+    pub proposed_resolved: Option<bool>,
+    pub replied_at: Option<NaiveDateTime>,
+    pub resolved: Option<bool>,
+    pub closed_at: Option<NaiveDateTime>,
+    pub followup_due: Option<NaiveDate>,
+    pub satisfaction: Option<String>,
+    pub evaluation: Option<String>,
+    pub followed_up_at: Option<NaiveDateTime>,
+    pub report_ref_no: Option<String>,
+    pub reported_at: Option<NaiveDateTime>,
+    pub archived_at: Option<NaiveDateTime>,
+    pub supervision_level: Option<String>,
+    pub supervision_due: Option<NaiveDate>,
+    pub updated_at: NaiveDateTime,
+}
+
+/// What an action changes; `None` leaves a column alone, `Some(None)` clears it.
+#[derive(AsChangeset, Default, Debug)]
+#[diesel(table_name = messages)]
+pub struct Changes {
+    pub state: Option<String>,
+    pub version: Option<i32>,
+    pub updated_at: Option<NaiveDateTime>,
+    pub handling_unit_id: Option<Option<i32>>,
+    pub forwarded_unit_id: Option<Option<i32>>,
+    pub assigned_at: Option<Option<NaiveDateTime>>,
+    pub accept_due: Option<Option<NaiveDate>>,
+    pub accepted_at: Option<Option<NaiveDateTime>>,
+    pub due_at: Option<Option<NaiveDate>>,
+    pub extension_days: Option<i32>,
+    pub extension_requested_days: Option<Option<i32>>,
+    pub draft_reply: Option<Option<String>>,
+    pub handling_summary: Option<Option<String>>,
+    pub proposed_resolved: Option<Option<bool>>,
+    pub replied_at: Option<Option<NaiveDateTime>>,
+    pub resolved: Option<Option<bool>>,
+    pub closed_at: Option<Option<NaiveDateTime>>,
+    pub followup_due: Option<Option<NaiveDate>>,
+    pub satisfaction: Option<Option<String>>,
+    pub evaluation: Option<Option<String>>,
+    pub followed_up_at: Option<Option<NaiveDateTime>>,
+    pub report_ref_no: Option<Option<String>>,
+    pub reported_at: Option<Option<NaiveDateTime>>,
+    pub archived_at: Option<Option<NaiveDateTime>>,
+    pub supervision_level: Option<Option<String>>,
+    pub supervision_due: Option<Option<NaiveDate>>,
+}
+
+impl Message {
+    pub fn state(&self) -> State {
+        State::parse(&self.state).unwrap_or(State::Registered)
+    }
+
+    /// The 16 elements (DESIGN §2) that are still empty, by their Chinese names.
+    pub fn missing_elements(&self) -> Vec<&'static str> {
+        let empty = |s: &str| s.trim().is_empty();
+        let opt_empty = |s: &Option<String>| s.as_deref().is_none_or(|v| v.trim().is_empty());
+        let mut out = Vec::new();
+        if empty(&self.ref_no) {
+            out.push("留言文号");
+        }
+        if empty(&self.level) {
+            out.push("级别");
+        }
+        if empty(&self.source_platform) {
+            out.push("留言来源平台");
+        }
+        if empty(&self.complainant_name) {
+            out.push("反映人");
+        }
+        if empty(&self.complainant_contact) {
+            out.push("联系方式");
+        }
+        if empty(&self.title) {
+            out.push("留言标题");
+        }
+        if empty(&self.appeal) {
+            out.push("主要诉求");
+        }
+        // 留言时间 is NOT NULL.
+        if self.handling_unit_id.is_none() {
+            out.push("核办单位");
+        }
+        if self.due_at.is_none() {
+            out.push("到期时间");
+        }
+        if empty(&self.category) {
+            out.push("所属类型");
+        }
+        if opt_empty(&self.handling_summary) {
+            out.push("办理情况");
+        }
+        if self.resolved.is_none() {
+            out.push("是否化解");
+        }
+        if opt_empty(&self.satisfaction) {
+            out.push("评价内容");
+        }
+        if self.followed_up_at.is_none() {
+            out.push("回访时间");
+        }
+        if opt_empty(&self.report_ref_no) {
+            out.push("呈报文号");
+        }
+        out
+    }
+}
+
+/// Mask a phone number for lists and prints: 138****5678.
+pub fn mask_contact(contact: &str) -> String {
+    let chars: Vec<char> = contact.chars().collect();
+    if chars.len() >= 7 {
+        let head: String = chars[..3].iter().collect();
+        let tail: String = chars[chars.len() - 4..].iter().collect();
+        format!("{head}****{tail}")
+    } else if chars.is_empty() {
+        String::new()
+    } else {
+        "****".to_string()
+    }
+}
+
+#[derive(Queryable, Debug, Clone)]
+pub struct Event {
+    pub id: i32,
+    pub message_id: i32,
+    pub seq: i32,
+    pub at: NaiveDateTime,
+    pub user_id: Option<i32>,
+    pub actor_name: String,
+    pub unit_id: Option<i32>,
+    pub action: String,
+    pub from_state: Option<String>,
+    pub to_state: String,
+    pub text: String,
+    pub detail: String,
+}
+
+pub fn events(conn: &mut DbConn, message_id: i32) -> QueryResult<Vec<Event>> {
+    e::message_events
+        .filter(e::message_id.eq(message_id))
+        .order(e::seq)
+        .load(conn)
+}
+
+/// Which messages a user may see. Decided here and nowhere else.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Scope {
+    /// City centre and city leaders: every message.
+    All,
+    /// A county office: what it owns, what is assigned to it or its sub-units, and what
+    /// it forwarded.
+    County { unit: i32, subunits: Vec<i32> },
+    /// A department or county sub-unit: what is assigned or forwarded to it.
+    Unit(i32),
+    /// Administrators: no message at all.
+    Nothing,
+}
+
+pub fn scope_for(conn: &mut DbConn, role: Role, unit_id: i32) -> QueryResult<Scope> {
+    Ok(match role {
+        Role::CityOperator | Role::CityLeader => Scope::All,
+        Role::CountyOperator => {
+            let subunits = u::units
+                .filter(u::parent_id.eq(unit_id))
+                .filter(u::kind.eq(UnitKind::SubUnit.as_str()))
+                .select(u::id)
+                .load::<i32>(conn)?;
+            Scope::County {
+                unit: unit_id,
+                subunits,
+            }
+        }
+        Role::DeptOperator => Scope::Unit(unit_id),
+        Role::SysAdmin | Role::SecAdmin | Role::AuditAdmin => Scope::Nothing,
+    })
+}
+
+impl Scope {
+    pub fn sees(&self, msg: &Message) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Nothing => false,
+            Scope::Unit(unit) => {
+                msg.handling_unit_id == Some(*unit) || msg.forwarded_unit_id == Some(*unit)
+            }
+            Scope::County { unit, subunits } => {
+                msg.owner_unit_id == *unit
+                    || msg.handling_unit_id == Some(*unit)
+                    || msg.handling_unit_id.is_some_and(|h| subunits.contains(&h))
+                    || msg.forwarded_unit_id.is_some_and(|f| subunits.contains(&f))
+            }
+        }
+    }
+}
+
+type Boxed<'a> = messages::BoxedQuery<'a, <DbConn as Connection>::Backend>;
+
+/// Restrict a query to the scope.
+pub fn scoped<'a>(scope: &Scope) -> Boxed<'a> {
+    let q = m::messages.into_boxed();
+    match scope {
+        Scope::All => q,
+        Scope::Nothing => q.filter(m::id.lt(0)),
+        Scope::Unit(unit) => q.filter(
+            m::handling_unit_id
+                .eq(*unit)
+                .or(m::forwarded_unit_id.eq(*unit)),
+        ),
+        Scope::County { unit, subunits } => {
+            let mut units = subunits.clone();
+            units.push(*unit);
+            q.filter(
+                m::owner_unit_id
+                    .eq(*unit)
+                    .or(m::handling_unit_id.eq_any(units))
+                    .or(m::forwarded_unit_id.eq_any(subunits.clone())),
+            )
+        }
+    }
+}
+
+/// Load one message if the scope sees it (otherwise `None`: answered as 404).
+pub fn find_scoped(conn: &mut DbConn, scope: &Scope, id: i32) -> QueryResult<Option<Message>> {
+    let msg: Option<Message> = m::messages.find(id).first(conn).optional()?;
+    Ok(msg.filter(|x| scope.sees(x)))
+}
+
+/// List filters (a GET form: bookmarkable).
+#[derive(Deserialize, Debug, Clone, Default)]
+pub struct ListFilter {
+    #[serde(default)]
+    pub state: String,
+    #[serde(default)]
+    pub handling_unit: String,
+    #[serde(default)]
+    pub owner_unit: String,
+    #[serde(default)]
+    pub level: String,
+    #[serde(default)]
+    pub platform: String,
+    #[serde(default)]
+    pub category: String,
+    /// 留言时间 from (YYYY-MM-DD).
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+    #[serde(default)]
+    pub overdue: String,
+    #[serde(default)]
+    pub supervised: String,
+    #[serde(default)]
+    pub page: Option<i64>,
+}
+
+pub const PAGE_SIZE: i64 = 20;
+
+const RUNNING: [&str; 3] = ["assigned", "handling", "replied"];
+
+fn filtered<'a>(scope: &Scope, f: &ListFilter, today: NaiveDate) -> Boxed<'a> {
+    let mut q = scoped(scope);
+    if !f.state.is_empty() {
+        q = q.filter(m::state.eq(f.state.clone()));
+    }
+    if let Ok(id) = f.handling_unit.parse::<i32>() {
+        q = q.filter(m::handling_unit_id.eq(id));
+    }
+    if let Ok(id) = f.owner_unit.parse::<i32>() {
+        q = q.filter(m::owner_unit_id.eq(id));
+    }
+    if !f.level.is_empty() {
+        q = q.filter(m::level.eq(f.level.clone()));
+    }
+    if !f.platform.is_empty() {
+        q = q.filter(m::source_platform.eq(f.platform.clone()));
+    }
+    if !f.category.is_empty() {
+        q = q.filter(m::category.eq(f.category.clone()));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(&f.from, "%Y-%m-%d") {
+        q = q.filter(
+            m::posted_at
+                .ge(d.and_hms_opt(0, 0, 0).unwrap_or_default() - chrono::Duration::hours(8)),
+        );
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(&f.to, "%Y-%m-%d") {
+        q = q.filter(
+            m::posted_at
+                .lt(d.and_hms_opt(0, 0, 0).unwrap_or_default() + chrono::Duration::hours(16)),
+        );
+    }
+    if f.overdue == "1" {
+        q = q
+            .filter(m::state.eq_any(RUNNING))
+            .filter(m::due_at.lt(today));
+    }
+    if f.supervised == "1" {
+        q = q
+            .filter(m::state.eq_any(RUNNING))
+            .filter(m::supervision_level.is_not_null());
+    }
+    q
+}
+
+/// One page of the filtered list (newest first) and the total.
+pub fn list(
+    conn: &mut DbConn,
+    scope: &Scope,
+    f: &ListFilter,
+    today: NaiveDate,
+) -> QueryResult<(Vec<Message>, i64)> {
+    let total = filtered(scope, f, today).count().get_result::<i64>(conn)?;
+    let page = f.page.unwrap_or(1).max(1);
+    let rows = filtered(scope, f, today)
+        .order(m::id.desc())
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+        .load::<Message>(conn)?;
+    Ok((rows, total))
+}
+
+/// Everything waiting for the user's unit to act (unordered; the caller sorts by urgency).
+pub fn todo(conn: &mut DbConn, role: Role, unit_id: i32) -> QueryResult<Vec<Message>> {
+    let mut q = m::messages.into_boxed();
+    let owner_states = ["registered", "replied", "closed", "followed_up", "reported"];
+    q = match role {
+        Role::CityOperator => q.filter(
+            m::owner_unit_id.eq(unit_id).and(
+                m::state.eq_any(owner_states).or(m::state
+                    .eq("handling")
+                    .and(m::extension_requested_days.is_not_null())),
+            ),
+        ),
+        Role::CountyOperator => q.filter(
+            m::owner_unit_id
+                .eq(unit_id)
+                .and(
+                    m::state.eq_any(owner_states).or(m::state
+                        .eq("handling")
+                        .and(m::extension_requested_days.is_not_null())),
+                )
+                .or(m::handling_unit_id
+                    .eq(unit_id)
+                    .and(m::state.eq_any(["assigned", "handling"]))),
+        ),
+        Role::DeptOperator => q.filter(
+            m::handling_unit_id
+                .eq(unit_id)
+                .and(m::state.eq_any(["assigned", "handling"]))
+                .or(m::forwarded_unit_id
+                    .eq(unit_id)
+                    .and(m::state.eq("handling"))),
+        ),
+        _ => return Ok(Vec::new()),
+    };
+    q.order(m::due_at.asc()).limit(500).load(conn)
+}
+
+/// Messages registered by the same person with a similar title within 30 days, or with
+/// the same platform id: a warning before registering a repeat.
+pub fn possible_duplicates(
+    conn: &mut DbConn,
+    platform_ref: Option<&str>,
+    complainant: &str,
+    title: &str,
+    posted_at: NaiveDateTime,
+) -> QueryResult<Vec<Message>> {
+    let mut out: Vec<Message> = Vec::new();
+    if let Some(pref) = platform_ref.filter(|p| !p.trim().is_empty()) {
+        out.extend(
+            m::messages
+                .filter(m::platform_ref.eq(pref.trim()))
+                .limit(5)
+                .load::<Message>(conn)?,
+        );
+    }
+    let window = chrono::Duration::days(30);
+    let same_person: Vec<Message> = m::messages
+        .filter(m::complainant_name.eq(complainant.trim()))
+        .filter(m::posted_at.ge(posted_at - window))
+        .filter(m::posted_at.le(posted_at + window))
+        .limit(50)
+        .load(conn)?;
+    for msg in same_person {
+        if similar_titles(&msg.title, title) && !out.iter().any(|x| x.id == msg.id) {
+            out.push(msg);
+        }
+    }
+    Ok(out)
+}
+
+/// Titles are "very similar" when one contains the other or their character bigrams
+/// overlap by at least 60 %.
+pub fn similar_titles(a: &str, b: &str) -> bool {
+    let norm = |s: &str| -> Vec<char> { s.chars().filter(|c| c.is_alphanumeric()).collect() };
+    let (a, b) = (norm(a), norm(b));
+    if a.is_empty() || b.is_empty() {
+        return false;
+    }
+    let (sa, sb): (String, String) = (a.iter().collect(), b.iter().collect());
+    if sa.contains(&sb) || sb.contains(&sa) {
+        return true;
+    }
+    let grams = |v: &[char]| -> std::collections::HashSet<(char, char)> {
+        v.windows(2).map(|w| (w[0], w[1])).collect()
+    };
+    let (ga, gb) = (grams(&a), grams(&b));
+    let inter = ga.intersection(&gb).count() as f64;
+    let union = ga.union(&gb).count() as f64;
+    union > 0.0 && inter / union >= 0.6
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masking() {
+        assert_eq!(mask_contact("13812345678"), "138****5678");
+        assert_eq!(mask_contact("0851-33221100"), "085****1100");
+        assert_eq!(mask_contact("123"), "****");
+        assert_eq!(mask_contact(""), "");
+    }
+
+    #[test]
+    fn similar() {
+        assert!(similar_titles(
+            "西秀区某小区停水多日无人管",
+            "西秀区某小区停水多日无人管！"
+        ));
+        assert!(similar_titles("小区停水", "关于小区停水问题"));
+        assert!(!similar_titles("小区停水", "学校收费不合理"));
+    }
+}

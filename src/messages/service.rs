@@ -1,0 +1,838 @@
+//! Registering messages and applying lifecycle actions. Each call is one transaction:
+//! the new state and the append-only event row are written together or not at all, and a
+//! stale form (version mismatch) changes nothing.
+
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use serde::Deserialize;
+
+use crate::auth::roles::{Role, UnitKind};
+use crate::db::schema::{message_events::dsl as e, messages::dsl as m, ref_counters::dsl as rc};
+use crate::db::{self, DbConn};
+use crate::error::AppError;
+use crate::forms::FieldErrors;
+use crate::messages::calendar::{deadline_status, Calendar};
+use crate::messages::config::{self, ACCEPT_DAYS, FOLLOWUP_DAYS, MAX_EXTENSION_DAYS, RETURN_DAYS};
+use crate::messages::lifecycle::{self, Action, Facts, Refusal, Standing, State};
+use crate::messages::model::{self, Changes, Message, Scope};
+use crate::units::{self, Unit};
+
+/// China Standard Time offset; the office works in it, the database stores UTC.
+pub const CST_HOURS: i64 = 8;
+
+pub fn to_china(t: NaiveDateTime) -> NaiveDateTime {
+    t + Duration::hours(CST_HOURS)
+}
+
+pub fn china_today() -> NaiveDate {
+    to_china(db::now()).date()
+}
+
+/// The person acting, with the unit and role they act for.
+#[derive(Clone, Debug)]
+pub struct Acting {
+    pub user_id: i32,
+    pub name: String,
+    pub unit_id: i32,
+    pub role: Role,
+}
+
+pub const SATISFACTION: [&str; 3] = ["满意", "基本满意", "不满意"];
+pub const FOLLOWUP_METHODS: [&str; 3] = ["电话", "上门", "网上"];
+pub const COUNTY_LEVEL: &str = "县（区）级";
+
+/// The register form: every field as typed, so it can be shown back on an error.
+#[derive(Deserialize, Debug, Clone, Default)]
+pub struct RegisterForm {
+    #[serde(default)]
+    pub level: String,
+    #[serde(default)]
+    pub source_platform: String,
+    #[serde(default)]
+    pub platform_ref: String,
+    #[serde(default)]
+    pub complainant_name: String,
+    #[serde(default)]
+    pub complainant_contact: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub appeal: String,
+    /// China time, `YYYY-MM-DDTHH:MM` (datetime-local) or `YYYY-MM-DD HH:MM`.
+    #[serde(default)]
+    pub posted_at: String,
+    #[serde(default)]
+    pub category: String,
+    /// Set when the clerk confirmed registering despite a possible duplicate.
+    #[serde(default)]
+    pub confirm_duplicate: String,
+}
+
+pub enum RegisterOutcome {
+    Created {
+        id: i32,
+        ref_no: String,
+        note: Option<String>,
+    },
+    Invalid(FieldErrors),
+    /// Possible repeats: shown as a warning; the clerk may confirm and register anyway.
+    Duplicates(Vec<Message>),
+}
+
+/// Parse a China-time datetime from a form.
+pub fn parse_china_datetime(s: &str) -> Option<NaiveDateTime> {
+    let s = s.trim();
+    [
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+}
+
+/// Contact check: a mobile number or landline passes; other text is accepted with a note.
+/// `Err` only for what is clearly a mistyped mobile number.
+pub fn check_contact(contact: &str) -> Result<Option<&'static str>, &'static str> {
+    let c = contact.trim();
+    let digits = c.chars().all(|ch| ch.is_ascii_digit());
+    if digits && c.len() == 11 && c.starts_with('1') {
+        return Ok(None);
+    }
+    if digits && c.starts_with('1') && c.len() != 11 {
+        return Err("手机号码应为 11 位数字，请核对。");
+    }
+    let landline = {
+        let parts: Vec<&str> = c.split('-').collect();
+        parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|ch| ch.is_ascii_digit()))
+            && c.starts_with('0')
+            && (10..=13).contains(&c.chars().filter(|ch| ch.is_ascii_digit()).count())
+    };
+    if landline {
+        return Ok(None);
+    }
+    Ok(Some(
+        "联系方式不是手机或固定电话号码格式，已按原文登记，请在回访前核实。",
+    ))
+}
+
+/// Validate the register form against the lists and the registering unit.
+pub fn validate_register(
+    form: &RegisterForm,
+    role: Role,
+    levels: &[String],
+    platforms: &[String],
+    categories: &[String],
+    now_utc: NaiveDateTime,
+) -> Result<(NaiveDateTime, Option<&'static str>), FieldErrors> {
+    let mut errors = FieldErrors::default();
+    let required = [
+        (
+            "complainant_name",
+            &form.complainant_name,
+            "请填写反映人。",
+            50,
+        ),
+        (
+            "complainant_contact",
+            &form.complainant_contact,
+            "请填写联系方式。",
+            50,
+        ),
+        ("title", &form.title, "请填写留言标题。", 200),
+        ("appeal", &form.appeal, "请填写主要诉求。", 20000),
+    ];
+    for (field, value, msg, max) in required {
+        if value.trim().is_empty() {
+            errors.add(field, msg);
+        } else if value.chars().count() > max {
+            errors.add(field, &format!("不超过 {max} 个字。"));
+        }
+    }
+    if !levels.contains(&form.level) {
+        errors.add("level", "请选择级别。");
+    } else if role == Role::CountyOperator && form.level != COUNTY_LEVEL {
+        errors.add(
+            "level",
+            "县（区）只登记县（区）级留言；省级、市级留言由市社情民意研究中心登记。",
+        );
+    } else if role == Role::CityOperator && form.level == COUNTY_LEVEL {
+        errors.add("level", "县（区）级留言由所在县（区）登记。");
+    }
+    if !platforms.contains(&form.source_platform) {
+        errors.add("source_platform", "请选择留言来源平台。");
+    }
+    if !categories.contains(&form.category) {
+        errors.add("category", "请选择所属类型。");
+    }
+    if form.platform_ref.chars().count() > 64 {
+        errors.add("platform_ref", "平台编号不超过 64 个字符。");
+    }
+    let mut note = None;
+    if !form.complainant_contact.trim().is_empty() {
+        match check_contact(&form.complainant_contact) {
+            Ok(n) => note = n,
+            Err(msg) => errors.add("complainant_contact", msg),
+        }
+    }
+    let posted = match parse_china_datetime(&form.posted_at) {
+        None => {
+            errors.add("posted_at", "请填写留言时间，格式如 2026-11-30 14:05。");
+            None
+        }
+        Some(t) => {
+            let utc = t - Duration::hours(CST_HOURS);
+            if utc > now_utc + Duration::minutes(1) {
+                errors.add("posted_at", "留言时间不能晚于现在。");
+                None
+            } else if t.year() < 2000 {
+                errors.add("posted_at", "留言时间有误，请核对年份。");
+                None
+            } else {
+                Some(utc)
+            }
+        }
+    };
+    match (errors.is_empty(), posted) {
+        (true, Some(p)) => Ok((p, note)),
+        _ => Err(errors),
+    }
+}
+
+/// The 文号 prefix of an owner unit: 安 for the city centre, the first two characters
+/// of a county's short name otherwise.
+fn ref_prefix(owner: &Unit) -> String {
+    if owner.kind() == Some(UnitKind::Centre) {
+        "安".to_string()
+    } else {
+        owner.short_name.chars().take(2).collect()
+    }
+}
+
+pub fn format_ref_no(prefix: &str, year: i32, seq: i32) -> String {
+    format!("{prefix}网留〔{year}〕{seq:04}号")
+}
+
+/// The next number in the owner's yearly sequence, inside the caller's transaction.
+fn next_seq(conn: &mut DbConn, owner: i32, year: i32) -> Result<i32, AppError> {
+    let bump = |conn: &mut DbConn| -> QueryResult<Option<i32>> {
+        diesel::update(
+            rc::ref_counters
+                .filter(rc::owner_unit_id.eq(owner))
+                .filter(rc::year.eq(year)),
+        )
+        .set(rc::last_seq.eq(rc::last_seq + 1))
+        .returning(rc::last_seq)
+        .get_result::<i32>(conn)
+        .optional()
+    };
+    if let Some(seq) = bump(conn)? {
+        return Ok(seq);
+    }
+    let inserted = conn.transaction(|c| {
+        diesel::insert_into(rc::ref_counters)
+            .values((
+                rc::owner_unit_id.eq(owner),
+                rc::year.eq(year),
+                rc::last_seq.eq(1),
+            ))
+            .execute(c)
+    });
+    match inserted {
+        Ok(_) => Ok(1),
+        // Another clerk started this year's sequence at the same moment: take the next.
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+            bump(conn)?.ok_or_else(|| AppError::internal("ref counter vanished"))
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert_event(
+    conn: &mut DbConn,
+    message_id: i32,
+    acting: &Acting,
+    action: &str,
+    from: Option<State>,
+    to: State,
+    text: &str,
+    detail: serde_json::Value,
+) -> Result<(), AppError> {
+    let seq: Option<i32> = e::message_events
+        .filter(e::message_id.eq(message_id))
+        .select(diesel::dsl::max(e::seq))
+        .first(conn)?;
+    diesel::insert_into(e::message_events)
+        .values((
+            e::message_id.eq(message_id),
+            e::seq.eq(seq.unwrap_or(0) + 1),
+            e::at.eq(db::now()),
+            e::user_id.eq(acting.user_id),
+            e::actor_name.eq(&acting.name),
+            e::unit_id.eq(acting.unit_id),
+            e::action.eq(action),
+            e::from_state.eq(from.map(|s| s.as_str())),
+            e::to_state.eq(to.as_str()),
+            e::text.eq(text),
+            e::detail.eq(detail.to_string()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Register (登记) a message: validated, numbered without gaps, with its first event.
+pub fn register(
+    conn: &mut DbConn,
+    acting: &Acting,
+    form: &RegisterForm,
+) -> Result<RegisterOutcome, AppError> {
+    if !matches!(acting.role, Role::CityOperator | Role::CountyOperator) {
+        return Err(AppError::NotFound);
+    }
+    let levels = config::list(conn, config::LEVEL)?;
+    let platforms = config::list(conn, config::PLATFORM)?;
+    let categories = config::list(conn, config::CATEGORY)?;
+    let now = db::now();
+    let (posted_at, note) =
+        match validate_register(form, acting.role, &levels, &platforms, &categories, now) {
+            Ok(v) => v,
+            Err(errors) => return Ok(RegisterOutcome::Invalid(errors)),
+        };
+    let platform_ref = Some(form.platform_ref.trim().to_string()).filter(|s| !s.is_empty());
+    if form.confirm_duplicate != "1" {
+        let dups = model::possible_duplicates(
+            conn,
+            platform_ref.as_deref(),
+            &form.complainant_name,
+            &form.title,
+            posted_at,
+        )?;
+        if !dups.is_empty() {
+            return Ok(RegisterOutcome::Duplicates(dups));
+        }
+    }
+    db::write_tx(conn, |conn| {
+        let owner = units::find(conn, acting.unit_id)?.ok_or(AppError::NotFound)?;
+        let year = to_china(now).year();
+        let seq = next_seq(conn, owner.id, year)?;
+        let ref_no = format_ref_no(&ref_prefix(&owner), year, seq);
+        let id = diesel::insert_into(m::messages)
+            .values((
+                m::ref_no.eq(&ref_no),
+                m::owner_unit_id.eq(owner.id),
+                m::level.eq(&form.level),
+                m::source_platform.eq(&form.source_platform),
+                m::platform_ref.eq(&platform_ref),
+                m::complainant_name.eq(form.complainant_name.trim()),
+                m::complainant_contact.eq(form.complainant_contact.trim()),
+                m::title.eq(form.title.trim()),
+                m::appeal.eq(form.appeal.trim()),
+                m::posted_at.eq(posted_at),
+                m::category.eq(&form.category),
+                m::state.eq(State::Registered.as_str()),
+                m::version.eq(1),
+                m::registered_at.eq(now),
+                m::extension_days.eq(0),
+                m::updated_at.eq(now),
+            ))
+            .returning(m::id)
+            .get_result::<i32>(conn)?;
+        insert_event(
+            conn,
+            id,
+            acting,
+            "register",
+            None,
+            State::Registered,
+            "",
+            serde_json::json!({ "ref_no": ref_no, "note": note }),
+        )?;
+        Ok(RegisterOutcome::Created {
+            id,
+            ref_no,
+            note: note.map(str::to_string),
+        })
+    })
+}
+
+/// An action form: every field as typed.
+#[derive(Deserialize, Debug, Clone, Default)]
+pub struct ActForm {
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub text: String,
+    #[serde(default)]
+    pub unit_id: String,
+    #[serde(default)]
+    pub days: String,
+    #[serde(default)]
+    pub resolved: String,
+    #[serde(default)]
+    pub satisfaction: String,
+    #[serde(default)]
+    pub method: String,
+    #[serde(default)]
+    pub report_ref_no: String,
+    #[serde(default)]
+    pub deadline: String,
+}
+
+pub enum ActOutcome {
+    Done(String),
+    Invalid(FieldErrors),
+    /// Someone else acted meanwhile: nothing was changed.
+    Conflict,
+    /// Not allowed now, with the reason.
+    Refused(String),
+}
+
+pub const CONFLICT_MESSAGE: &str = "该留言已被他人更新，请刷新后重试";
+
+/// How the acting user stands to a message.
+pub fn standing(acting: &Acting, msg: &Message) -> Standing {
+    Standing::of(
+        acting.role,
+        acting.unit_id,
+        msg.owner_unit_id,
+        msg.handling_unit_id,
+        msg.forwarded_unit_id,
+    )
+}
+
+pub fn facts(msg: &Message) -> Facts {
+    Facts {
+        extension_pending: msg.extension_requested_days.is_some(),
+    }
+}
+
+fn unit_name(all: &[Unit], id: Option<i32>) -> String {
+    id.and_then(|id| all.iter().find(|u| u.id == id))
+        .map(|u| u.name.clone())
+        .unwrap_or_default()
+}
+
+fn require_text(errors: &mut FieldErrors, text: &str, message: &str) {
+    if text.trim().is_empty() {
+        errors.add("text", message);
+    } else if text.chars().count() > 20000 {
+        errors.add("text", "内容不超过 20000 字。");
+    }
+}
+
+fn parse_yes_no(s: &str) -> Option<bool> {
+    match s {
+        "1" => Some(true),
+        "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// Apply one action to one message in one transaction.
+#[allow(clippy::too_many_arguments)]
+pub fn act(
+    conn: &mut DbConn,
+    acting: &Acting,
+    scope: &Scope,
+    id: i32,
+    action: Action,
+    form: &ActForm,
+    today: NaiveDate,
+) -> Result<ActOutcome, AppError> {
+    db::write_tx(conn, |conn| {
+        let msg = model::find_scoped(conn, scope, id)?.ok_or(AppError::NotFound)?;
+        if form.version.trim().parse::<i32>().ok() != Some(msg.version) {
+            return Ok(ActOutcome::Conflict);
+        }
+        let from = msg.state();
+        let to = match lifecycle::check(action, from, standing(acting, &msg), facts(&msg)) {
+            Ok(to) => to,
+            Err(Refusal::NotYours) => {
+                return Ok(ActOutcome::Refused(format!(
+                    "您的单位不能对该留言执行“{}”。",
+                    action.label()
+                )))
+            }
+            Err(Refusal::WrongState) => {
+                return Ok(ActOutcome::Refused(format!(
+                    "该留言当前状态为“{}”，不能执行“{}”。",
+                    from.label(),
+                    action.label()
+                )))
+            }
+        };
+        let cal: Calendar = config::calendar(conn)?;
+        let all_units = units::all(conn)?;
+        let now = db::now();
+        let text = form.text.trim().to_string();
+        let mut errors = FieldErrors::default();
+        let mut ch = Changes::default();
+        let mut detail = serde_json::json!({});
+        let mut done = format!("已{}。", action.label());
+        match action {
+            Action::Assign => {
+                let target = form
+                    .unit_id
+                    .parse::<i32>()
+                    .ok()
+                    .and_then(|uid| all_units.iter().find(|u| u.id == uid));
+                let ok = target.is_some_and(|t| assignable(&all_units, msg.owner_unit_id, t));
+                match target {
+                    Some(t) if ok => {
+                        let rules = config::rules(conn)?;
+                        let days = config::reply_days(
+                            &rules,
+                            &msg.level,
+                            &msg.source_platform,
+                            &msg.category,
+                        );
+                        ch.handling_unit_id = Some(Some(t.id));
+                        ch.forwarded_unit_id = Some(None);
+                        ch.assigned_at = Some(Some(now));
+                        ch.accept_due = Some(Some(cal.add_working_days(today, ACCEPT_DAYS)));
+                        ch.due_at = Some(Some(cal.add_working_days(today, days as i64)));
+                        ch.accepted_at = Some(None);
+                        ch.extension_days = Some(0);
+                        ch.extension_requested_days = Some(None);
+                        detail = serde_json::json!({ "unit": t.name, "reply_days": days });
+                        done = format!("已转办至“{}”，{} 个工作日内答复。", t.name, days);
+                    }
+                    _ => errors.add(
+                        "unit_id",
+                        "请选择核办单位（县区、功能区或市直部门；县级留言选本县下属单位）。",
+                    ),
+                }
+            }
+            Action::Accept => {
+                ch.accepted_at = Some(Some(now));
+            }
+            Action::Return => {
+                require_text(&mut errors, &text, "请填写退回理由。");
+                let assigned = msg.assigned_at.map(|t| to_china(t).date()).unwrap_or(today);
+                let limit = cal.add_working_days(assigned, RETURN_DAYS);
+                if today > limit {
+                    return Ok(ActOutcome::Refused(format!(
+                        "退回须在转办后 {RETURN_DAYS} 个工作日内提出（截至 {}），已超过期限。请签收后办理，确需调整请联系交办单位。",
+                        limit.format("%Y-%m-%d")
+                    )));
+                }
+                detail = serde_json::json!({ "unit": unit_name(&all_units, msg.handling_unit_id) });
+                ch.handling_unit_id = Some(None);
+                ch.forwarded_unit_id = Some(None);
+                ch.assigned_at = Some(None);
+                ch.accept_due = Some(None);
+                ch.due_at = Some(None);
+                ch.supervision_level = Some(None);
+                ch.supervision_due = Some(None);
+            }
+            Action::Forward => {
+                let target = form
+                    .unit_id
+                    .parse::<i32>()
+                    .ok()
+                    .and_then(|uid| all_units.iter().find(|u| u.id == uid))
+                    .filter(|t| {
+                        t.active
+                            && t.parent_id == msg.handling_unit_id
+                            && t.kind() == Some(UnitKind::SubUnit)
+                    });
+                match target {
+                    Some(t) => {
+                        ch.forwarded_unit_id = Some(Some(t.id));
+                        detail = serde_json::json!({ "unit": t.name });
+                        done = format!("已下转至“{}”。本单位仍负责审核并答复。", t.name);
+                    }
+                    None => errors.add("unit_id", "请选择本县（区）的下属单位。"),
+                }
+            }
+            Action::Progress => require_text(&mut errors, &text, "请填写办理情况。"),
+            Action::DraftReply => {
+                require_text(&mut errors, &text, "请填写答复稿。");
+                ch.draft_reply = Some(Some(text.clone()));
+                done = "答复稿已报送，由县（区）审核后答复。".to_string();
+            }
+            Action::RequestExtension => {
+                require_text(&mut errors, &text, "请填写延期理由。");
+                let left = MAX_EXTENSION_DAYS - msg.extension_days;
+                match form.days.trim().parse::<i32>() {
+                    Ok(d) if d >= 1 && d <= left => {
+                        ch.extension_requested_days = Some(Some(d));
+                        detail = serde_json::json!({ "days": d });
+                        done = format!("已申请延期 {d} 个工作日，等待交办单位审批。");
+                    }
+                    _ => errors.add(
+                        "days",
+                        &format!("延期天数应为 1–{left} 个工作日（累计不超过 {MAX_EXTENSION_DAYS} 个工作日）。"),
+                    ),
+                }
+            }
+            Action::ApproveExtension => {
+                let days = msg.extension_requested_days.unwrap_or(0);
+                let base = msg.due_at.unwrap_or(today);
+                let new_due = cal.add_working_days(base, days as i64);
+                ch.due_at = Some(Some(new_due));
+                ch.extension_days = Some(msg.extension_days + days);
+                ch.extension_requested_days = Some(None);
+                detail = serde_json::json!({ "days": days, "due": new_due.to_string() });
+                done = format!(
+                    "已批准延期 {days} 个工作日，新的到期时间为 {}。",
+                    new_due.format("%Y-%m-%d")
+                );
+            }
+            Action::RejectExtension => {
+                require_text(&mut errors, &text, "请填写驳回延期的理由。");
+                ch.extension_requested_days = Some(None);
+            }
+            Action::Reply => {
+                require_text(&mut errors, &text, "请填写答复内容。");
+                match parse_yes_no(&form.resolved) {
+                    Some(r) => ch.proposed_resolved = Some(Some(r)),
+                    None => errors.add("resolved", "请选择是否化解。"),
+                }
+                ch.handling_summary = Some(Some(text.clone()));
+                ch.replied_at = Some(Some(now));
+                detail = serde_json::json!({ "resolved": parse_yes_no(&form.resolved) });
+                done = "已答复，等待交办单位审核。".to_string();
+            }
+            Action::Approve => match parse_yes_no(&form.resolved) {
+                Some(r) => {
+                    ch.resolved = Some(Some(r));
+                    ch.closed_at = Some(Some(now));
+                    ch.followup_due = Some(Some(cal.add_working_days(today, FOLLOWUP_DAYS)));
+                    ch.supervision_level = Some(None);
+                    ch.supervision_due = Some(None);
+                    detail = serde_json::json!({ "resolved": r });
+                    done = format!(
+                        "审核通过，已办结（{}）。请按期回访。",
+                        if r { "已化解" } else { "未化解" }
+                    );
+                }
+                None => errors.add("resolved", "请选择是否化解。"),
+            },
+            Action::Reject => {
+                require_text(&mut errors, &text, "请填写驳回重办的理由。");
+                done = "已驳回重办，退回核办单位重新办理。".to_string();
+            }
+            Action::Urge | Action::Supervise | Action::Flag => {
+                require_text(&mut errors, &text, "请填写督办内容。");
+                let overdue = msg
+                    .due_at
+                    .map(|d| deadline_status(&cal, today, d).is_overdue())
+                    .unwrap_or(false);
+                if action == Action::Urge && overdue {
+                    return Ok(ActOutcome::Refused(
+                        "该留言已超期，应使用“督办”或“挂牌督办”。".to_string(),
+                    ));
+                }
+                if action == Action::Supervise && !overdue {
+                    return Ok(ActOutcome::Refused(
+                        "该留言尚未超期，应使用“催办”；情况严重可“挂牌督办”。".to_string(),
+                    ));
+                }
+                match NaiveDate::parse_from_str(form.deadline.trim(), "%Y-%m-%d") {
+                    Ok(d) if d >= today => {
+                        ch.supervision_level = Some(Some(action.label().to_string()));
+                        ch.supervision_due = Some(Some(d));
+                        detail = serde_json::json!({ "level": action.label(), "deadline": d.to_string() });
+                        done = format!(
+                            "已{}，要求 {} 前落实。",
+                            action.label(),
+                            d.format("%Y-%m-%d")
+                        );
+                    }
+                    _ => errors.add(
+                        "deadline",
+                        "请填写落实期限（不早于今天），格式如 2026-12-05。",
+                    ),
+                }
+            }
+            Action::FollowUp => {
+                if !FOLLOWUP_METHODS.contains(&form.method.as_str()) {
+                    errors.add("method", "请选择回访方式。");
+                }
+                if !SATISFACTION.contains(&form.satisfaction.as_str()) {
+                    errors.add("satisfaction", "请选择满意度。");
+                }
+                ch.satisfaction = Some(Some(form.satisfaction.clone()));
+                ch.evaluation = Some(Some(text.clone()));
+                ch.followed_up_at = Some(Some(now));
+                detail =
+                    serde_json::json!({ "method": form.method, "satisfaction": form.satisfaction });
+                done = format!("已回访（{}，{}）。", form.method, form.satisfaction);
+            }
+            Action::Reopen => {
+                if msg.satisfaction.as_deref() != Some("不满意") {
+                    return Ok(ActOutcome::Refused(
+                        "只有回访“不满意”的留言才能重办。".to_string(),
+                    ));
+                }
+                require_text(&mut errors, &text, "请填写重办要求。");
+                let rules = config::rules(conn)?;
+                let days =
+                    config::reply_days(&rules, &msg.level, &msg.source_platform, &msg.category);
+                let due = cal.add_working_days(today, days as i64);
+                ch.due_at = Some(Some(due));
+                ch.resolved = Some(None);
+                ch.closed_at = Some(None);
+                ch.followup_due = Some(None);
+                ch.proposed_resolved = Some(None);
+                detail = serde_json::json!({ "due": due.to_string() });
+                done = format!(
+                    "已重办，核办单位须于 {} 前重新答复。",
+                    due.format("%Y-%m-%d")
+                );
+            }
+            Action::Report => {
+                let r = form.report_ref_no.trim();
+                if r.is_empty() || r.chars().count() > 64 {
+                    errors.add("report_ref_no", "请填写呈报文号（不超过 64 字）。");
+                }
+                ch.report_ref_no = Some(Some(r.to_string()));
+                ch.reported_at = Some(Some(now));
+                detail = serde_json::json!({ "report_ref_no": r });
+            }
+            Action::Archive => {
+                let missing = msg.missing_elements();
+                if !missing.is_empty() {
+                    return Ok(ActOutcome::Refused(format!(
+                        "以下要素缺失，不能销号：{}。请补齐后再销号。",
+                        missing.join("、")
+                    )));
+                }
+                ch.archived_at = Some(Some(now));
+                done = "已销号归档。此后的更正只能以“更正”记录追加。".to_string();
+            }
+            Action::Amend => require_text(&mut errors, &text, "请填写更正内容。"),
+        }
+        if !errors.is_empty() {
+            return Ok(ActOutcome::Invalid(errors));
+        }
+        ch.state = Some(to.as_str().to_string());
+        ch.version = Some(msg.version + 1);
+        ch.updated_at = Some(now);
+        let updated = diesel::update(
+            m::messages
+                .filter(m::id.eq(msg.id))
+                .filter(m::version.eq(msg.version)),
+        )
+        .set(&ch)
+        .execute(conn)?;
+        if updated != 1 {
+            return Ok(ActOutcome::Conflict);
+        }
+        insert_event(
+            conn,
+            msg.id,
+            acting,
+            action.as_str(),
+            Some(from),
+            to,
+            &text,
+            detail,
+        )?;
+        Ok(ActOutcome::Done(done))
+    })
+}
+
+/// Units an owner may assign to: the city centre assigns to counties, zones and city
+/// departments; a county to its own sub-units.
+pub fn assignable(all: &[Unit], owner_unit: i32, target: &Unit) -> bool {
+    if !target.active || target.id == owner_unit {
+        return false;
+    }
+    let owner_kind = all
+        .iter()
+        .find(|u| u.id == owner_unit)
+        .and_then(|u| u.kind());
+    match owner_kind {
+        Some(UnitKind::Centre) => matches!(
+            target.kind(),
+            Some(UnitKind::County | UnitKind::Zone | UnitKind::Department)
+        ),
+        Some(UnitKind::County | UnitKind::Zone) => {
+            target.parent_id == Some(owner_unit) && target.kind() == Some(UnitKind::SubUnit)
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contacts() {
+        assert_eq!(check_contact("13812345678"), Ok(None));
+        assert_eq!(check_contact("0851-33221100"), Ok(None));
+        assert!(check_contact("1381234567").is_err());
+        assert!(check_contact("微信 zhang_san").expect("accepted").is_some());
+    }
+
+    #[test]
+    fn ref_numbers() {
+        assert_eq!(format_ref_no("安", 2026, 1), "安网留〔2026〕0001号");
+        assert_eq!(format_ref_no("西秀", 2026, 123), "西秀网留〔2026〕0123号");
+    }
+
+    #[test]
+    fn register_validation() {
+        let levels = vec![
+            "省级".to_string(),
+            "市级".to_string(),
+            COUNTY_LEVEL.to_string(),
+        ];
+        let platforms = vec!["市长信箱".to_string()];
+        let categories = vec!["投诉举报".to_string()];
+        let now =
+            NaiveDateTime::parse_from_str("2026-11-30 06:00:00", "%Y-%m-%d %H:%M:%S").expect("now");
+        let mut f = RegisterForm {
+            level: "市级".into(),
+            source_platform: "市长信箱".into(),
+            complainant_name: "张三".into(),
+            complainant_contact: "13812345678".into(),
+            title: "小区停水".into(),
+            appeal: "停水三天".into(),
+            posted_at: "2026-11-30T13:30".into(),
+            category: "投诉举报".into(),
+            ..Default::default()
+        };
+        let (utc, note) = validate_register(
+            &f,
+            Role::CityOperator,
+            &levels,
+            &platforms,
+            &categories,
+            now,
+        )
+        .expect("valid");
+        assert_eq!(utc.to_string(), "2026-11-30 05:30:00");
+        assert!(note.is_none());
+        f.posted_at = "2026-11-30T15:30".into();
+        let e = validate_register(
+            &f,
+            Role::CityOperator,
+            &levels,
+            &platforms,
+            &categories,
+            now,
+        )
+        .expect_err("future");
+        assert!(e.get("posted_at").is_some());
+        f.posted_at = "2026-11-30 10:00".into();
+        let e = validate_register(
+            &f,
+            Role::CountyOperator,
+            &levels,
+            &platforms,
+            &categories,
+            now,
+        )
+        .expect_err("county registers county level only");
+        assert!(e.get("level").is_some());
+    }
+}

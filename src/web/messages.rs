@@ -1,0 +1,880 @@
+//! Message pages: register (登记), list, the message page with its actions, 待办.
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+
+use crate::auth::csrf::CsrfForm;
+use crate::auth::roles::{Role, UnitKind};
+use crate::db;
+use crate::error::AppError;
+use crate::forms::FieldErrors;
+use crate::messages::calendar::{deadline_status, Calendar};
+use crate::messages::config;
+use crate::messages::lifecycle::{self, Action, State, ALL_STATES};
+use crate::messages::model::{self, mask_contact, Event, ListFilter, Message, PAGE_SIZE};
+use crate::messages::service::{
+    self, china_today, to_china, ActForm, ActOutcome, Acting, RegisterForm, RegisterOutcome,
+    CONFLICT_MESSAGE, FOLLOWUP_METHODS, SATISFACTION,
+};
+use crate::units::{self, Unit};
+use crate::web::admin::Choice;
+use crate::web::ctx::{format_time, Ctx, Layout};
+use crate::web::{render, render_status, see_other};
+
+const REGISTRARS: &[Role] = &[Role::CityOperator, Role::CountyOperator];
+const MESSAGE_ROLES: &[Role] = &[
+    Role::CityOperator,
+    Role::CityLeader,
+    Role::CountyOperator,
+    Role::DeptOperator,
+];
+
+fn acting(ctx: &Ctx) -> Acting {
+    Acting {
+        user_id: ctx.user.id,
+        name: ctx.user.display_name.clone(),
+        unit_id: ctx.unit.id,
+        role: ctx.role,
+    }
+}
+
+fn choices(values: &[String]) -> Vec<Choice> {
+    values
+        .iter()
+        .map(|v| Choice {
+            value: v.clone(),
+            label: v.clone(),
+            disabled: false,
+        })
+        .collect()
+}
+
+fn unit_names(all: &[Unit]) -> HashMap<i32, String> {
+    all.iter().map(|u| (u.id, u.name.clone())).collect()
+}
+
+/// The deadline cue of a message, the same on every page: (words, css class).
+pub fn deadline_cue(
+    cal: &Calendar,
+    today: chrono::NaiveDate,
+    msg: &Message,
+) -> Option<(String, &'static str)> {
+    let state = msg.state();
+    let due = if state.deadline_runs() {
+        msg.due_at
+    } else if state == State::Closed {
+        msg.followup_due
+    } else {
+        None
+    }?;
+    let st = deadline_status(cal, today, due);
+    let words = if state == State::Closed {
+        format!("回访{}", st.label())
+    } else {
+        st.label()
+    };
+    Some((words, st.css()))
+}
+
+// ---------- register ----------
+
+#[derive(Template)]
+#[template(path = "messages/new.html")]
+struct RegisterPage {
+    layout: Layout,
+    form: RegisterForm,
+    errors: FieldErrors,
+    levels: Vec<Choice>,
+    platforms: Vec<Choice>,
+    categories: Vec<Choice>,
+    duplicates: Vec<DupRow>,
+}
+
+pub struct DupRow {
+    pub id: i32,
+    pub ref_no: String,
+    pub title: String,
+    pub posted: String,
+    pub state: &'static str,
+}
+
+async fn register_page(
+    ctx: &Ctx,
+    status: StatusCode,
+    form: RegisterForm,
+    errors: FieldErrors,
+    duplicates: Vec<DupRow>,
+) -> Result<HttpResponse, AppError> {
+    let (levels, platforms, categories) = db::run(ctx.pool(), |c| {
+        Ok((
+            config::list(c, config::LEVEL)?,
+            config::list(c, config::PLATFORM)?,
+            config::list(c, config::CATEGORY)?,
+        ))
+    })
+    .await?;
+    render_status(
+        status,
+        &RegisterPage {
+            layout: ctx
+                .layout("留言登记")
+                .crumb("留言列表", "/messages")
+                .crumb("留言登记", ""),
+            form,
+            errors,
+            levels: choices(&levels),
+            platforms: choices(&platforms),
+            categories: choices(&categories),
+            duplicates,
+        },
+    )
+}
+
+pub async fn new(ctx: Ctx) -> Result<HttpResponse, AppError> {
+    ctx.require(REGISTRARS)?;
+    let form = RegisterForm {
+        level: if ctx.role == Role::CountyOperator {
+            service::COUNTY_LEVEL.to_string()
+        } else {
+            "市级".to_string()
+        },
+        posted_at: to_china(db::now()).format("%Y-%m-%dT%H:%M").to_string(),
+        ..Default::default()
+    };
+    register_page(
+        &ctx,
+        StatusCode::OK,
+        form,
+        FieldErrors::default(),
+        Vec::new(),
+    )
+    .await
+}
+
+pub async fn create(
+    ctx: Ctx,
+    CsrfForm(form): CsrfForm<RegisterForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(REGISTRARS)?;
+    let who = acting(&ctx);
+    let f = form.clone();
+    let outcome = db::run(ctx.pool(), move |c| service::register(c, &who, &f)).await?;
+    match outcome {
+        RegisterOutcome::Created { id, ref_no, note } => {
+            let mut text = format!("已登记，留言文号 {ref_no}。下一步：转办至核办单位。");
+            if let Some(n) = note {
+                text.push_str(&n);
+            }
+            ctx.flash("ok", &text);
+            Ok(see_other(&format!("/messages/{id}")))
+        }
+        RegisterOutcome::Invalid(errors) => {
+            register_page(
+                &ctx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                form,
+                errors,
+                Vec::new(),
+            )
+            .await
+        }
+        RegisterOutcome::Duplicates(dups) => {
+            let rows = dups
+                .into_iter()
+                .map(|d| DupRow {
+                    state: d.state().label(),
+                    id: d.id,
+                    ref_no: d.ref_no,
+                    title: d.title,
+                    posted: format_time(d.posted_at),
+                })
+                .collect();
+            register_page(&ctx, StatusCode::OK, form, FieldErrors::default(), rows).await
+        }
+    }
+}
+
+// ---------- list ----------
+
+pub struct Row {
+    pub id: i32,
+    pub ref_no: String,
+    pub title: String,
+    pub complainant: String,
+    pub handling: String,
+    pub category: String,
+    pub posted: String,
+    pub due: String,
+    pub cue: Option<(String, &'static str)>,
+    pub supervision: Option<String>,
+    pub state: &'static str,
+    pub state_css: &'static str,
+}
+
+fn row(
+    msg: &Message,
+    names: &HashMap<i32, String>,
+    cal: &Calendar,
+    today: chrono::NaiveDate,
+) -> Row {
+    let state = msg.state();
+    Row {
+        id: msg.id,
+        ref_no: msg.ref_no.clone(),
+        title: msg.title.clone(),
+        complainant: msg.complainant_name.clone(),
+        handling: msg
+            .handling_unit_id
+            .and_then(|h| names.get(&h).cloned())
+            .unwrap_or_else(|| "—".to_string()),
+        category: msg.category.clone(),
+        posted: format_time(msg.posted_at),
+        due: msg
+            .due_at
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_default(),
+        cue: deadline_cue(cal, today, msg),
+        supervision: msg
+            .supervision_level
+            .clone()
+            .filter(|_| state.deadline_runs()),
+        state: state.label(),
+        state_css: state.as_str(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "messages/list.html")]
+struct ListPage {
+    layout: Layout,
+    f: ListFilter,
+    rows: Vec<Row>,
+    total: i64,
+    page: i64,
+    pages: i64,
+    states: Vec<Choice>,
+    levels: Vec<Choice>,
+    platforms: Vec<Choice>,
+    categories: Vec<Choice>,
+    units: Vec<Choice>,
+    prev_query: String,
+    next_query: String,
+    can_register: bool,
+}
+
+fn query_string(f: &ListFilter, page: i64) -> String {
+    serde_urlencoded::to_string([
+        ("state", f.state.as_str()),
+        ("handling_unit", f.handling_unit.as_str()),
+        ("owner_unit", f.owner_unit.as_str()),
+        ("level", f.level.as_str()),
+        ("platform", f.platform.as_str()),
+        ("category", f.category.as_str()),
+        ("from", f.from.as_str()),
+        ("to", f.to.as_str()),
+        ("overdue", f.overdue.as_str()),
+        ("supervised", f.supervised.as_str()),
+        ("page", &page.to_string()),
+    ])
+    .unwrap_or_default()
+}
+
+pub async fn list(ctx: Ctx, query: web::Query<ListFilter>) -> Result<HttpResponse, AppError> {
+    ctx.require(MESSAGE_ROLES)?;
+    let f = query.into_inner();
+    let (role, unit) = (ctx.role, ctx.unit.id);
+    let today = china_today();
+    let filter = f.clone();
+    let (rows, total, all, cal, levels, platforms, categories) = db::run(ctx.pool(), move |c| {
+        let scope = model::scope_for(c, role, unit)?;
+        let (rows, total) = model::list(c, &scope, &filter, today)?;
+        Ok((
+            rows,
+            total,
+            units::all(c)?,
+            config::calendar(c)?,
+            config::list(c, config::LEVEL)?,
+            config::list(c, config::PLATFORM)?,
+            config::list(c, config::CATEGORY)?,
+        ))
+    })
+    .await?;
+    let names = unit_names(&all);
+    let page = f.page.unwrap_or(1).max(1);
+    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let unit_choices = all
+        .iter()
+        .filter(|u| {
+            matches!(
+                u.kind(),
+                Some(UnitKind::County | UnitKind::Zone | UnitKind::Department | UnitKind::SubUnit)
+            )
+        })
+        .filter(|u| {
+            ctx.role != Role::CountyOperator
+                || u.id == ctx.unit.id
+                || u.parent_id == Some(ctx.unit.id)
+        })
+        .filter(|u| ctx.role != Role::DeptOperator || u.id == ctx.unit.id)
+        .map(|u| Choice {
+            value: u.id.to_string(),
+            label: u.name.clone(),
+            disabled: false,
+        })
+        .collect();
+    render(&ListPage {
+        layout: ctx.layout("留言列表").crumb("留言列表", "/messages"),
+        rows: rows.iter().map(|m| row(m, &names, &cal, today)).collect(),
+        total,
+        page,
+        pages,
+        states: ALL_STATES
+            .iter()
+            .map(|s| Choice {
+                value: s.as_str().to_string(),
+                label: s.label().to_string(),
+                disabled: false,
+            })
+            .collect(),
+        levels: choices(&levels),
+        platforms: choices(&platforms),
+        categories: choices(&categories),
+        units: unit_choices,
+        prev_query: query_string(&f, page - 1),
+        next_query: query_string(&f, page + 1),
+        can_register: REGISTRARS.contains(&ctx.role),
+        f,
+    })
+}
+
+// ---------- the message page ----------
+
+pub struct Element {
+    pub no: usize,
+    pub name: &'static str,
+    pub value: String,
+    pub missing: bool,
+    pub long: bool,
+}
+
+pub struct TimelineRow {
+    pub at: String,
+    pub unit: String,
+    pub person: String,
+    pub action: String,
+    pub change: String,
+    pub text: String,
+    pub detail: String,
+}
+
+/// One action form on the message page.
+pub struct ActionView {
+    pub code: &'static str,
+    pub label: &'static str,
+    pub text_label: &'static str,
+    pub text_required: bool,
+    pub text: String,
+    pub units: Vec<Choice>,
+    pub unit_id: String,
+    pub needs_days: bool,
+    pub days: String,
+    pub needs_resolved: bool,
+    pub resolved: String,
+    pub needs_deadline: bool,
+    pub deadline: String,
+    pub needs_followup: bool,
+    pub method: String,
+    pub satisfaction: String,
+    pub needs_report_ref: bool,
+    pub report_ref_no: String,
+    pub open: bool,
+    pub primary: bool,
+}
+
+#[derive(Template)]
+#[template(path = "messages/show.html")]
+struct ShowPage {
+    layout: Layout,
+    id: i32,
+    version: i32,
+    state: &'static str,
+    state_css: &'static str,
+    elements: Vec<Element>,
+    missing: Vec<&'static str>,
+    owner: String,
+    forwarded: String,
+    cue: Option<(String, &'static str)>,
+    accept_due: String,
+    supervision: Option<(String, String)>,
+    extension_pending: Option<i32>,
+    extension_days: i32,
+    draft_reply: Option<String>,
+    actions: Vec<ActionView>,
+    /// Text typed into a form whose action is no longer possible (kept, never lost).
+    unsent: Option<(&'static str, String)>,
+    timeline: Vec<TimelineRow>,
+    errors: FieldErrors,
+    methods: Vec<&'static str>,
+    satisfactions: Vec<&'static str>,
+}
+
+fn text_label(a: Action) -> (&'static str, bool) {
+    match a {
+        Action::Assign => ("转办意见", false),
+        Action::Accept => ("签收说明", false),
+        Action::Return => ("退回理由", true),
+        Action::Forward => ("下转要求", false),
+        Action::Progress => ("办理情况", true),
+        Action::DraftReply => ("答复稿", true),
+        Action::RequestExtension => ("延期理由", true),
+        Action::ApproveExtension => ("审批意见", false),
+        Action::RejectExtension => ("驳回理由", true),
+        Action::Reply => ("答复内容", true),
+        Action::Approve => ("审核意见", false),
+        Action::Reject => ("驳回理由", true),
+        Action::Urge | Action::Supervise | Action::Flag => ("督办内容", true),
+        Action::FollowUp => ("评价内容（网民原话）", false),
+        Action::Reopen => ("重办要求", true),
+        Action::Report => ("呈报说明", false),
+        Action::Archive => ("销号说明", false),
+        Action::Amend => ("更正内容", true),
+    }
+}
+
+struct PageData {
+    msg: Message,
+    events: Vec<Event>,
+    all: Vec<Unit>,
+    cal: Calendar,
+}
+
+async fn load_page(ctx: &Ctx, id: i32) -> Result<PageData, AppError> {
+    let (role, unit) = (ctx.role, ctx.unit.id);
+    db::run(ctx.pool(), move |c| {
+        let scope = model::scope_for(c, role, unit)?;
+        let msg = model::find_scoped(c, &scope, id)?.ok_or(AppError::NotFound)?;
+        Ok(PageData {
+            events: model::events(c, id)?,
+            all: units::all(c)?,
+            cal: config::calendar(c)?,
+            msg,
+        })
+    })
+    .await
+}
+
+fn show_page(
+    ctx: &Ctx,
+    data: &PageData,
+    open: Option<(Action, &ActForm)>,
+    errors: FieldErrors,
+    flash: Option<(&str, &str)>,
+) -> ShowPage {
+    let msg = &data.msg;
+    let names = unit_names(&data.all);
+    let name_of = |id: Option<i32>| id.and_then(|i| names.get(&i).cloned()).unwrap_or_default();
+    let today = china_today();
+    let who = acting(ctx);
+    let standing = service::standing(&who, msg);
+    let available = lifecycle::available(msg.state(), standing, service::facts(msg));
+    let opt = |s: &Option<String>| s.clone().unwrap_or_default();
+    let evaluation = match (&msg.satisfaction, &msg.evaluation) {
+        (Some(s), Some(w)) if !w.is_empty() => format!("{s}：{w}"),
+        (Some(s), _) => s.clone(),
+        _ => String::new(),
+    };
+    let values: [(&str, String, bool); 16] = [
+        ("留言文号", msg.ref_no.clone(), false),
+        ("级别", msg.level.clone(), false),
+        (
+            "留言来源平台",
+            match &msg.platform_ref {
+                Some(p) => format!("{}（平台编号 {p}）", msg.source_platform),
+                None => msg.source_platform.clone(),
+            },
+            false,
+        ),
+        ("反映人", msg.complainant_name.clone(), false),
+        ("联系方式", mask_contact(&msg.complainant_contact), false),
+        ("留言标题", msg.title.clone(), false),
+        ("主要诉求", msg.appeal.clone(), true),
+        ("留言时间", format_time(msg.posted_at), false),
+        ("核办单位", name_of(msg.handling_unit_id), false),
+        (
+            "到期时间",
+            msg.due_at
+                .map(|d| d.format("%Y-%m-%d").to_string())
+                .unwrap_or_default(),
+            false,
+        ),
+        ("所属类型", msg.category.clone(), false),
+        ("办理情况", opt(&msg.handling_summary), true),
+        (
+            "是否化解",
+            match msg.resolved {
+                Some(true) => "已化解".to_string(),
+                Some(false) => "未化解".to_string(),
+                None => String::new(),
+            },
+            false,
+        ),
+        ("评价内容", evaluation, true),
+        (
+            "回访时间",
+            msg.followed_up_at.map(format_time).unwrap_or_default(),
+            false,
+        ),
+        ("呈报文号", opt(&msg.report_ref_no), false),
+    ];
+    let elements = values
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, value, long))| Element {
+            no: i + 1,
+            name,
+            missing: value.trim().is_empty(),
+            value,
+            long,
+        })
+        .collect();
+    let assign_units: Vec<Choice> = data
+        .all
+        .iter()
+        .filter(|u| service::assignable(&data.all, msg.owner_unit_id, u))
+        .map(|u| Choice {
+            value: u.id.to_string(),
+            label: u.name.clone(),
+            disabled: false,
+        })
+        .collect();
+    let forward_units: Vec<Choice> = data
+        .all
+        .iter()
+        .filter(|u| {
+            u.active && u.parent_id == msg.handling_unit_id && u.kind() == Some(UnitKind::SubUnit)
+        })
+        .map(|u| Choice {
+            value: u.id.to_string(),
+            label: u.short_name.clone(),
+            disabled: false,
+        })
+        .collect();
+    let unsent = open
+        .filter(|(a, f)| !available.contains(a) && !f.text.trim().is_empty())
+        .map(|(a, f)| (a.label(), f.text.clone()));
+    let actions = available
+        .into_iter()
+        .map(|a| {
+            let (tl, required) = text_label(a);
+            let is_open = open.is_some_and(|(oa, _)| oa == a);
+            let typed = open.filter(|(oa, _)| *oa == a).map(|(_, f)| f.clone());
+            let f = typed.clone().unwrap_or_default();
+            let default_text = match a {
+                Action::Reply => msg.draft_reply.clone().unwrap_or_default(),
+                _ => String::new(),
+            };
+            ActionView {
+                code: a.as_str(),
+                label: a.label(),
+                text_label: tl,
+                text_required: required,
+                text: if typed.is_some() {
+                    f.text.clone()
+                } else {
+                    default_text
+                },
+                units: match a {
+                    Action::Assign => assign_units.clone(),
+                    Action::Forward => forward_units.clone(),
+                    _ => Vec::new(),
+                },
+                unit_id: f.unit_id.clone(),
+                needs_days: a == Action::RequestExtension,
+                days: f.days.clone(),
+                needs_resolved: matches!(a, Action::Reply | Action::Approve),
+                resolved: if typed.is_some() {
+                    f.resolved.clone()
+                } else {
+                    match (a, msg.proposed_resolved) {
+                        (Action::Approve, Some(true)) => "1".to_string(),
+                        (Action::Approve, Some(false)) => "0".to_string(),
+                        _ => String::new(),
+                    }
+                },
+                needs_deadline: a.is_supervision(),
+                deadline: f.deadline.clone(),
+                needs_followup: a == Action::FollowUp,
+                method: f.method.clone(),
+                satisfaction: f.satisfaction.clone(),
+                needs_report_ref: a == Action::Report,
+                report_ref_no: f.report_ref_no.clone(),
+                open: is_open,
+                primary: matches!(
+                    a,
+                    Action::Assign
+                        | Action::Accept
+                        | Action::Reply
+                        | Action::Approve
+                        | Action::FollowUp
+                        | Action::Report
+                        | Action::Archive
+                ),
+            }
+        })
+        .collect();
+    let timeline = data
+        .events
+        .iter()
+        .map(|ev| {
+            let detail: serde_json::Value =
+                serde_json::from_str(&ev.detail).unwrap_or(serde_json::Value::Null);
+            let mut parts = Vec::new();
+            if let Some(u) = detail.get("unit").and_then(|v| v.as_str()) {
+                parts.push(format!("单位：{u}"));
+            }
+            if let Some(d) = detail.get("days").and_then(|v| v.as_i64()) {
+                parts.push(format!("{d} 个工作日"));
+            }
+            if let Some(d) = detail.get("deadline").and_then(|v| v.as_str()) {
+                parts.push(format!("落实期限：{d}"));
+            }
+            if let Some(d) = detail.get("due").and_then(|v| v.as_str()) {
+                parts.push(format!("到期：{d}"));
+            }
+            if let Some(r) = detail.get("resolved").and_then(|v| v.as_bool()) {
+                parts.push(if r {
+                    "已化解".to_string()
+                } else {
+                    "未化解".to_string()
+                });
+            }
+            if let Some(s) = detail.get("satisfaction").and_then(|v| v.as_str()) {
+                let method = detail.get("method").and_then(|v| v.as_str()).unwrap_or("");
+                parts.push(format!("{method}回访：{s}"));
+            }
+            if let Some(r) = detail.get("report_ref_no").and_then(|v| v.as_str()) {
+                parts.push(format!("呈报文号：{r}"));
+            }
+            let action = if ev.action == "register" {
+                "登记".to_string()
+            } else {
+                Action::parse(&ev.action)
+                    .map(|a| a.label().to_string())
+                    .unwrap_or_else(|| ev.action.clone())
+            };
+            let change = match ev.from_state.as_deref().and_then(State::parse) {
+                Some(f) if f.as_str() != ev.to_state => {
+                    format!(
+                        "{} → {}",
+                        f.label(),
+                        State::parse(&ev.to_state).map(|s| s.label()).unwrap_or("")
+                    )
+                }
+                Some(_) => String::new(),
+                None => State::parse(&ev.to_state)
+                    .map(|s| s.label().to_string())
+                    .unwrap_or_default(),
+            };
+            TimelineRow {
+                at: format_time(ev.at),
+                unit: name_of(ev.unit_id),
+                person: ev.actor_name.clone(),
+                action,
+                change,
+                text: ev.text.clone(),
+                detail: parts.join("；"),
+            }
+        })
+        .collect();
+    let state = msg.state();
+    let mut layout = ctx
+        .layout(&format!("留言 {}", msg.ref_no))
+        .crumb("留言列表", "/messages")
+        .crumb(&msg.ref_no, "");
+    if let Some((kind, text)) = flash {
+        layout = layout.with_flash(kind, text);
+    }
+    ShowPage {
+        layout,
+        id: msg.id,
+        version: msg.version,
+        state: state.label(),
+        state_css: state.as_str(),
+        elements,
+        missing: msg.missing_elements(),
+        owner: name_of(Some(msg.owner_unit_id)),
+        forwarded: name_of(msg.forwarded_unit_id),
+        cue: deadline_cue(&data.cal, today, msg),
+        accept_due: if state == State::Assigned {
+            msg.accept_due
+                .map(|d| d.format("%Y-%m-%d").to_string())
+                .unwrap_or_default()
+        } else {
+            String::new()
+        },
+        supervision: msg
+            .supervision_level
+            .clone()
+            .filter(|_| state.deadline_runs())
+            .map(|l| {
+                (
+                    l,
+                    msg.supervision_due
+                        .map(|d| d.format("%Y-%m-%d").to_string())
+                        .unwrap_or_default(),
+                )
+            }),
+        extension_pending: msg.extension_requested_days,
+        extension_days: msg.extension_days,
+        draft_reply: msg.draft_reply.clone().filter(|_| state == State::Handling),
+        actions,
+        unsent,
+        timeline,
+        errors,
+        methods: FOLLOWUP_METHODS.to_vec(),
+        satisfactions: SATISFACTION.to_vec(),
+    }
+}
+
+pub async fn show(ctx: Ctx, path: web::Path<i32>) -> Result<HttpResponse, AppError> {
+    ctx.require(MESSAGE_ROLES)?;
+    let data = load_page(&ctx, path.into_inner()).await?;
+    render(&show_page(&ctx, &data, None, FieldErrors::default(), None))
+}
+
+pub async fn act(
+    ctx: Ctx,
+    path: web::Path<(i32, String)>,
+    CsrfForm(form): CsrfForm<ActForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(MESSAGE_ROLES)?;
+    let (id, code) = path.into_inner();
+    let action = Action::parse(&code).ok_or(AppError::NotFound)?;
+    let who = acting(&ctx);
+    let (role, unit) = (ctx.role, ctx.unit.id);
+    let f = form.clone();
+    let today = china_today();
+    let outcome = db::run(ctx.pool(), move |c| {
+        let scope = model::scope_for(c, role, unit)?;
+        service::act(c, &who, &scope, id, action, &f, today)
+    })
+    .await?;
+    match outcome {
+        ActOutcome::Done(text) => {
+            ctx.flash("ok", &text);
+            Ok(see_other(&format!("/messages/{id}")))
+        }
+        ActOutcome::Invalid(errors) => {
+            let data = load_page(&ctx, id).await?;
+            render_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &show_page(&ctx, &data, Some((action, &form)), errors, None),
+            )
+        }
+        ActOutcome::Conflict => {
+            let data = load_page(&ctx, id).await?;
+            let page = show_page(
+                &ctx,
+                &data,
+                Some((action, &form)),
+                FieldErrors::default(),
+                Some(("error", &format!("{CONFLICT_MESSAGE}。您填写的内容保留在下方表单中，请核对最新记录后重新提交。"))),
+            );
+            render_status(StatusCode::CONFLICT, &page)
+        }
+        ActOutcome::Refused(reason) => {
+            let data = load_page(&ctx, id).await?;
+            let page = show_page(
+                &ctx,
+                &data,
+                None,
+                FieldErrors::default(),
+                Some(("error", &reason)),
+            );
+            render_status(StatusCode::FORBIDDEN, &page)
+        }
+    }
+}
+
+// ---------- 待办 ----------
+
+pub struct TodoRow {
+    pub row: Row,
+    pub task: &'static str,
+    pub overdue: bool,
+}
+
+pub struct Tiles {
+    pub to_accept: usize,
+    pub handling: usize,
+    pub to_review: usize,
+    pub supervised: usize,
+    pub overdue: usize,
+}
+
+/// What the user's unit has to do, most urgent first.
+pub async fn todo(ctx: &Ctx) -> Result<(Vec<TodoRow>, Tiles), AppError> {
+    let (role, unit) = (ctx.role, ctx.unit.id);
+    let (msgs, all, cal) = db::run(ctx.pool(), move |c| {
+        Ok((
+            model::todo(c, role, unit)?,
+            units::all(c)?,
+            config::calendar(c)?,
+        ))
+    })
+    .await?;
+    let names = unit_names(&all);
+    let today = china_today();
+    let mut rows: Vec<(TodoRow, bool, Option<chrono::NaiveDate>)> = msgs
+        .iter()
+        .map(|m| {
+            let state = m.state();
+            let handler = m.handling_unit_id == Some(unit) || m.forwarded_unit_id == Some(unit);
+            let task = match state {
+                State::Registered => "待转办",
+                State::Assigned => "待签收",
+                State::Handling
+                    if m.extension_requested_days.is_some() && m.owner_unit_id == unit =>
+                {
+                    "待审批延期"
+                }
+                State::Handling if m.forwarded_unit_id == Some(unit) => "待报送答复稿",
+                State::Handling if handler => "待答复",
+                State::Handling => "办理中",
+                State::Replied => "待审核",
+                State::Closed => "待回访",
+                State::FollowedUp => "待呈报",
+                State::Reported => "待销号",
+                State::Archived => "",
+            };
+            let r = row(m, &names, &cal, today);
+            let overdue = r.cue.as_ref().is_some_and(|(_, css)| *css == "due-over");
+            let supervised = r.supervision.is_some() && handler;
+            (
+                TodoRow {
+                    row: r,
+                    task,
+                    overdue,
+                },
+                supervised,
+                m.due_at,
+            )
+        })
+        .collect();
+    // Supervised items for the handler first, then overdue, then by due date.
+    rows.sort_by_key(|(r, sup, due)| (!*sup, !r.overdue, due.unwrap_or(chrono::NaiveDate::MAX)));
+    let tiles = Tiles {
+        to_accept: rows.iter().filter(|(r, _, _)| r.task == "待签收").count(),
+        handling: rows
+            .iter()
+            .filter(|(r, _, _)| r.task == "待答复" || r.task == "待报送答复稿")
+            .count(),
+        to_review: rows.iter().filter(|(r, _, _)| r.task == "待审核").count(),
+        supervised: rows.iter().filter(|(_, s, _)| *s).count(),
+        overdue: rows.iter().filter(|(r, _, _)| r.overdue).count(),
+    };
+    Ok((rows.into_iter().map(|(r, _, _)| r).collect(), tiles))
+}

@@ -1,0 +1,507 @@
+//! The message lifecycle through HTTP, as the right and the wrong users.
+
+use reqwest::StatusCode;
+
+use crate::helpers::{location, spawn_app, Browser, TestApp};
+
+pub fn version_of(html: &str) -> String {
+    try_version(html).expect("version field")
+}
+
+fn try_version(html: &str) -> Option<String> {
+    let marker = "name=\"version\" value=\"";
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_string())
+}
+
+fn db_version(app_db: &mut liuyan::db::DbConn, id: i32) -> String {
+    use diesel::prelude::*;
+    use liuyan::db::schema::messages::dsl as m;
+    m::messages
+        .find(id)
+        .select(m::version)
+        .first::<i32>(app_db)
+        .expect("version")
+        .to_string()
+}
+
+pub fn unit_id(app: &TestApp, name: &str) -> String {
+    use diesel::prelude::*;
+    use liuyan::db::schema::units::dsl as u;
+    let mut c = app.db();
+    u::units
+        .filter(u::name.eq(name))
+        .select(u::id)
+        .first::<i32>(&mut c)
+        .expect("unit")
+        .to_string()
+}
+
+fn events(app: &TestApp, id: i32) -> Vec<String> {
+    use diesel::prelude::*;
+    use liuyan::db::schema::message_events::dsl as e;
+    let mut c = app.db();
+    e::message_events
+        .filter(e::message_id.eq(id))
+        .order(e::seq)
+        .select(e::action)
+        .load::<String>(&mut c)
+        .expect("events")
+}
+
+fn state(app: &TestApp, id: i32) -> String {
+    use diesel::prelude::*;
+    use liuyan::db::schema::messages::dsl as m;
+    let mut c = app.db();
+    m::messages
+        .find(id)
+        .select(m::state)
+        .first::<String>(&mut c)
+        .expect("state")
+}
+
+pub fn register_fields<'a>(title: &'a str, name: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("level", "市级"),
+        ("source_platform", "市长信箱"),
+        ("platform_ref", ""),
+        ("complainant_name", name),
+        ("complainant_contact", "13812345678"),
+        ("title", title),
+        (
+            "appeal",
+            "小区自来水已停三天，物业不回应，请求尽快恢复供水。",
+        ),
+        ("posted_at", "2026-11-01T09:30"),
+        ("category", "投诉举报"),
+    ]
+}
+
+/// Register a message as `center`; returns its id.
+pub async fn register(center: &Browser, title: &str, name: &str) -> i32 {
+    let r = center
+        .submit("/messages/new", "/messages", &register_fields(title, name))
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "register");
+    location(&r)
+        .trim_start_matches("/messages/")
+        .parse()
+        .expect("message id")
+}
+
+/// Submit an action from the message page, with the page's current version (read from
+/// the database when the page offers no form to this user: a hand-made request).
+pub async fn act(b: &Browser, id: i32, action: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    let page = format!("/messages/{id}");
+    let (_, html) = b.page(&page).await;
+    let version = match try_version(&html) {
+        Some(v) => v,
+        None => db_version(&mut liuyan::db::establish(&b.database_url).expect("db"), id),
+    };
+    let mut all = fields.to_vec();
+    all.push(("version", &version));
+    b.submit(&page, &format!("/messages/{id}/act/{action}"), &all)
+        .await
+}
+
+async fn ok(b: &Browser, id: i32, action: &str, fields: &[(&str, &str)]) {
+    let r = act(b, id, action, fields).await;
+    let status = r.status();
+    let body = if status == StatusCode::SEE_OTHER {
+        String::new()
+    } else {
+        r.text().await.unwrap_or_default()
+    };
+    assert_eq!(status, StatusCode::SEE_OTHER, "{action}: {body}");
+}
+
+#[tokio::test]
+async fn the_whole_lifecycle_from_register_to_archive() {
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    let xixiu = app.login_as("xixiu").await;
+    let id = register(&center, "西秀区某小区停水三天无人管", "张三").await;
+    let (_, html) = center.page(&format!("/messages/{id}")).await;
+    assert!(html.contains("安网留〔"), "ref no");
+    assert!(html.contains("138****5678"), "contact masked");
+    assert!(!html.contains("13812345678"));
+
+    let xixiu_unit = unit_id(&app, "安顺市西秀区");
+    ok(
+        &center,
+        id,
+        "assign",
+        &[("unit_id", &xixiu_unit), ("text", "请核实办理")],
+    )
+    .await;
+    assert_eq!(state(&app, id), "assigned");
+    // The county sees it in its 待办.
+    let (_, todo) = xixiu.page("/").await;
+    assert!(todo.contains("待签收"));
+    assert!(todo.contains("西秀区某小区停水三天无人管"));
+
+    ok(&xixiu, id, "accept", &[]).await;
+    let town = unit_id(&app, "西秀区南街街道");
+    ok(
+        &xixiu,
+        id,
+        "forward",
+        &[("unit_id", &town), ("text", "请街道核实")],
+    )
+    .await;
+    ok(&xixiu, id, "progress", &[("text", "已联系物业和水务公司")]).await;
+    ok(
+        &xixiu,
+        id,
+        "reply",
+        &[("text", "经核实，已恢复供水。"), ("resolved", "1")],
+    )
+    .await;
+    assert_eq!(state(&app, id), "replied");
+
+    ok(
+        &center,
+        id,
+        "reject",
+        &[("text", "答复未说明停水原因，请补充。")],
+    )
+    .await;
+    assert_eq!(state(&app, id), "handling");
+    ok(
+        &xixiu,
+        id,
+        "reply",
+        &[
+            ("text", "停水系管道爆裂，已抢修并恢复供水。"),
+            ("resolved", "1"),
+        ],
+    )
+    .await;
+    ok(
+        &center,
+        id,
+        "approve",
+        &[("resolved", "1"), ("text", "同意")],
+    )
+    .await;
+    assert_eq!(state(&app, id), "closed");
+
+    ok(
+        &center,
+        id,
+        "follow_up",
+        &[
+            ("method", "电话"),
+            ("satisfaction", "不满意"),
+            ("text", "水压仍然很低"),
+        ],
+    )
+    .await;
+    ok(&center, id, "reopen", &[("text", "请解决水压问题")]).await;
+    assert_eq!(state(&app, id), "handling");
+    ok(
+        &xixiu,
+        id,
+        "reply",
+        &[("text", "已更换加压泵，水压恢复正常。"), ("resolved", "1")],
+    )
+    .await;
+    ok(&center, id, "approve", &[("resolved", "1")]).await;
+    ok(
+        &center,
+        id,
+        "follow_up",
+        &[
+            ("method", "电话"),
+            ("satisfaction", "满意"),
+            ("text", "问题已解决，谢谢"),
+        ],
+    )
+    .await;
+    ok(
+        &center,
+        id,
+        "report",
+        &[("report_ref_no", "安网呈〔2026〕12号")],
+    )
+    .await;
+    assert_eq!(state(&app, id), "reported");
+    ok(&center, id, "archive", &[]).await;
+    assert_eq!(state(&app, id), "archived");
+
+    assert_eq!(
+        events(&app, id),
+        vec![
+            "register",
+            "assign",
+            "accept",
+            "forward",
+            "progress",
+            "reply",
+            "reject",
+            "reply",
+            "approve",
+            "follow_up",
+            "reopen",
+            "reply",
+            "approve",
+            "follow_up",
+            "report",
+            "archive"
+        ]
+    );
+    let (_, html) = center.page(&format!("/messages/{id}")).await;
+    assert!(html.contains("已销号"));
+    assert!(html.contains("安网呈〔2026〕12号"));
+    assert!(!html.contains("missing-mark"), "all 16 elements present");
+
+    // Archived: frozen, only amendments are appended.
+    let r = act(&xixiu, id, "reply", &[("text", "x"), ("resolved", "1")]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    ok(
+        &center,
+        id,
+        "amend",
+        &[("text", "更正：反映人姓名应为张叁")],
+    )
+    .await;
+    assert_eq!(state(&app, id), "archived");
+    assert_eq!(events(&app, id).last().map(String::as_str), Some("amend"));
+}
+
+#[tokio::test]
+async fn forbidden_actions_and_other_units_get_nothing() {
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    let id = register(&center, "平坝区道路破损", "李四").await;
+    let xixiu_unit = unit_id(&app, "安顺市西秀区");
+    ok(&center, id, "assign", &[("unit_id", &xixiu_unit)]).await;
+    let before = events(&app, id);
+
+    // Units outside the message get 404 on the page and on every action.
+    for user in [
+        "pingba", "zhujian", "renshe", "sysadmin", "secadmin", "auditor",
+    ] {
+        let b = app.login_as(user).await;
+        assert_eq!(
+            b.get(&format!("/messages/{id}")).await.status(),
+            StatusCode::NOT_FOUND,
+            "{user}"
+        );
+        let r = b
+            .submit(
+                "/",
+                &format!("/messages/{id}/act/accept"),
+                &[("version", "2")],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{user}");
+    }
+    // The leader sees it but cannot act.
+    let leader = app.login_as("leader").await;
+    assert_eq!(
+        leader.get(&format!("/messages/{id}")).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        act(&leader, id, "accept", &[]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    // The owner cannot accept; the handler cannot approve or assign.
+    assert_eq!(
+        act(&center, id, "accept", &[]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let xixiu = app.login_as("xixiu").await;
+    assert_eq!(
+        act(&xixiu, id, "approve", &[("resolved", "1")])
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    // Wrong state: reply before accepting.
+    assert_eq!(
+        act(&xixiu, id, "reply", &[("text", "x"), ("resolved", "1")])
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    // Administrators and leaders cannot open the register page.
+    for user in ["leader", "zhujian", "sysadmin"] {
+        let b = app.login_as(user).await;
+        assert_eq!(
+            b.get("/messages/new").await.status(),
+            StatusCode::NOT_FOUND,
+            "{user}"
+        );
+    }
+    assert_eq!(events(&app, id), before, "refused actions wrote nothing");
+    assert_eq!(state(&app, id), "assigned");
+}
+
+#[tokio::test]
+async fn a_stale_form_gets_the_conflict_message_and_keeps_the_typed_text() {
+    let app = spawn_app().await;
+    let first = app.login_as("center").await;
+    let second = app.login_as("center").await;
+    let id = register(&first, "公交线路调整建议", "王五").await;
+    let page = format!("/messages/{id}");
+    let (_, html) = second.page(&page).await;
+    let stale_version = version_of(&html);
+    let xixiu_unit = unit_id(&app, "安顺市西秀区");
+    ok(&first, id, "assign", &[("unit_id", &xixiu_unit)]).await;
+    let r = second
+        .submit(
+            &page,
+            &format!("/messages/{id}/act/assign"),
+            &[
+                ("unit_id", &xixiu_unit),
+                ("text", "我写的转办意见"),
+                ("version", &stale_version),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let body = r.text().await.expect("body");
+    assert!(body.contains("该留言已被他人更新，请刷新后重试"));
+    assert!(body.contains("我写的转办意见"), "the typed text is kept");
+    assert_eq!(events(&app, id), vec!["register", "assign"]);
+
+    // Two clerks of the handling unit write progress notes at once.
+    let a = app.login_as("xixiu").await;
+    let b = app.login_as("xixiu").await;
+    ok(&a, id, "accept", &[]).await;
+    let (_, html) = b.page(&page).await;
+    let v = version_of(&html);
+    ok(&a, id, "progress", &[("text", "甲的办理情况")]).await;
+    let r = b
+        .submit(
+            &page,
+            &format!("/messages/{id}/act/progress"),
+            &[("text", "乙的办理情况，很长的一段话"), ("version", &v)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let body = r.text().await.expect("body");
+    assert!(body.contains("该留言已被他人更新，请刷新后重试"));
+    assert!(
+        body.contains(">乙的办理情况，很长的一段话</textarea>"),
+        "still in the form"
+    );
+    assert_eq!(
+        events(&app, id),
+        vec!["register", "assign", "accept", "progress"]
+    );
+}
+
+#[tokio::test]
+async fn register_errors_are_shown_next_to_fields_and_nothing_is_lost() {
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    let mut fields = register_fields("学校门口交通拥堵", "赵六");
+    fields.retain(|(k, _)| *k != "appeal" && *k != "posted_at" && *k != "complainant_contact");
+    fields.push(("appeal", ""));
+    fields.push(("posted_at", "2099-01-01T08:00"));
+    fields.push(("complainant_contact", "1381234567"));
+    let r = center.submit("/messages/new", "/messages", &fields).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.expect("body");
+    assert!(html.contains("请填写主要诉求"));
+    assert!(html.contains("留言时间不能晚于现在"));
+    assert!(html.contains("手机号码应为 11 位数字"));
+    assert!(html.contains("value=\"学校门口交通拥堵\""));
+    assert!(html.contains("value=\"赵六\""));
+    assert_eq!(app.count("messages"), 0);
+
+    // A county registers county-level messages only.
+    let xixiu = app.login_as("xixiu").await;
+    let r = xixiu
+        .submit(
+            "/messages/new",
+            "/messages",
+            &register_fields("县里的事", "钱七"),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let mut county = register_fields("县里的事", "钱七");
+    county[0] = ("level", "县（区）级");
+    let r = xixiu.submit("/messages/new", "/messages", &county).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, html) = xixiu
+        .get(&location(&r))
+        .await
+        .text()
+        .await
+        .map(|t| ((), t))
+        .expect("page");
+    assert!(html.contains("西秀网留〔"));
+}
+
+#[tokio::test]
+async fn a_repeat_complaint_warns_before_registering() {
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    register(&center, "小区停水多日无人管", "孙八").await;
+    let r = center
+        .submit(
+            "/messages/new",
+            "/messages",
+            &register_fields("小区停水多日无人管！", "孙八"),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.expect("body");
+    assert!(html.contains("可能重复"));
+    assert_eq!(app.count("messages"), 1);
+    let mut confirmed = register_fields("小区停水多日无人管！", "孙八");
+    confirmed.push(("confirm_duplicate", "1"));
+    let r = center
+        .submit("/messages/new", "/messages", &confirmed)
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count("messages"), 2);
+}
+
+#[tokio::test]
+async fn concurrent_registrations_never_repeat_a_ref_no() {
+    let app = spawn_app().await;
+    let clerks = [
+        app.login_as("center").await,
+        app.login_as("center").await,
+        app.login_as("center").await,
+    ];
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let b = Browser {
+            address: clerks[i % 3].address.clone(),
+            client: clerks[i % 3].client.clone(),
+            database_url: app.database_url.clone(),
+        };
+        tasks.push(tokio::spawn(async move {
+            let title = format!("并发登记测试{i}");
+            let name = format!("网民{i}");
+            let r = b
+                .submit(
+                    "/messages/new",
+                    "/messages",
+                    &register_fields(&title, &name),
+                )
+                .await;
+            r.status()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.expect("task"), StatusCode::SEE_OTHER);
+    }
+    use diesel::prelude::*;
+    use liuyan::db::schema::messages::dsl as m;
+    let mut c = app.db();
+    let mut refs: Vec<String> = m::messages.select(m::ref_no).load(&mut c).expect("refs");
+    refs.sort();
+    assert_eq!(refs.len(), 24);
+    let expected: Vec<String> = (1..=24)
+        .map(|n| format!("安网留〔2026〕{n:04}号"))
+        .collect();
+    assert_eq!(refs, expected, "unique and gap-free");
+}
