@@ -77,7 +77,9 @@ pub struct Prepared {
 
 const COOKIE_KEY_SETTING: &str = "session_cookie_key";
 
-pub fn prepare(conn: &mut DbConn, demo: bool) -> anyhow::Result<Prepared> {
+/// `demo`: seed the demo accounts (and, with `demo_messages`, the demo work orders)
+/// into an empty database instead of creating the first administrator.
+pub fn prepare(conn: &mut DbConn, demo: bool, demo_messages: bool) -> anyhow::Result<Prepared> {
     db::run_migrations(conn)?;
     let result = conn.transaction::<_, AppError, _>(|conn| {
         units::seed_if_empty(conn)?;
@@ -85,6 +87,9 @@ pub fn prepare(conn: &mut DbConn, demo: bool) -> anyhow::Result<Prepared> {
         let initial_admin_password = if users::count(conn)? == 0 {
             if demo {
                 seed_demo_accounts(conn)?;
+                if demo_messages {
+                    crate::demo::seed(conn, crate::messages::service::china_today())?;
+                }
                 None
             } else {
                 Some(create_first_admin(conn)?)

@@ -13,6 +13,8 @@ pub struct Config {
     pub bind: String,
     /// Demo mode: seed demo accounts into an empty database, show the 演示环境 banner.
     pub demo: bool,
+    /// In demo mode, also create the ~300 demonstration messages (tests switch it off).
+    pub demo_messages: bool,
     /// Idle session timeout in minutes.
     pub idle_timeout_min: i64,
     /// Absolute session lifetime in hours, counted from login.
@@ -62,6 +64,7 @@ impl Config {
             data_dir,
             bind: env_or("LIUYAN_BIND", "127.0.0.1:8080".to_string())?,
             demo: false,
+            demo_messages: true,
             idle_timeout_min: env_or("LIUYAN_IDLE_TIMEOUT_MIN", 30)?,
             absolute_timeout_hours: env_or("LIUYAN_ABSOLUTE_TIMEOUT_HOURS", 12)?,
             lock_threshold: env_or("LIUYAN_LOCK_THRESHOLD", 5)?,
@@ -81,6 +84,7 @@ impl Config {
             data_dir,
             bind: "127.0.0.1:0".to_string(),
             demo: false,
+            demo_messages: false,
             idle_timeout_min: 30,
             absolute_timeout_hours: 12,
             lock_threshold: 5,

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod error;
 pub mod forms;
 pub mod messages;

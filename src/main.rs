@@ -121,7 +121,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::User { action } => {
             let mut conn = connect(&config)?;
-            let prepared = bootstrap::prepare(&mut conn, false)?;
+            let prepared = bootstrap::prepare(&mut conn, false, false)?;
             print_initial_admin(&prepared.initial_admin_password);
             user_command(&mut conn, action)
         }

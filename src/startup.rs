@@ -37,11 +37,11 @@ async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let pool = db::build_pool(&config.database_url, config.pool_size)?;
-        let demo = config.demo;
+        let (demo, demo_messages) = (config.demo, config.demo_messages);
         let prep_pool = pool.clone();
         let prepared = web::block(move || -> anyhow::Result<bootstrap::Prepared> {
             let mut conn = prep_pool.get().context("无法连接数据库")?;
-            bootstrap::prepare(&mut conn, demo)
+            bootstrap::prepare(&mut conn, demo, demo_messages)
         })
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))??;

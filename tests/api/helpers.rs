@@ -65,10 +65,20 @@ pub async fn spawn_app() -> TestApp {
 
 /// Start the app; `demo` seeds the demo accounts, otherwise the first administrator.
 pub async fn spawn_with(demo: bool) -> TestApp {
+    spawn_configured(demo, false).await
+}
+
+/// Start the app in demo mode with the ~300 demonstration messages.
+pub async fn spawn_with_demo_messages() -> TestApp {
+    spawn_configured(true, true).await
+}
+
+async fn spawn_configured(demo: bool, demo_messages: bool) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let database_url = fresh_database(dir.path());
     let mut config = Config::for_database(&database_url, dir.path().to_path_buf());
     config.demo = demo;
+    config.demo_messages = demo_messages;
     let app = Application::build(config).await.expect("build application");
     let address = format!("http://127.0.0.1:{}", app.port());
     let initial_admin_password = app.initial_admin_password.clone();

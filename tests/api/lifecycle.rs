@@ -505,3 +505,44 @@ async fn concurrent_registrations_never_repeat_a_ref_no() {
         .collect();
     assert_eq!(refs, expected, "unique and gap-free");
 }
+
+#[tokio::test]
+async fn demo_mode_creates_messages_in_every_state_with_consistent_timelines() {
+    let app = crate::helpers::spawn_with_demo_messages().await;
+    assert!(app.count("messages") >= 300);
+    for s in [
+        "registered",
+        "assigned",
+        "handling",
+        "replied",
+        "closed",
+        "followed_up",
+        "reported",
+        "archived",
+    ] {
+        assert!(
+            app.count(&format!("messages WHERE state = '{s}'")) > 0,
+            "{s}"
+        );
+    }
+    // Every message's state is the to-state of its last event, and its version the event count.
+    assert_eq!(
+        app.count(
+            "messages m WHERE m.state <> (SELECT e.to_state FROM message_events e WHERE e.message_id = m.id \
+             ORDER BY e.seq DESC LIMIT 1) OR m.version <> (SELECT COUNT(*) FROM message_events e WHERE e.message_id = m.id)"
+        ),
+        0
+    );
+    let xixiu = app.login_as("xixiu").await;
+    let (_, html) = xixiu.page("/").await;
+    assert!(html.contains("待签收"));
+    assert!(html.contains("已超期"), "some deadlines are overdue");
+    assert!(html.contains("督办") || html.contains("催办"));
+    let center = app.login_as("center").await;
+    let (_, list) = center.page("/messages?state=archived").await;
+    assert!(list.contains("已销号"));
+    // A new registration continues the demo sequence without a gap.
+    let id = register(&center, "演示后的新留言", "新网民").await;
+    let (_, html) = center.page(&format!("/messages/{id}")).await;
+    assert!(html.contains(&format!("{:04}号", app.count("messages"))));
+}

@@ -1,0 +1,403 @@
+//! Demo work orders for `serve --demo`: about 300 messages in every state across the demo
+//! units, built from a sample of real (anonymised) messages, with dates around today so
+//! that 待办, overdue and 督办 all show something. Every message gets a timeline of events
+//! consistent with its state.
+
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use serde::Deserialize;
+
+use crate::db::schema::{
+    message_events::dsl as e, messages::dsl as m, ref_counters::dsl as rc, users::dsl as us,
+};
+use crate::db::{self, DbConn};
+use crate::error::AppError;
+use crate::messages::calendar::Calendar;
+use crate::messages::config;
+use crate::messages::lifecycle::{Action, State};
+use crate::messages::model::Changes;
+use crate::messages::service::{format_ref_no, CST_HOURS};
+use crate::units;
+
+#[derive(Deserialize)]
+struct Sample {
+    messages: Vec<SampleMessage>,
+    replies: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct SampleMessage {
+    t: String,
+    b: String,
+    c: String,
+}
+
+const SURNAMES: [&str; 12] = [
+    "张", "王", "李", "赵", "刘", "陈", "杨", "黄", "周", "吴", "罗", "龙",
+];
+const GIVEN: [&str; 12] = [
+    "伟", "芳", "娜", "敏", "静", "强", "磊", "军", "洋", "勇", "艳", "杰",
+];
+const PLATFORMS: [&str; 4] = [
+    "人民网领导留言板",
+    "省长信箱",
+    "市长信箱",
+    "12345政务服务便民热线",
+];
+
+/// Target states and how many messages end in each.
+const PLAN: [(State, usize); 8] = [
+    (State::Registered, 20),
+    (State::Assigned, 40),
+    (State::Handling, 80),
+    (State::Replied, 30),
+    (State::Closed, 30),
+    (State::FollowedUp, 30),
+    (State::Reported, 20),
+    (State::Archived, 50),
+];
+
+struct Actor {
+    user_id: i32,
+    name: String,
+    unit_id: i32,
+}
+
+fn actor(conn: &mut DbConn, username: &str) -> Result<Actor, AppError> {
+    let (user_id, name, unit_id) = us::users
+        .filter(us::username.eq(username))
+        .select((us::id, us::display_name, us::unit_id))
+        .first::<(i32, String, i32)>(conn)?;
+    Ok(Actor {
+        user_id,
+        name,
+        unit_id,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn event(
+    conn: &mut DbConn,
+    id: i32,
+    seq: &mut i32,
+    at: NaiveDateTime,
+    who: &Actor,
+    action: &str,
+    from: Option<State>,
+    to: State,
+    text: &str,
+    detail: serde_json::Value,
+) -> QueryResult<()> {
+    *seq += 1;
+    diesel::insert_into(e::message_events)
+        .values((
+            e::message_id.eq(id),
+            e::seq.eq(*seq),
+            e::at.eq(at),
+            e::user_id.eq(who.user_id),
+            e::actor_name.eq(&who.name),
+            e::unit_id.eq(who.unit_id),
+            e::action.eq(action),
+            e::from_state.eq(from.map(|s| s.as_str())),
+            e::to_state.eq(to.as_str()),
+            e::text.eq(text),
+            e::detail.eq(detail.to_string()),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Morning of a China-time day, as stored UTC.
+fn at(day: NaiveDate, hour: u32) -> NaiveDateTime {
+    day.and_hms_opt(hour, 0, 0).unwrap_or_default() - Duration::hours(CST_HOURS)
+}
+
+pub fn seed(conn: &mut DbConn, today: NaiveDate) -> Result<usize, AppError> {
+    let sample: Sample = serde_json::from_str(include_str!("seed/demo_messages.json"))
+        .map_err(AppError::internal)?;
+    if sample.messages.is_empty() || sample.replies.is_empty() {
+        return Ok(0);
+    }
+    let cal: Calendar = config::calendar(conn)?;
+    let rules = config::rules(conn)?;
+    let center = actor(conn, "center")?;
+    let handlers = [
+        actor(conn, "xixiu")?,
+        actor(conn, "pingba")?,
+        actor(conn, "zhujian")?,
+        actor(conn, "renshe")?,
+    ];
+    let centre_unit = center.unit_id;
+    let all_units = units::all(conn)?;
+    let name_of = |id: i32| {
+        all_units
+            .iter()
+            .find(|u| u.id == id)
+            .map(|u| u.name.clone())
+            .unwrap_or_default()
+    };
+    let mut seq_no = 0;
+    let mut n = 0usize;
+    for (state, count) in PLAN {
+        for k in 0..count {
+            let s = &sample.messages[n % sample.messages.len()];
+            let reply_text = &sample.replies[n % sample.replies.len()];
+            let handler = &handlers[n % handlers.len()];
+            let platform = PLATFORMS[n % PLATFORMS.len()];
+            let level = if n % 5 == 0 { "省级" } else { "市级" };
+            let name = format!("{}{}", SURNAMES[n % 12], GIVEN[(n / 12) % 12]);
+            let phone = format!("139{:08}", 10_000_000 + n * 7919 % 89_999_999);
+            // How long ago it was registered: older for later states, spread so that
+            // some running deadlines are overdue and some are due soon.
+            let age: i64 = match state {
+                State::Registered => (k % 3) as i64,
+                State::Assigned => (k % 5) as i64,
+                State::Handling => 2 + (k as i64 * 7) % 30,
+                State::Replied => 8 + (k % 10) as i64,
+                State::Closed | State::FollowedUp => 15 + (k % 15) as i64,
+                State::Reported => 25 + (k % 10) as i64,
+                State::Archived => 35 + (k % 40) as i64,
+            };
+            let reg_day = {
+                let d = today - Duration::days(age);
+                if cal.is_working_day(d) {
+                    d
+                } else {
+                    cal.add_working_days(d, 1).min(today)
+                }
+            };
+            let posted = at(reg_day, 8) - Duration::hours(6 + (n % 30) as i64);
+            seq_no += 1;
+            let ref_no = format_ref_no("安", today.year(), seq_no);
+            let reply_days = config::reply_days(&rules, level, platform, &s.c);
+            let id = diesel::insert_into(m::messages)
+                .values((
+                    m::ref_no.eq(&ref_no),
+                    m::owner_unit_id.eq(centre_unit),
+                    m::level.eq(level),
+                    m::source_platform.eq(platform),
+                    m::platform_ref.eq(Some(format!("D{:06}", 300_000 + n))),
+                    m::complainant_name.eq(&name),
+                    m::complainant_contact.eq(&phone),
+                    m::title.eq(&s.t),
+                    m::appeal.eq(&s.b),
+                    m::posted_at.eq(posted),
+                    m::category.eq(&s.c),
+                    m::state.eq(state.as_str()),
+                    m::version.eq(1),
+                    m::registered_at.eq(at(reg_day, 9)),
+                    m::extension_days.eq(0),
+                    m::updated_at.eq(db::now()),
+                ))
+                .returning(m::id)
+                .get_result::<i32>(conn)?;
+            let mut seq = 0;
+            let mut ch = Changes::default();
+            event(
+                conn,
+                id,
+                &mut seq,
+                at(reg_day, 9),
+                &center,
+                "register",
+                None,
+                State::Registered,
+                "",
+                serde_json::json!({ "ref_no": ref_no }),
+            )?;
+            let order = [
+                State::Registered,
+                State::Assigned,
+                State::Handling,
+                State::Replied,
+                State::Closed,
+                State::FollowedUp,
+                State::Reported,
+                State::Archived,
+            ];
+            let reached = |x: State| {
+                order.iter().position(|o| *o == x) <= order.iter().position(|o| *o == state)
+            };
+            if reached(State::Assigned) {
+                let due = cal.add_working_days(reg_day, reply_days as i64);
+                ch.handling_unit_id = Some(Some(handler.unit_id));
+                ch.assigned_at = Some(Some(at(reg_day, 10)));
+                ch.accept_due = Some(Some(cal.add_working_days(reg_day, 1)));
+                ch.due_at = Some(Some(due));
+                event(
+                    conn,
+                    id,
+                    &mut seq,
+                    at(reg_day, 10),
+                    &center,
+                    Action::Assign.as_str(),
+                    Some(State::Registered),
+                    State::Assigned,
+                    "请核实办理，按期答复。",
+                    serde_json::json!({ "unit": name_of(handler.unit_id), "reply_days": reply_days }),
+                )?;
+            }
+            let accept_day = cal.add_working_days(reg_day, 1).min(today);
+            if reached(State::Handling) {
+                ch.accepted_at = Some(Some(at(accept_day, 9)));
+                event(
+                    conn,
+                    id,
+                    &mut seq,
+                    at(accept_day, 9),
+                    handler,
+                    Action::Accept.as_str(),
+                    Some(State::Assigned),
+                    State::Handling,
+                    "",
+                    serde_json::json!({}),
+                )?;
+                if state == State::Handling && k % 3 == 0 {
+                    event(
+                        conn,
+                        id,
+                        &mut seq,
+                        at(accept_day, 15),
+                        handler,
+                        Action::Progress.as_str(),
+                        Some(State::Handling),
+                        State::Handling,
+                        "已安排专人现场核实，正在协调相关部门处理。",
+                        serde_json::json!({}),
+                    )?;
+                }
+                if state == State::Handling && k % 4 == 1 {
+                    let sup_day = today - Duration::days(1);
+                    let level = if k % 8 == 1 {
+                        Action::Flag
+                    } else {
+                        Action::Urge
+                    };
+                    ch.supervision_level = Some(Some(level.label().to_string()));
+                    ch.supervision_due = Some(Some(cal.add_working_days(today, 3)));
+                    event(
+                        conn,
+                        id,
+                        &mut seq,
+                        at(sup_day.max(accept_day), 16),
+                        &center,
+                        level.as_str(),
+                        Some(State::Handling),
+                        State::Handling,
+                        "请加快办理进度，按期答复网民。",
+                        serde_json::json!({ "level": level.label(), "deadline": cal.add_working_days(today, 3).to_string() }),
+                    )?;
+                }
+            }
+            let reply_day = cal.add_working_days(accept_day, 5).min(today);
+            if reached(State::Replied) {
+                ch.handling_summary = Some(Some(reply_text.clone()));
+                ch.proposed_resolved = Some(Some(k % 6 != 0));
+                ch.replied_at = Some(Some(at(reply_day, 11)));
+                event(
+                    conn,
+                    id,
+                    &mut seq,
+                    at(reply_day, 11),
+                    handler,
+                    Action::Reply.as_str(),
+                    Some(State::Handling),
+                    State::Replied,
+                    reply_text,
+                    serde_json::json!({ "resolved": k % 6 != 0 }),
+                )?;
+            }
+            let close_day = cal.add_working_days(reply_day, 1).min(today);
+            if reached(State::Closed) {
+                ch.resolved = Some(Some(k % 6 != 0));
+                ch.closed_at = Some(Some(at(close_day, 10)));
+                ch.followup_due = Some(Some(cal.add_working_days(close_day, 1)));
+                event(
+                    conn,
+                    id,
+                    &mut seq,
+                    at(close_day, 10),
+                    &center,
+                    Action::Approve.as_str(),
+                    Some(State::Replied),
+                    State::Closed,
+                    "同意办结。",
+                    serde_json::json!({ "resolved": k % 6 != 0 }),
+                )?;
+            }
+            let follow_day = cal.add_working_days(close_day, 1).min(today);
+            if reached(State::FollowedUp) {
+                let sat = ["满意", "满意", "基本满意", "不满意"][k % 4];
+                ch.satisfaction = Some(Some(sat.to_string()));
+                ch.evaluation = Some(Some(
+                    if sat == "不满意" {
+                        "问题没有彻底解决"
+                    } else {
+                        "感谢及时处理"
+                    }
+                    .to_string(),
+                ));
+                ch.followed_up_at = Some(Some(at(follow_day, 15)));
+                event(
+                    conn,
+                    id,
+                    &mut seq,
+                    at(follow_day, 15),
+                    &center,
+                    Action::FollowUp.as_str(),
+                    Some(State::Closed),
+                    State::FollowedUp,
+                    "",
+                    serde_json::json!({ "method": "电话", "satisfaction": sat }),
+                )?;
+            }
+            let report_day = cal.add_working_days(follow_day, 2).min(today);
+            if reached(State::Reported) {
+                let r = format!("安网呈〔{}〕{}号", today.year(), 10 + n / 10);
+                ch.report_ref_no = Some(Some(r.clone()));
+                ch.reported_at = Some(Some(at(report_day, 10)));
+                event(
+                    conn,
+                    id,
+                    &mut seq,
+                    at(report_day, 10),
+                    &center,
+                    Action::Report.as_str(),
+                    Some(State::FollowedUp),
+                    State::Reported,
+                    "",
+                    serde_json::json!({ "report_ref_no": r }),
+                )?;
+            }
+            if reached(State::Archived) {
+                let day = cal.add_working_days(report_day, 1).min(today);
+                ch.archived_at = Some(Some(at(day, 16)));
+                event(
+                    conn,
+                    id,
+                    &mut seq,
+                    at(day, 16),
+                    &center,
+                    Action::Archive.as_str(),
+                    Some(State::Reported),
+                    State::Archived,
+                    "",
+                    serde_json::json!({}),
+                )?;
+            }
+            ch.version = Some(seq);
+            diesel::update(m::messages.find(id))
+                .set(&ch)
+                .execute(conn)?;
+            n += 1;
+        }
+    }
+    diesel::insert_into(rc::ref_counters)
+        .values((
+            rc::owner_unit_id.eq(centre_unit),
+            rc::year.eq(today.year()),
+            rc::last_seq.eq(seq_no),
+        ))
+        .execute(conn)?;
+    Ok(n)
+}
