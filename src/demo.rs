@@ -142,9 +142,13 @@ pub fn seed(conn: &mut DbConn, today: NaiveDate) -> Result<usize, AppError> {
         for k in 0..count {
             let s = &sample.messages[n % sample.messages.len()];
             let reply_text = &sample.replies[n % sample.replies.len()];
-            let handler = &handlers[n % handlers.len()];
+            let handler = &handlers[(n * 7 / 3 + n / 11) % handlers.len()];
             let platform = PLATFORMS[n % PLATFORMS.len()];
-            let level = if n % 5 == 0 { "省级" } else { "市级" };
+            let level = if n.is_multiple_of(5) {
+                "省级"
+            } else {
+                "市级"
+            };
             let name = format!("{}{}", SURNAMES[n % 12], GIVEN[(n / 12) % 12]);
             let phone = format!("139{:08}", 10_000_000 + n * 7919 % 89_999_999);
             // How long ago it was registered: older for later states, spread so that
@@ -152,7 +156,7 @@ pub fn seed(conn: &mut DbConn, today: NaiveDate) -> Result<usize, AppError> {
             let age: i64 = match state {
                 State::Registered => (k % 3) as i64,
                 State::Assigned => (k % 5) as i64,
-                State::Handling => 2 + (k as i64 * 7) % 30,
+                State::Handling => 2 + (k as i64 * 11) % 45,
                 State::Replied => 8 + (k % 10) as i64,
                 State::Closed | State::FollowedUp => 15 + (k % 15) as i64,
                 State::Reported => 25 + (k % 10) as i64,
@@ -266,7 +270,7 @@ pub fn seed(conn: &mut DbConn, today: NaiveDate) -> Result<usize, AppError> {
                         serde_json::json!({}),
                     )?;
                 }
-                if state == State::Handling && k % 4 == 1 {
+                if state == State::Handling && k % 5 == 1 {
                     let sup_day = today - Duration::days(1);
                     let level = if k % 8 == 1 {
                         Action::Flag

@@ -535,9 +535,16 @@ async fn demo_mode_creates_messages_in_every_state_with_consistent_timelines() {
     );
     let xixiu = app.login_as("xixiu").await;
     let (_, html) = xixiu.page("/").await;
-    assert!(html.contains("待签收"));
-    assert!(html.contains("已超期"), "some deadlines are overdue");
-    assert!(html.contains("督办") || html.contains("催办"));
+    let table = &html[html.find("<table").expect("todo table")..];
+    assert!(table.contains("待签收"));
+    assert!(
+        table.contains("class=\"due-over\""),
+        "some deadlines are overdue"
+    );
+    assert!(
+        table.contains("class=\"badge badge-sup\"") || table.contains("class=\"badge badge-flag\""),
+        "some are supervised"
+    );
     let center = app.login_as("center").await;
     let (_, list) = center.page("/messages?state=archived").await;
     assert!(list.contains("已销号"));
