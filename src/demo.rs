@@ -14,7 +14,7 @@ use crate::db::{self, DbConn};
 use crate::error::AppError;
 use crate::messages::calendar::Calendar;
 use crate::messages::config;
-use crate::messages::lifecycle::{Action, State};
+use crate::messages::lifecycle::{Action, State, ALL_STATES};
 use crate::messages::model::Changes;
 use crate::messages::service::{format_ref_no, CST_HOURS};
 use crate::units;
@@ -209,18 +209,10 @@ pub fn seed(conn: &mut DbConn, today: NaiveDate) -> Result<usize, AppError> {
                 "",
                 serde_json::json!({ "ref_no": ref_no }),
             )?;
-            let order = [
-                State::Registered,
-                State::Assigned,
-                State::Handling,
-                State::Replied,
-                State::Closed,
-                State::FollowedUp,
-                State::Reported,
-                State::Archived,
-            ];
+            // ALL_STATES is in lifecycle order.
             let reached = |x: State| {
-                order.iter().position(|o| *o == x) <= order.iter().position(|o| *o == state)
+                ALL_STATES.iter().position(|o| *o == x)
+                    <= ALL_STATES.iter().position(|o| *o == state)
             };
             if reached(State::Assigned) {
                 let due = cal.add_working_days(reg_day, reply_days as i64);
