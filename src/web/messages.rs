@@ -361,6 +361,8 @@ pub struct Element {
 }
 
 pub struct TimelineRow {
+    /// Link to the printable notice of a supervision event.
+    pub notice: Option<String>,
     pub at: String,
     pub unit: String,
     pub person: String,
@@ -679,6 +681,9 @@ fn show_page(
                     .unwrap_or_default(),
             };
             TimelineRow {
+                notice: Action::parse(&ev.action)
+                    .filter(|a| a.is_supervision())
+                    .map(|_| format!("/messages/{}/notice/{}", ev.message_id, ev.seq)),
                 at: format_time(ev.at),
                 unit: name_of(ev.unit_id),
                 person: ev.actor_name.clone(),
@@ -877,4 +882,70 @@ pub async fn todo(ctx: &Ctx) -> Result<(Vec<TodoRow>, Tiles), AppError> {
         overdue: rows.iter().filter(|(r, _, _)| r.overdue).count(),
     };
     Ok((rows.into_iter().map(|(r, _, _)| r).collect(), tiles))
+}
+
+// ---------- 督办通知书 ----------
+
+#[derive(Template)]
+#[template(path = "messages/notice.html")]
+struct NoticePage {
+    kind: String,
+    to_unit: String,
+    from_unit: String,
+    ref_no: String,
+    title: String,
+    posted: String,
+    due: String,
+    deadline: String,
+    text: String,
+    issued: String,
+    id: i32,
+}
+
+fn print_date(d: chrono::NaiveDate) -> String {
+    d.format("%Y年%m月%d日").to_string()
+}
+
+/// The printable 催办/督办/挂牌督办 notice of one supervision event.
+pub async fn notice(ctx: Ctx, path: web::Path<(i32, i32)>) -> Result<HttpResponse, AppError> {
+    ctx.require(MESSAGE_ROLES)?;
+    let (id, seq) = path.into_inner();
+    let data = load_page(&ctx, id).await?;
+    let ev = data
+        .events
+        .iter()
+        .find(|e| e.seq == seq && Action::parse(&e.action).is_some_and(|a| a.is_supervision()))
+        .ok_or(AppError::NotFound)?;
+    let names = unit_names(&data.all);
+    let detail: serde_json::Value =
+        serde_json::from_str(&ev.detail).unwrap_or(serde_json::Value::Null);
+    let deadline = detail
+        .get("deadline")
+        .and_then(|v| v.as_str())
+        .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .map(print_date)
+        .unwrap_or_default();
+    let msg = &data.msg;
+    render(&NoticePage {
+        kind: Action::parse(&ev.action)
+            .map(|a| a.label())
+            .unwrap_or("督办")
+            .to_string(),
+        to_unit: msg
+            .handling_unit_id
+            .and_then(|h| names.get(&h).cloned())
+            .unwrap_or_default(),
+        from_unit: ev
+            .unit_id
+            .and_then(|u| names.get(&u).cloned())
+            .unwrap_or_default(),
+        ref_no: msg.ref_no.clone(),
+        title: msg.title.clone(),
+        posted: print_date(to_china(msg.posted_at).date()),
+        due: msg.due_at.map(print_date).unwrap_or_default(),
+        deadline,
+        text: ev.text.clone(),
+        issued: print_date(to_china(ev.at).date()),
+        id,
+    })
 }

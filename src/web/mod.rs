@@ -85,6 +85,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/messages/new", web::get().to(messages::new))
         .route("/messages/{id}", web::get().to(messages::show))
         .route("/messages/{id}/act/{action}", web::post().to(messages::act))
+        .route(
+            "/messages/{id}/notice/{seq}",
+            web::get().to(messages::notice),
+        )
         .route("/security", web::get().to(security::index))
         .route("/security/unlock/{id}", web::post().to(security::unlock))
         .route("/audit", web::get().to(audit_log::index));

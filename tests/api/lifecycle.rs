@@ -553,3 +553,55 @@ async fn demo_mode_creates_messages_in_every_state_with_consistent_timelines() {
     let (_, html) = center.page(&format!("/messages/{id}")).await;
     assert!(html.contains(&format!("{:04}号", app.count("messages"))));
 }
+
+#[tokio::test]
+async fn supervision_shows_on_top_of_the_handlers_todo_with_a_printable_notice() {
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    let id = register(&center, "农民工工资拖欠", "周九").await;
+    let unit = unit_id(&app, "安顺市人力资源和社会保障局");
+    ok(&center, id, "assign", &[("unit_id", &unit)]).await;
+    // Not overdue: 督办 is refused, 催办 is right.
+    let r = act(
+        &center,
+        id,
+        "supervise",
+        &[("text", "x"), ("deadline", "2099-01-01")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    ok(
+        &center,
+        id,
+        "urge",
+        &[("text", "请于三日内签收并办理"), ("deadline", "2099-01-01")],
+    )
+    .await;
+    let renshe = app.login_as("renshe").await;
+    let (_, home) = renshe.page("/").await;
+    let table = &home[home.find("<table").expect("todo")..];
+    let first_row = &table[table.find("<tbody>").expect("body")..];
+    assert!(first_row[..first_row.find("</tr>").expect("row")].contains("农民工工资拖欠"));
+    assert!(table.contains("催办"));
+    let (status, notice) = renshe.page(&format!("/messages/{id}/notice/3")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(notice.contains("网民留言催办通知书"));
+    assert!(notice.contains("安顺市人力资源和社会保障局："));
+    assert!(notice.contains("2099年01月01日"));
+    // Another unit cannot open it; a non-supervision event has no notice.
+    let pingba = app.login_as("pingba").await;
+    assert_eq!(
+        pingba
+            .get(&format!("/messages/{id}/notice/3"))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        renshe
+            .get(&format!("/messages/{id}/notice/2"))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+}
