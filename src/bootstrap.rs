@@ -88,7 +88,7 @@ pub fn prepare(conn: &mut DbConn, demo: bool, demo_messages: bool) -> anyhow::Re
             if demo {
                 seed_demo_accounts(conn)?;
                 if demo_messages {
-                    crate::demo::seed(conn, crate::messages::service::china_today())?;
+                    crate::demo::seed(conn, crate::clock::china_today())?;
                 }
                 None
             } else {

@@ -7,6 +7,7 @@ use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Deserialize;
 
+use crate::clock::from_china;
 use crate::db::schema::{
     message_events::dsl as e, messages::dsl as m, ref_counters::dsl as rc, users::dsl as us,
 };
@@ -16,7 +17,7 @@ use crate::messages::calendar::Calendar;
 use crate::messages::config;
 use crate::messages::lifecycle::{Action, State, ALL_STATES};
 use crate::messages::model::Changes;
-use crate::messages::service::{format_ref_no, CST_HOURS};
+use crate::messages::service::format_ref_no;
 use crate::units;
 
 #[derive(Deserialize)]
@@ -109,7 +110,7 @@ fn event(
 
 /// Morning of a China-time day, as stored UTC.
 fn at(day: NaiveDate, hour: u32) -> NaiveDateTime {
-    day.and_hms_opt(hour, 0, 0).unwrap_or_default() - Duration::hours(CST_HOURS)
+    from_china(day.and_hms_opt(hour, 0, 0).unwrap_or_default())
 }
 
 pub fn seed(conn: &mut DbConn, today: NaiveDate) -> Result<usize, AppError> {

@@ -318,16 +318,10 @@ fn filtered<'a>(scope: &Scope, f: &ListFilter, today: NaiveDate) -> Boxed<'a> {
         q = q.filter(m::category.eq(f.category.clone()));
     }
     if let Ok(d) = NaiveDate::parse_from_str(&f.from, "%Y-%m-%d") {
-        q = q.filter(
-            m::posted_at
-                .ge(d.and_hms_opt(0, 0, 0).unwrap_or_default() - chrono::Duration::hours(8)),
-        );
+        q = q.filter(m::posted_at.ge(crate::clock::china_day_start(d)));
     }
     if let Ok(d) = NaiveDate::parse_from_str(&f.to, "%Y-%m-%d") {
-        q = q.filter(
-            m::posted_at
-                .lt(d.and_hms_opt(0, 0, 0).unwrap_or_default() + chrono::Duration::hours(16)),
-        );
+        q = q.filter(m::posted_at.lt(crate::clock::china_day_start(d + chrono::Duration::days(1))));
     }
     if f.overdue == "1" {
         q = q

@@ -8,6 +8,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::Deserialize;
 
 use crate::auth::roles::{Role, UnitKind};
+use crate::clock::{from_china, to_china};
 use crate::db::schema::{message_events::dsl as e, messages::dsl as m, ref_counters::dsl as rc};
 use crate::db::{self, DbConn};
 use crate::error::AppError;
@@ -17,17 +18,6 @@ use crate::messages::config::{self, ACCEPT_DAYS, FOLLOWUP_DAYS, MAX_EXTENSION_DA
 use crate::messages::lifecycle::{self, Action, Facts, Refusal, Standing, State};
 use crate::messages::model::{self, Changes, Message, Scope};
 use crate::units::{self, Unit};
-
-/// China Standard Time offset; the office works in it, the database stores UTC.
-pub const CST_HOURS: i64 = 8;
-
-pub fn to_china(t: NaiveDateTime) -> NaiveDateTime {
-    t + Duration::hours(CST_HOURS)
-}
-
-pub fn china_today() -> NaiveDate {
-    to_china(db::now()).date()
-}
 
 /// The person acting, with the unit and role they act for.
 #[derive(Clone, Debug)]
@@ -185,7 +175,7 @@ pub fn validate_register(
             None
         }
         Some(t) => {
-            let utc = t - Duration::hours(CST_HOURS);
+            let utc = from_china(t);
             if utc > now_utc + Duration::minutes(1) {
                 errors.add("posted_at", "留言时间不能晚于现在。");
                 None

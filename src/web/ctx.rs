@@ -274,8 +274,4 @@ impl FromRequest for Ctx {
     }
 }
 
-/// Screen format for a stored UTC time, shown in China time: `2026-11-30 14:05`.
-pub fn format_time(t: chrono::NaiveDateTime) -> String {
-    let china = t + chrono::Duration::hours(8);
-    china.format("%Y-%m-%d %H:%M").to_string()
-}
+pub use crate::clock::format_time;

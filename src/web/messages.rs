@@ -8,6 +8,7 @@ use askama::Template;
 
 use crate::auth::csrf::CsrfForm;
 use crate::auth::roles::{Role, UnitKind};
+use crate::clock::{china_today, to_china};
 use crate::db;
 use crate::error::AppError;
 use crate::forms::FieldErrors;
@@ -16,8 +17,8 @@ use crate::messages::config;
 use crate::messages::lifecycle::{self, Action, State, ALL_STATES};
 use crate::messages::model::{self, mask_contact, Event, ListFilter, Message, PAGE_SIZE};
 use crate::messages::service::{
-    self, china_today, to_china, ActForm, ActOutcome, Acting, RegisterForm, RegisterOutcome,
-    CONFLICT_MESSAGE, FOLLOWUP_METHODS, SATISFACTION,
+    self, ActForm, ActOutcome, Acting, RegisterForm, RegisterOutcome, CONFLICT_MESSAGE,
+    FOLLOWUP_METHODS, SATISFACTION,
 };
 use crate::units::{self, Unit};
 use crate::web::admin::Choice;
