@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 pub struct Config {
     /// `sqlite://…`/a file path, or `postgres://…`.
     pub database_url: String,
-    /// Where the SQLite file (by default) and later attachments live.
+    /// Where the SQLite file (by default) and the attachments (`attachments/`) live.
     pub data_dir: PathBuf,
     pub bind: String,
     /// Demo mode: seed demo accounts into an empty database, show the 演示环境 banner.
@@ -27,6 +27,8 @@ pub struct Config {
     pub pool_size: u32,
     /// Worker threads for HTTP (0 = one per core).
     pub workers: usize,
+    /// Largest accepted attachment, in MB.
+    pub max_upload_mb: u64,
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
@@ -72,6 +74,7 @@ impl Config {
             secure_cookies: env_bool("LIUYAN_SECURE_COOKIES", false)?,
             pool_size: env_or("LIUYAN_DB_POOL_SIZE", 16)?,
             workers: env_or("LIUYAN_WORKERS", 0)?,
+            max_upload_mb: env_or("LIUYAN_MAX_UPLOAD_MB", 20)?,
         };
         c.validate()?;
         Ok(c)
@@ -92,6 +95,7 @@ impl Config {
             secure_cookies: false,
             pool_size: 8,
             workers: 2,
+            max_upload_mb: 20,
         }
     }
 
@@ -104,6 +108,9 @@ impl Config {
         }
         if self.lock_threshold < 1 || self.lock_minutes < 1 {
             bail!("LIUYAN_LOCK_THRESHOLD 与 LIUYAN_LOCK_MINUTES 必须大于 0");
+        }
+        if self.max_upload_mb < 1 || self.max_upload_mb > 1024 {
+            bail!("LIUYAN_MAX_UPLOAD_MB 应在 1 到 1024 之间");
         }
         if self.pool_size < 1 {
             bail!("LIUYAN_DB_POOL_SIZE 必须大于 0");

@@ -161,7 +161,34 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    attachments (id) {
+        id -> Integer,
+        message_id -> Integer,
+        event_seq -> Integer,
+        original_name -> Text,
+        stored_name -> Text,
+        content_type -> Text,
+        size_bytes -> BigInt,
+        sha256 -> Text,
+        uploaded_by -> Nullable<Integer>,
+        uploaded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    reply_templates (id) {
+        id -> Integer,
+        category -> Text,
+        title -> Text,
+        body -> Text,
+        active -> Bool,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> units (unit_id));
+diesel::joinable!(attachments -> messages (message_id));
 diesel::joinable!(message_events -> messages (message_id));
 diesel::allow_tables_to_appear_in_same_query!(
     units,
@@ -174,5 +201,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     deadline_rules,
     ref_counters,
     messages,
-    message_events
+    message_events,
+    attachments,
+    reply_templates
 );

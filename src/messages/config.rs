@@ -4,8 +4,10 @@
 use chrono::NaiveDate;
 use diesel::prelude::*;
 
-use crate::db::schema::{deadline_rules::dsl as r, holidays::dsl as h, options::dsl as o};
-use crate::db::DbConn;
+use crate::db::schema::{
+    deadline_rules::dsl as r, holidays::dsl as h, options::dsl as o, reply_templates::dsl as t,
+};
+use crate::db::{self, DbConn};
 use crate::error::AppError;
 use crate::messages::calendar::{self, Calendar};
 
@@ -97,7 +99,103 @@ pub fn calendar(conn: &mut DbConn) -> QueryResult<Calendar> {
     Ok(Calendar::new(rows))
 }
 
-/// Seed the lists, rules and holidays into empty tables.
+/// A reply template (答复模板) for one 所属类型.
+#[derive(Queryable, Debug, Clone)]
+pub struct ReplyTemplate {
+    pub id: i32,
+    pub category: String,
+    pub title: String,
+    pub body: String,
+    pub active: bool,
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+/// All templates (the settings page), by category then title.
+pub fn all_templates(conn: &mut DbConn) -> QueryResult<Vec<ReplyTemplate>> {
+    t::reply_templates
+        .order((t::category, t::title, t::id))
+        .load(conn)
+}
+
+/// The active templates offered for a message of this category: its own first, then
+/// the general ones (category 通用).
+pub fn templates_for(conn: &mut DbConn, category: &str) -> QueryResult<Vec<ReplyTemplate>> {
+    let mut v: Vec<ReplyTemplate> = t::reply_templates
+        .filter(t::active.eq(true))
+        .filter(t::category.eq(category).or(t::category.eq(GENERAL)))
+        .order((t::title, t::id))
+        .load(conn)?;
+    v.sort_by_key(|x| x.category == GENERAL);
+    Ok(v)
+}
+
+pub fn find_template(conn: &mut DbConn, id: i32) -> QueryResult<Option<ReplyTemplate>> {
+    t::reply_templates.find(id).first(conn).optional()
+}
+
+/// Templates of this category apply to every message.
+pub const GENERAL: &str = "通用";
+
+/// Save a template (new when `id` is None).
+pub fn save_template(
+    conn: &mut DbConn,
+    id: Option<i32>,
+    category: &str,
+    title: &str,
+    body: &str,
+    active: bool,
+) -> QueryResult<i32> {
+    let now = db::now();
+    match id {
+        Some(id) => {
+            diesel::update(t::reply_templates.find(id))
+                .set((
+                    t::category.eq(category),
+                    t::title.eq(title),
+                    t::body.eq(body),
+                    t::active.eq(active),
+                    t::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            Ok(id)
+        }
+        None => diesel::insert_into(t::reply_templates)
+            .values((
+                t::category.eq(category),
+                t::title.eq(title),
+                t::body.eq(body),
+                t::active.eq(active),
+                t::updated_at.eq(now),
+            ))
+            .returning(t::id)
+            .get_result(conn),
+    }
+}
+
+const DEFAULT_TEMPLATES: &[(&str, &str, &str)] = &[
+    (
+        GENERAL,
+        "通用答复",
+        "网友您好！您反映的问题收悉。经调查核实，现将有关情况答复如下：\n一、基本情况：\n二、处理情况：\n三、下一步措施：\n如有疑问，请联系（单位、联系人、电话）。感谢您对我们工作的关心和支持！",
+    ),
+    (
+        "政策咨询",
+        "政策咨询答复",
+        "网友您好！您咨询的问题收悉。根据（政策文件名称及文号）规定：\n（政策内容）\n您可到（办理地点）办理，或拨打（咨询电话）咨询。感谢您的关注！",
+    ),
+    (
+        "欠薪欠资",
+        "欠薪问题答复",
+        "网友您好！您反映的欠薪问题收悉。我单位会同人社部门进行了调查：\n一、核实情况：\n二、处理结果（已支付金额、支付时间）：\n如仍有未结清工资，请携带劳动合同、考勤记录等材料到（劳动保障监察机构）投诉。",
+    ),
+    (
+        "建议",
+        "建议答复",
+        "网友您好！感谢您提出的宝贵建议。经研究，答复如下：\n（采纳情况及理由）\n欢迎继续为我市发展建言献策。",
+    ),
+];
+
+/// Seed the lists, rules, holidays and reply templates into empty tables.
 pub fn seed_if_empty(conn: &mut DbConn) -> Result<(), AppError> {
     if o::options.count().get_result::<i64>(conn)? == 0 {
         for (kind, values) in [
@@ -137,6 +235,11 @@ pub fn seed_if_empty(conn: &mut DbConn) -> Result<(), AppError> {
                     r::note.eq(note),
                 ))
                 .execute(conn)?;
+        }
+    }
+    if t::reply_templates.count().get_result::<i64>(conn)? == 0 {
+        for (category, title, body) in DEFAULT_TEMPLATES {
+            save_template(conn, None, category, title, body, true)?;
         }
     }
     if h::holidays.count().get_result::<i64>(conn)? == 0 {

@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::Deserialize;
 
+use crate::attachments::{self, Incoming, Store};
 use crate::auth::roles::{Role, UnitKind};
 use crate::clock::{from_china, to_china};
 use crate::db::schema::{message_events::dsl as e, messages::dsl as m, ref_counters::dsl as rc};
@@ -26,6 +27,43 @@ pub struct Acting {
     pub name: String,
     pub unit_id: i32,
     pub role: Role,
+}
+
+/// Files sent with a form, and the ones refused on the way in.
+pub struct Files<'a> {
+    pub store: &'a Store,
+    pub accepted: &'a [Incoming],
+    pub refused: &'a [String],
+}
+
+impl Files<'_> {
+    fn check(&self, errors: &mut FieldErrors) {
+        for r in self.refused {
+            errors.add("files", r);
+        }
+    }
+}
+
+/// The actions whose form takes attachments.
+pub fn takes_files(action: Action) -> bool {
+    matches!(
+        action,
+        Action::Progress | Action::DraftReply | Action::Reply | Action::FollowUp | Action::Amend
+    )
+}
+
+/// Run one write transaction that may move files into the store; if it does not
+/// commit, the moved files are removed again.
+fn tx_with_files<T>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn, &mut Vec<std::path::PathBuf>) -> Result<T, AppError>,
+) -> Result<T, AppError> {
+    let mut placed = Vec::new();
+    let result = db::write_tx(conn, |c| f(c, &mut placed));
+    if result.is_err() {
+        attachments::unplace(&placed);
+    }
+    result
 }
 
 pub const SATISFACTION: [&str; 3] = ["满意", "基本满意", "不满意"];
@@ -252,15 +290,16 @@ fn insert_event(
     to: State,
     text: &str,
     detail: serde_json::Value,
-) -> Result<(), AppError> {
+) -> Result<i32, AppError> {
     let seq: Option<i32> = e::message_events
         .filter(e::message_id.eq(message_id))
         .select(diesel::dsl::max(e::seq))
         .first(conn)?;
+    let seq = seq.unwrap_or(0) + 1;
     diesel::insert_into(e::message_events)
         .values((
             e::message_id.eq(message_id),
-            e::seq.eq(seq.unwrap_or(0) + 1),
+            e::seq.eq(seq),
             e::at.eq(db::now()),
             e::user_id.eq(acting.user_id),
             e::actor_name.eq(&acting.name),
@@ -272,7 +311,7 @@ fn insert_event(
             e::detail.eq(detail.to_string()),
         ))
         .execute(conn)?;
-    Ok(())
+    Ok(seq)
 }
 
 /// Register (登记) a message: validated, numbered without gaps, with its first event.
@@ -280,6 +319,7 @@ pub fn register(
     conn: &mut DbConn,
     acting: &Acting,
     form: &RegisterForm,
+    files: &Files,
 ) -> Result<RegisterOutcome, AppError> {
     if !matches!(acting.role, Role::CityOperator | Role::CountyOperator) {
         return Err(AppError::NotFound);
@@ -288,11 +328,19 @@ pub fn register(
     let platforms = config::list(conn, config::PLATFORM)?;
     let categories = config::list(conn, config::CATEGORY)?;
     let now = db::now();
-    let (posted_at, note) =
-        match validate_register(form, acting.role, &levels, &platforms, &categories, now) {
-            Ok(v) => v,
-            Err(errors) => return Ok(RegisterOutcome::Invalid(errors)),
-        };
+    let validated = validate_register(form, acting.role, &levels, &platforms, &categories, now);
+    let (posted_at, note) = match validated {
+        Ok(v) if files.refused.is_empty() => v,
+        Ok(_) => {
+            let mut errors = FieldErrors::default();
+            files.check(&mut errors);
+            return Ok(RegisterOutcome::Invalid(errors));
+        }
+        Err(mut errors) => {
+            files.check(&mut errors);
+            return Ok(RegisterOutcome::Invalid(errors));
+        }
+    };
     let platform_ref = Some(form.platform_ref.trim().to_string()).filter(|s| !s.is_empty());
     if form.confirm_duplicate != "1" {
         let dups = model::possible_duplicates(
@@ -306,7 +354,7 @@ pub fn register(
             return Ok(RegisterOutcome::Duplicates(dups));
         }
     }
-    db::write_tx(conn, |conn| {
+    tx_with_files(conn, |conn, placed| {
         let owner = units::find(conn, acting.unit_id)?.ok_or(AppError::NotFound)?;
         let year = to_china(now).year();
         let seq = next_seq(conn, owner.id, year)?;
@@ -332,7 +380,7 @@ pub fn register(
             ))
             .returning(m::id)
             .get_result::<i32>(conn)?;
-        insert_event(
+        let seq = insert_event(
             conn,
             id,
             acting,
@@ -341,6 +389,15 @@ pub fn register(
             State::Registered,
             "",
             serde_json::json!({ "ref_no": ref_no, "note": note }),
+        )?;
+        attachments::place(
+            conn,
+            files.store,
+            id,
+            seq,
+            acting.user_id,
+            files.accepted,
+            placed,
         )?;
         Ok(RegisterOutcome::Created {
             id,
@@ -432,9 +489,10 @@ pub fn act(
     id: i32,
     action: Action,
     form: &ActForm,
+    files: &Files,
     today: NaiveDate,
 ) -> Result<ActOutcome, AppError> {
-    db::write_tx(conn, |conn| {
+    tx_with_files(conn, |conn, placed| {
         let msg = model::find_scoped(conn, scope, id)?.ok_or(AppError::NotFound)?;
         if form.version.trim().parse::<i32>().ok() != Some(msg.version) {
             return Ok(ActOutcome::Conflict);
@@ -464,6 +522,10 @@ pub fn act(
         let mut ch = Changes::default();
         let mut detail = serde_json::json!({});
         let mut done = format!("已{}。", action.label());
+        files.check(&mut errors);
+        if !files.accepted.is_empty() && !takes_files(action) {
+            errors.add("files", &format!("“{}”不接受附件。", action.label()));
+        }
         match action {
             Action::Assign => {
                 let target = form
@@ -715,7 +777,7 @@ pub fn act(
         if updated != 1 {
             return Ok(ActOutcome::Conflict);
         }
-        insert_event(
+        let seq = insert_event(
             conn,
             msg.id,
             acting,
@@ -725,6 +787,18 @@ pub fn act(
             &text,
             detail,
         )?;
+        attachments::place(
+            conn,
+            files.store,
+            msg.id,
+            seq,
+            acting.user_id,
+            files.accepted,
+            placed,
+        )?;
+        if !files.accepted.is_empty() {
+            done.push_str(&format!("附件 {} 个已保存。", files.accepted.len()));
+        }
         Ok(ActOutcome::Done(done))
     })
 }

@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use crate::auth::csrf::CsrfForm;
+use crate::attachments::{self, Attachment, Store};
 use crate::auth::roles::{Role, UnitKind};
 use crate::clock::{china_today, to_china};
 use crate::db;
@@ -17,12 +17,13 @@ use crate::messages::config;
 use crate::messages::lifecycle::{self, Action, State, ALL_STATES};
 use crate::messages::model::{self, mask_contact, Event, ListFilter, Message, PAGE_SIZE};
 use crate::messages::service::{
-    self, ActForm, ActOutcome, Acting, RegisterForm, RegisterOutcome, CONFLICT_MESSAGE,
+    self, ActForm, ActOutcome, Acting, Files, RegisterForm, RegisterOutcome, CONFLICT_MESSAGE,
     FOLLOWUP_METHODS, SATISFACTION,
 };
 use crate::units::{self, Unit};
 use crate::web::admin::Choice;
 use crate::web::ctx::{format_time, Ctx, Layout};
+use crate::web::upload::CsrfUpload;
 use crate::web::{render, render_status, see_other};
 
 const REGISTRARS: &[Role] = &[Role::CityOperator, Role::CountyOperator];
@@ -92,6 +93,7 @@ struct RegisterPage {
     platforms: Vec<Choice>,
     categories: Vec<Choice>,
     duplicates: Vec<DupRow>,
+    max_upload_mb: u64,
 }
 
 pub struct DupRow {
@@ -130,6 +132,7 @@ async fn register_page(
             platforms: choices(&platforms),
             categories: choices(&categories),
             duplicates,
+            max_upload_mb: ctx.state.config.max_upload_mb,
         },
     )
 }
@@ -155,24 +158,50 @@ pub async fn new(ctx: Ctx) -> Result<HttpResponse, AppError> {
     .await
 }
 
-pub async fn create(
-    ctx: Ctx,
-    CsrfForm(form): CsrfForm<RegisterForm>,
-) -> Result<HttpResponse, AppError> {
+/// Say that chosen files were not kept when the form goes back with errors.
+fn files_not_kept(errors: &mut FieldErrors, accepted: usize) {
+    if accepted > 0 && errors.get("files").is_none() {
+        errors.add(
+            "files",
+            &format!("表单其他内容有误，所选的 {accepted} 个附件未保存，改正后请重新选择附件。"),
+        );
+    }
+}
+
+pub async fn create(ctx: Ctx, upload: CsrfUpload<RegisterForm>) -> Result<HttpResponse, AppError> {
     ctx.require(REGISTRARS)?;
     let who = acting(&ctx);
+    let CsrfUpload {
+        form,
+        files,
+        file_errors,
+    } = upload;
     let f = form.clone();
-    let outcome = db::run(ctx.pool(), move |c| service::register(c, &who, &f)).await?;
+    let store = Store::new(&ctx.state.config.data_dir);
+    let accepted = files.len();
+    let outcome = db::run(ctx.pool(), move |c| {
+        let files = Files {
+            store: &store,
+            accepted: &files,
+            refused: &file_errors,
+        };
+        service::register(c, &who, &f, &files)
+    })
+    .await?;
     match outcome {
         RegisterOutcome::Created { id, ref_no, note } => {
             let mut text = format!("已登记，留言文号 {ref_no}。下一步：转办至核办单位。");
             if let Some(n) = note {
                 text.push_str(&n);
             }
+            if accepted > 0 {
+                text.push_str(&format!("附件 {accepted} 个已保存。"));
+            }
             ctx.flash("ok", &text);
             Ok(see_other(&format!("/messages/{id}")))
         }
-        RegisterOutcome::Invalid(errors) => {
+        RegisterOutcome::Invalid(mut errors) => {
+            files_not_kept(&mut errors, accepted);
             register_page(
                 &ctx,
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -193,7 +222,14 @@ pub async fn create(
                     posted: format_time(d.posted_at),
                 })
                 .collect();
-            register_page(&ctx, StatusCode::OK, form, FieldErrors::default(), rows).await
+            let mut errors = FieldErrors::default();
+            if accepted > 0 {
+                errors.add(
+                    "files",
+                    "请确认是否重复；确认登记时请重新选择附件（所选附件尚未保存）。",
+                );
+            }
+            register_page(&ctx, StatusCode::OK, form, errors, rows).await
         }
     }
 }
@@ -361,7 +397,19 @@ pub struct Element {
     pub long: bool,
 }
 
+/// An attachment as listed on the message page and in its timeline.
+#[derive(Clone)]
+pub struct FileView {
+    pub id: i32,
+    pub name: String,
+    pub size: String,
+    pub sha256: String,
+    pub step: String,
+    pub uploaded: String,
+}
+
 pub struct TimelineRow {
+    pub files: Vec<FileView>,
     /// Link to the printable notice of a supervision event.
     pub notice: Option<String>,
     pub at: String,
@@ -393,6 +441,8 @@ pub struct ActionView {
     pub satisfaction: String,
     pub needs_report_ref: bool,
     pub report_ref_no: String,
+    pub takes_files: bool,
+    pub takes_template: bool,
     pub open: bool,
     pub primary: bool,
 }
@@ -419,6 +469,10 @@ struct ShowPage {
     /// Text typed into a form whose action is no longer possible (kept, never lost).
     unsent: Option<(&'static str, String)>,
     timeline: Vec<TimelineRow>,
+    files: Vec<FileView>,
+    templates: Vec<Choice>,
+    template_id: String,
+    max_upload_mb: u64,
     errors: FieldErrors,
     methods: Vec<&'static str>,
     satisfactions: Vec<&'static str>,
@@ -447,9 +501,22 @@ fn text_label(a: Action) -> (&'static str, bool) {
     }
 }
 
+/// The Chinese name of an event's action.
+fn event_label(action: &str) -> String {
+    if action == "register" {
+        "登记".to_string()
+    } else {
+        Action::parse(action)
+            .map(|a| a.label().to_string())
+            .unwrap_or_else(|| action.to_string())
+    }
+}
+
 struct PageData {
     msg: Message,
     events: Vec<Event>,
+    files: Vec<Attachment>,
+    templates: Vec<config::ReplyTemplate>,
     all: Vec<Unit>,
     cal: Calendar,
 }
@@ -461,6 +528,8 @@ async fn load_page(ctx: &Ctx, id: i32) -> Result<PageData, AppError> {
         let msg = model::find_scoped(c, &scope, id)?.ok_or(AppError::NotFound)?;
         Ok(PageData {
             events: model::events(c, id)?,
+            files: attachments::for_message(c, id)?,
+            templates: config::templates_for(c, &msg.category)?,
             all: units::all(c)?,
             cal: config::calendar(c)?,
             msg,
@@ -614,6 +683,8 @@ fn show_page(
                 satisfaction: f.satisfaction.clone(),
                 needs_report_ref: a == Action::Report,
                 report_ref_no: f.report_ref_no.clone(),
+                takes_files: service::takes_files(a),
+                takes_template: matches!(a, Action::Reply | Action::DraftReply),
                 open: is_open,
                 primary: matches!(
                     a,
@@ -626,6 +697,25 @@ fn show_page(
                         | Action::Archive
                 ),
             }
+        })
+        .collect();
+    let step_of = |seq: i32| {
+        data.events
+            .iter()
+            .find(|e| e.seq == seq)
+            .map(|e| event_label(&e.action))
+            .unwrap_or_default()
+    };
+    let files: Vec<FileView> = data
+        .files
+        .iter()
+        .map(|f| FileView {
+            id: f.id,
+            name: f.original_name.clone(),
+            size: f.size_text(),
+            sha256: f.sha256.clone(),
+            step: step_of(f.event_seq),
+            uploaded: format_time(f.uploaded_at),
         })
         .collect();
     let timeline = data
@@ -661,13 +751,7 @@ fn show_page(
             if let Some(r) = detail.get("report_ref_no").and_then(|v| v.as_str()) {
                 parts.push(format!("呈报文号：{r}"));
             }
-            let action = if ev.action == "register" {
-                "登记".to_string()
-            } else {
-                Action::parse(&ev.action)
-                    .map(|a| a.label().to_string())
-                    .unwrap_or_else(|| ev.action.clone())
-            };
+            let action = event_label(&ev.action);
             let change = match ev.from_state.as_deref().and_then(State::parse) {
                 Some(f) if f.as_str() != ev.to_state => {
                     format!(
@@ -682,6 +766,13 @@ fn show_page(
                     .unwrap_or_default(),
             };
             TimelineRow {
+                files: data
+                    .files
+                    .iter()
+                    .zip(&files)
+                    .filter(|(a, _)| a.event_seq == ev.seq)
+                    .map(|(_, v)| v.clone())
+                    .collect(),
                 notice: Action::parse(&ev.action)
                     .filter(|a| a.is_supervision())
                     .map(|_| format!("/messages/{}/notice/{}", ev.message_id, ev.seq)),
@@ -739,33 +830,89 @@ fn show_page(
         actions,
         unsent,
         timeline,
+        files,
+        templates: data
+            .templates
+            .iter()
+            .map(|t| Choice {
+                value: t.id.to_string(),
+                label: format!("{}（{}）", t.title, t.category),
+                disabled: false,
+            })
+            .collect(),
+        template_id: String::new(),
+        max_upload_mb: ctx.state.config.max_upload_mb,
         errors,
         methods: FOLLOWUP_METHODS.to_vec(),
         satisfactions: SATISFACTION.to_vec(),
     }
 }
 
-pub async fn show(ctx: Ctx, path: web::Path<i32>) -> Result<HttpResponse, AppError> {
+#[derive(serde::Deserialize)]
+pub struct ShowQuery {
+    /// An action form to open (`reply`, `draft_reply` …).
+    open: Option<String>,
+    /// A reply template to put into that form's text.
+    template: Option<i32>,
+}
+
+pub async fn show(
+    ctx: Ctx,
+    path: web::Path<i32>,
+    query: web::Query<ShowQuery>,
+) -> Result<HttpResponse, AppError> {
     ctx.require(MESSAGE_ROLES)?;
     let data = load_page(&ctx, path.into_inner()).await?;
-    render(&show_page(&ctx, &data, None, FieldErrors::default(), None))
+    let q = query.into_inner();
+    let open = q.open.as_deref().and_then(Action::parse);
+    let template = q
+        .template
+        .and_then(|tid| data.templates.iter().find(|t| t.id == tid));
+    let (Some(action), Some(t)) = (open, template) else {
+        return render(&show_page(&ctx, &data, None, FieldErrors::default(), None));
+    };
+    let form = ActForm {
+        text: t.body.clone(),
+        ..Default::default()
+    };
+    let mut page = show_page(
+        &ctx,
+        &data,
+        Some((action, &form)),
+        FieldErrors::default(),
+        None,
+    );
+    page.template_id = t.id.to_string();
+    render(&page)
 }
 
 pub async fn act(
     ctx: Ctx,
     path: web::Path<(i32, String)>,
-    CsrfForm(form): CsrfForm<ActForm>,
+    upload: CsrfUpload<ActForm>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require(MESSAGE_ROLES)?;
     let (id, code) = path.into_inner();
     let action = Action::parse(&code).ok_or(AppError::NotFound)?;
     let who = acting(&ctx);
     let (role, unit) = (ctx.role, ctx.unit.id);
+    let CsrfUpload {
+        form,
+        files,
+        file_errors,
+    } = upload;
     let f = form.clone();
     let today = china_today();
+    let store = Store::new(&ctx.state.config.data_dir);
+    let accepted = files.len();
     let outcome = db::run(ctx.pool(), move |c| {
         let scope = model::scope_for(c, role, unit)?;
-        service::act(c, &who, &scope, id, action, &f, today)
+        let files = Files {
+            store: &store,
+            accepted: &files,
+            refused: &file_errors,
+        };
+        service::act(c, &who, &scope, id, action, &f, &files, today)
     })
     .await?;
     match outcome {
@@ -773,7 +920,8 @@ pub async fn act(
             ctx.flash("ok", &text);
             Ok(see_other(&format!("/messages/{id}")))
         }
-        ActOutcome::Invalid(errors) => {
+        ActOutcome::Invalid(mut errors) => {
+            files_not_kept(&mut errors, accepted);
             let data = load_page(&ctx, id).await?;
             render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -781,13 +929,18 @@ pub async fn act(
             )
         }
         ActOutcome::Conflict => {
+            let again = if accepted > 0 {
+                "所选附件未保存，请重新选择。"
+            } else {
+                ""
+            };
             let data = load_page(&ctx, id).await?;
             let page = show_page(
                 &ctx,
                 &data,
                 Some((action, &form)),
                 FieldErrors::default(),
-                Some(("error", &format!("{CONFLICT_MESSAGE}。您填写的内容保留在下方表单中，请核对最新记录后重新提交。"))),
+                Some(("error", &format!("{CONFLICT_MESSAGE}。您填写的内容保留在下方表单中，请核对最新记录后重新提交。{again}"))),
             );
             render_status(StatusCode::CONFLICT, &page)
         }
@@ -949,4 +1102,56 @@ pub async fn notice(ctx: Ctx, path: web::Path<(i32, i32)>) -> Result<HttpRespons
         issued: print_date(to_china(ev.at).date()),
         id,
     })
+}
+
+// ---------- attachments ----------
+
+/// Download an attachment: only for users who may see its message, always as a download.
+pub async fn attachment(ctx: Ctx, path: web::Path<i32>) -> Result<HttpResponse, AppError> {
+    ctx.require(MESSAGE_ROLES)?;
+    let id = path.into_inner();
+    let (role, unit) = (ctx.role, ctx.unit.id);
+    let file = db::run(ctx.pool(), move |c| {
+        let file = attachments::find(c, id)?.ok_or(AppError::NotFound)?;
+        let scope = model::scope_for(c, role, unit)?;
+        model::find_scoped(c, &scope, file.message_id)?.ok_or(AppError::NotFound)?;
+        Ok(file)
+    })
+    .await?;
+    let path = Store::new(&ctx.state.config.data_dir).path_of(&file.stored_name);
+    let body = web::block(move || std::fs::read(path))
+        .await
+        .map_err(AppError::internal)?
+        .map_err(|e| AppError::internal(format!("attachment {id} unreadable: {e}")))?;
+    let ascii: String = file
+        .original_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded: String = file
+        .original_name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CONTENT_TYPE, file.content_type))
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"),
+        ))
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "private, no-store"))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .body(body))
 }

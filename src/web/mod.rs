@@ -10,6 +10,7 @@ pub mod home;
 pub mod login;
 pub mod messages;
 pub mod security;
+pub mod upload;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
@@ -89,6 +90,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/messages/{id}/notice/{seq}",
             web::get().to(messages::notice),
         )
+        .route("/attachments/{id}", web::get().to(messages::attachment))
         .route("/security", web::get().to(security::index))
         .route("/security/unlock/{id}", web::post().to(security::unlock))
         .route("/audit", web::get().to(audit_log::index));

@@ -16,6 +16,8 @@ pub struct TestApp {
     pub address: String,
     pub database_url: String,
     pub initial_admin_password: Option<String>,
+    /// The data directory (attachments live in `attachments/` below it).
+    pub data_dir: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -87,6 +89,7 @@ async fn spawn_configured(demo: bool, demo_messages: bool) -> TestApp {
         address,
         database_url,
         initial_admin_password,
+        data_dir: dir.path().to_path_buf(),
         _dir: dir,
     }
 }
@@ -181,6 +184,47 @@ impl Browser {
         let mut all: Vec<(&str, &str)> = fields.to_vec();
         all.push(("csrf_token", &token));
         self.post_raw(action, &all).await
+    }
+
+    /// POST `multipart/form-data` as a browser does for a form with file inputs: the
+    /// text fields first (in order), then each file as `(field, file name, bytes)`.
+    pub async fn post_multipart(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &[u8])],
+    ) -> Response {
+        let boundary = "----liuyanTestBoundary7MA4YWxkTrZu0gW";
+        let mut body: Vec<u8> = Vec::new();
+        for (k, v) in fields {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        for (k, name, bytes) in files {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        self.client
+            .post(self.url(path))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .expect("POST multipart")
     }
 
     pub async fn login(&self, username: &str, password: &str) -> Response {

@@ -1,0 +1,322 @@
+//! Attachments: what a file is (decided by its content, not its name), where it is
+//! kept (under the data directory, never in `static/`), and its rows.
+//!
+//! An upload first lands in `attachments/incoming/` under a random name while its
+//! SHA-256 is computed; only when the action it belongs to is committed is it moved to
+//! `attachments/<year>/<random>`. A refused upload is deleted when its `Incoming` is
+//! dropped, so nothing is left on disk.
+
+use std::fs;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use rand::Rng;
+
+use crate::db::schema::attachments::{self as a, dsl as ad};
+use crate::db::{self, DbConn};
+use crate::error::AppError;
+
+/// The accepted types, in the words shown to users.
+pub const ALLOWED: &str = "PDF、JPEG、PNG、DOC/DOCX、XLS/XLSX、OFD";
+/// At most this many files with one action.
+pub const MAX_FILES: usize = 10;
+/// Bytes kept from the start and the end of a file for type detection.
+pub const SNIFF_BYTES: usize = 64 * 1024;
+
+/// A recognised file type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kind {
+    pub label: &'static str,
+    pub mime: &'static str,
+}
+
+const PDF: Kind = Kind {
+    label: "PDF",
+    mime: "application/pdf",
+};
+const JPEG: Kind = Kind {
+    label: "JPEG",
+    mime: "image/jpeg",
+};
+const PNG: Kind = Kind {
+    label: "PNG",
+    mime: "image/png",
+};
+const DOC: Kind = Kind {
+    label: "DOC",
+    mime: "application/msword",
+};
+const XLS: Kind = Kind {
+    label: "XLS",
+    mime: "application/vnd.ms-excel",
+};
+const DOCX: Kind = Kind {
+    label: "DOCX",
+    mime: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+};
+const XLSX: Kind = Kind {
+    label: "XLSX",
+    mime: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+};
+const OFD: Kind = Kind {
+    label: "OFD",
+    mime: "application/ofd",
+};
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Decide a file's type from its first and last bytes and its declared extension.
+///
+/// PDF, JPEG and PNG are recognised by their signatures alone. The two container
+/// formats need the name as well: an OLE2 compound file is a DOC or an XLS, a ZIP is
+/// a DOCX, an XLSX or an OFD; the container must match the extension and, for ZIP, the
+/// entry names (listed at the start and again in the central directory at the end)
+/// must contain the format's own part (`word/`, `xl/`, `OFD.xml`). Anything else —
+/// executables, HTML, scripts, renamed archives — is refused.
+pub fn sniff(file_name: &str, head: &[u8], tail: &[u8]) -> Option<Kind> {
+    let ext = file_name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    if head.starts_with(b"%PDF-") {
+        return Some(PDF);
+    }
+    if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        return Some(JPEG);
+    }
+    if head.starts_with(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]) {
+        return Some(PNG);
+    }
+    if head.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
+        return match ext.as_str() {
+            "doc" => Some(DOC),
+            "xls" => Some(XLS),
+            _ => None,
+        };
+    }
+    if head.starts_with(b"PK\x03\x04") {
+        let has = |part: &[u8]| contains(head, part) || contains(tail, part);
+        return match ext.as_str() {
+            "docx" if has(b"word/") => Some(DOCX),
+            "xlsx" if has(b"xl/") => Some(XLSX),
+            "ofd" if has(b"OFD.xml") => Some(OFD),
+            _ => None,
+        };
+    }
+    None
+}
+
+/// Where attachment files live.
+#[derive(Clone, Debug)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    pub fn new(data_dir: &Path) -> Store {
+        Store {
+            root: data_dir.join("attachments"),
+        }
+    }
+
+    pub fn incoming_dir(&self) -> PathBuf {
+        self.root.join("incoming")
+    }
+
+    pub fn path_of(&self, stored_name: &str) -> PathBuf {
+        self.root.join(stored_name)
+    }
+
+    /// A fresh random name for an incoming file.
+    pub fn new_incoming(&self) -> std::io::Result<PathBuf> {
+        let dir = self.incoming_dir();
+        fs::create_dir_all(&dir)?;
+        Ok(dir.join(random_name()))
+    }
+}
+
+fn random_name() -> String {
+    let bytes: [u8; 16] = rand::rngs::OsRng.gen();
+    hex::encode(bytes)
+}
+
+/// A received file waiting for its action to be committed. Dropping it deletes the
+/// temporary file (a no-op once it has been moved into place).
+#[derive(Debug)]
+pub struct Incoming {
+    pub original_name: String,
+    pub tmp: PathBuf,
+    pub size: i64,
+    pub sha256: String,
+    pub kind: Kind,
+}
+
+impl Drop for Incoming {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.tmp);
+    }
+}
+
+/// Read the last `SNIFF_BYTES` of a file.
+pub fn read_tail(path: &Path, size: u64) -> std::io::Result<Vec<u8>> {
+    let mut f = fs::File::open(path)?;
+    let start = size.saturating_sub(SNIFF_BYTES as u64);
+    f.seek(SeekFrom::Start(start))?;
+    let mut buf = Vec::with_capacity(SNIFF_BYTES);
+    f.read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// Keep a user's file name printable and short; the path part is dropped.
+pub fn clean_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let cleaned: String = base
+        .chars()
+        .filter(|c| !c.is_control() && !matches!(c, '"' | '<' | '>'))
+        .collect();
+    let cleaned = cleaned.trim();
+    if cleaned.is_empty() {
+        "附件".to_string()
+    } else if cleaned.chars().count() > 120 {
+        let ext = cleaned.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+        let stem: String = cleaned.chars().take(100).collect();
+        format!("{stem}….{ext}")
+    } else {
+        cleaned.to_string()
+    }
+}
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = a)]
+pub struct Attachment {
+    pub id: i32,
+    pub message_id: i32,
+    pub event_seq: i32,
+    pub original_name: String,
+    pub stored_name: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub uploaded_by: Option<i32>,
+    pub uploaded_at: NaiveDateTime,
+}
+
+impl Attachment {
+    /// "1.2 MB", "35 KB".
+    pub fn size_text(&self) -> String {
+        size_text(self.size_bytes)
+    }
+}
+
+pub fn size_text(bytes: i64) -> String {
+    if bytes >= 1024 * 1024 {
+        format!("{:.1} MB", bytes as f64 / 1024.0 / 1024.0)
+    } else {
+        format!("{} KB", (bytes + 1023) / 1024)
+    }
+}
+
+pub fn for_message(conn: &mut DbConn, message_id: i32) -> QueryResult<Vec<Attachment>> {
+    ad::attachments
+        .filter(a::message_id.eq(message_id))
+        .order((a::event_seq, a::id))
+        .select(Attachment::as_select())
+        .load(conn)
+}
+
+pub fn find(conn: &mut DbConn, id: i32) -> QueryResult<Option<Attachment>> {
+    ad::attachments
+        .find(id)
+        .select(Attachment::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Move the files into the store and record them against one event, inside the
+/// caller's transaction. The final paths are pushed to `placed` so the caller can remove
+/// them if the transaction does not commit.
+pub fn place(
+    conn: &mut DbConn,
+    store: &Store,
+    message_id: i32,
+    event_seq: i32,
+    user_id: i32,
+    files: &[Incoming],
+    placed: &mut Vec<PathBuf>,
+) -> Result<(), AppError> {
+    let now = db::now();
+    let year = crate::clock::to_china(now).format("%Y").to_string();
+    for f in files {
+        let stored_name = format!("{year}/{}", random_name());
+        let dest = store.path_of(&stored_name);
+        if let Some(dir) = dest.parent() {
+            fs::create_dir_all(dir).map_err(AppError::internal)?;
+        }
+        fs::rename(&f.tmp, &dest).map_err(AppError::internal)?;
+        placed.push(dest);
+        diesel::insert_into(ad::attachments)
+            .values((
+                a::message_id.eq(message_id),
+                a::event_seq.eq(event_seq),
+                a::original_name.eq(&f.original_name),
+                a::stored_name.eq(&stored_name),
+                a::content_type.eq(f.kind.mime),
+                a::size_bytes.eq(f.size),
+                a::sha256.eq(&f.sha256),
+                a::uploaded_by.eq(user_id),
+                a::uploaded_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Remove files placed by a transaction that did not commit.
+pub fn unplace(placed: &[PathBuf]) {
+    for p in placed {
+        let _ = fs::remove_file(p);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_by_content() {
+        assert_eq!(sniff("a.pdf", b"%PDF-1.7\n...", b""), Some(PDF));
+        assert_eq!(sniff("photo", &[0xFF, 0xD8, 0xFF, 0xE0], b""), Some(JPEG));
+        let png = [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0];
+        assert_eq!(sniff("x.png", &png, b""), Some(PNG));
+        let ole = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0];
+        assert_eq!(sniff("报告.DOC", &ole, b""), Some(DOC));
+        assert_eq!(sniff("表.xls", &ole, b""), Some(XLS));
+        assert_eq!(sniff("x.exe", &ole, b""), None);
+        let docx = b"PK\x03\x04....[Content_Types].xml....word/document.xml";
+        assert_eq!(sniff("答复.docx", docx, b""), Some(DOCX));
+        assert_eq!(sniff("答复.xlsx", docx, b""), None);
+        assert_eq!(
+            sniff("台账.xlsx", b"PK\x03\x04", b"..xl/workbook.xml"),
+            Some(XLSX)
+        );
+        assert_eq!(sniff("公文.ofd", b"PK\x03\x04..OFD.xml", b""), Some(OFD));
+        assert_eq!(sniff("x.zip", b"PK\x03\x04..OFD.xml", b""), None);
+        // A script or a page renamed to .pdf is not a PDF.
+        assert_eq!(sniff("x.pdf", b"<html><script>", b""), None);
+        assert_eq!(sniff("x.pdf", b"MZ\x90\x00", b""), None);
+    }
+
+    #[test]
+    fn names_are_cleaned() {
+        assert_eq!(clean_name("C:\\Users\\a\\答复.pdf"), "答复.pdf");
+        assert_eq!(clean_name("../../etc/passwd"), "passwd");
+        assert_eq!(clean_name("a\"<b>.pdf"), "ab.pdf");
+        assert_eq!(clean_name("  "), "附件");
+        assert_eq!(size_text(1536), "2 KB");
+        assert_eq!(size_text(3 * 1024 * 1024), "3.0 MB");
+    }
+}
