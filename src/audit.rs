@@ -134,6 +134,7 @@ pub const EVENTS: &[(&str, &str)] = &[
     ("unit_disable", "停用单位"),
     ("unit_enable", "启用单位"),
     ("seed", "初始化数据"),
+    ("settings_change", "修改业务设置"),
 ];
 
 pub fn event_label(event: &str) -> &str {

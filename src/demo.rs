@@ -173,7 +173,7 @@ pub fn seed(conn: &mut DbConn, today: NaiveDate) -> Result<usize, AppError> {
             };
             let posted = at(reg_day, 8) - Duration::hours(6 + (n % 30) as i64);
             seq_no += 1;
-            let ref_no = format_ref_no("安", today.year(), seq_no);
+            let ref_no = format_ref_no(config::DEFAULT_REF_FORMAT, "安", today.year(), seq_no);
             let reply_days = config::reply_days(&rules, level, platform, &s.c);
             let id = diesel::insert_into(m::messages)
                 .values((

@@ -191,6 +191,18 @@ pub fn get_setting(conn: &mut DbConn, key: &str) -> QueryResult<Option<String>> 
         .optional()
 }
 
+/// Set a setting, inserting or replacing it (inside the caller's transaction).
+pub fn put_setting(conn: &mut DbConn, key: &str, value: &str) -> QueryResult<()> {
+    use schema::settings::dsl as s;
+    let n = diesel::update(s::settings.filter(s::key.eq(key)))
+        .set(s::value.eq(value))
+        .execute(conn)?;
+    if n == 0 {
+        insert_setting(conn, key, value)?;
+    }
+    Ok(())
+}
+
 /// Insert a setting (the key must not exist yet).
 pub fn insert_setting(conn: &mut DbConn, key: &str, value: &str) -> QueryResult<()> {
     use schema::settings::dsl as s;

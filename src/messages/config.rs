@@ -99,6 +99,232 @@ pub fn calendar(conn: &mut DbConn) -> QueryResult<Calendar> {
     Ok(Calendar::new(rows))
 }
 
+/// The 留言文号 format, kept in `settings`.
+pub const REF_FORMAT_KEY: &str = "ref_no_format";
+pub const DEFAULT_REF_FORMAT: &str = "{简称}网留〔{年}〕{序号}号";
+
+pub fn ref_format(conn: &mut DbConn) -> QueryResult<String> {
+    Ok(db::get_setting(conn, REF_FORMAT_KEY)?.unwrap_or_else(|| DEFAULT_REF_FORMAT.to_string()))
+}
+
+/// A 文号 format must name the owner, the year and the number, so that numbers stay
+/// unique across units and years.
+pub fn check_ref_format(format: &str) -> Result<String, &'static str> {
+    let f = format.trim();
+    if f.chars().count() > 40 {
+        return Err("文号格式不超过 40 字。");
+    }
+    if !(f.contains("{简称}") && f.contains("{年}") && f.contains("{序号}")) {
+        return Err("文号格式须同时包含 {简称}、{年}、{序号}，以保证各单位、各年度文号不重复。");
+    }
+    Ok(f.to_string())
+}
+
+/// The name shown for a list kind.
+pub fn kind_label(kind: &str) -> &'static str {
+    match kind {
+        LEVEL => "级别",
+        PLATFORM => "留言来源平台",
+        CATEGORY => "所属类型",
+        _ => "",
+    }
+}
+
+/// One value of a configurable list.
+#[derive(Queryable, Debug, Clone)]
+pub struct OptionRow {
+    pub id: i32,
+    pub kind: String,
+    pub value: String,
+    pub sort_order: i32,
+    pub active: bool,
+}
+
+/// Every value of every list, active or not.
+pub fn all_options(conn: &mut DbConn) -> QueryResult<Vec<OptionRow>> {
+    o::options.order((o::kind, o::sort_order, o::id)).load(conn)
+}
+
+/// Add a value to a list; returns an error text for the form when it is not acceptable.
+pub fn add_option(
+    conn: &mut DbConn,
+    kind: &str,
+    value: &str,
+) -> Result<Result<(), String>, AppError> {
+    let v = value.trim();
+    if kind_label(kind).is_empty() {
+        return Ok(Err("请选择列表。".to_string()));
+    }
+    if v.is_empty() || v.chars().count() > 30 {
+        return Ok(Err(format!(
+            "请填写{}名称（不超过 30 字）。",
+            kind_label(kind)
+        )));
+    }
+    let exists: i64 = o::options
+        .filter(o::kind.eq(kind))
+        .filter(o::value.eq(v))
+        .count()
+        .get_result(conn)?;
+    if exists > 0 {
+        return Ok(Err(format!(
+            "“{v}”已在{}列表中（如已停用，可直接启用）。",
+            kind_label(kind)
+        )));
+    }
+    let max: Option<i32> = o::options
+        .filter(o::kind.eq(kind))
+        .select(diesel::dsl::max(o::sort_order))
+        .first(conn)?;
+    diesel::insert_into(o::options)
+        .values((
+            o::kind.eq(kind),
+            o::value.eq(v),
+            o::sort_order.eq(max.unwrap_or(0) + 10),
+            o::active.eq(true),
+        ))
+        .execute(conn)?;
+    Ok(Ok(()))
+}
+
+/// Switch a list value on or off (values in use are never deleted); returns the value.
+pub fn set_option_active(conn: &mut DbConn, id: i32, active: bool) -> QueryResult<Option<String>> {
+    let n = diesel::update(o::options.find(id))
+        .set(o::active.eq(active))
+        .execute(conn)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    o::options.find(id).select(o::value).first(conn).optional()
+}
+
+/// A validated deadline rule.
+pub struct NewRule {
+    pub level: Option<String>,
+    pub source_platform: Option<String>,
+    pub category: Option<String>,
+    pub reply_days: i32,
+    pub note: String,
+}
+
+/// Check a rule as typed: each condition empty (任意) or a value from its list; days 1–60.
+pub fn check_rule(
+    level: &str,
+    platform: &str,
+    category: &str,
+    days: &str,
+    note: &str,
+    lists: (&[String], &[String], &[String]),
+) -> Result<NewRule, crate::forms::FieldErrors> {
+    let mut e = crate::forms::FieldErrors::default();
+    let pick = |v: &str, list: &[String], field: &str, e: &mut crate::forms::FieldErrors| {
+        let v = v.trim();
+        if v.is_empty() {
+            None
+        } else if list.iter().any(|x| x == v) {
+            Some(v.to_string())
+        } else {
+            e.add(field, "请从列表中选择，或选“任意”。");
+            None
+        }
+    };
+    let level = pick(level, lists.0, "level", &mut e);
+    let source_platform = pick(platform, lists.1, "source_platform", &mut e);
+    let category = pick(category, lists.2, "category", &mut e);
+    let reply_days = match days.trim().parse::<i32>() {
+        Ok(d) if (1..=60).contains(&d) => d,
+        _ => {
+            e.add("reply_days", "答复期限应为 1–60 个工作日。");
+            0
+        }
+    };
+    if note.chars().count() > 200 {
+        e.add("note", "说明不超过 200 字。");
+    }
+    if e.is_empty() {
+        Ok(NewRule {
+            level,
+            source_platform,
+            category,
+            reply_days,
+            note: note.trim().to_string(),
+        })
+    } else {
+        Err(e)
+    }
+}
+
+/// Save a rule; a rule with the same three conditions is replaced.
+pub fn save_rule(conn: &mut DbConn, rule: &NewRule) -> QueryResult<()> {
+    let same: Vec<Rule> = rules(conn)?
+        .into_iter()
+        .filter(|x| {
+            x.level == rule.level
+                && x.source_platform == rule.source_platform
+                && x.category == rule.category
+        })
+        .collect();
+    for x in same {
+        diesel::delete(r::deadline_rules.find(x.id)).execute(conn)?;
+    }
+    diesel::insert_into(r::deadline_rules)
+        .values((
+            r::level.eq(&rule.level),
+            r::source_platform.eq(&rule.source_platform),
+            r::category.eq(&rule.category),
+            r::reply_days.eq(rule.reply_days),
+            r::note.eq(&rule.note),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn delete_rule(conn: &mut DbConn, id: i32) -> QueryResult<usize> {
+    diesel::delete(r::deadline_rules.find(id)).execute(conn)
+}
+
+/// One calendar entry: a public holiday (放假) or a 调休 working day.
+#[derive(Queryable, Debug, Clone)]
+pub struct Holiday {
+    pub day: NaiveDate,
+    pub name: String,
+    pub is_off: bool,
+}
+
+pub fn holidays_of_year(conn: &mut DbConn, year: i32) -> QueryResult<Vec<Holiday>> {
+    let (from, to) = (
+        NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or_default(),
+        NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or_default(),
+    );
+    h::holidays
+        .filter(h::day.between(from, to))
+        .order(h::day)
+        .select((h::day, h::name, h::is_off))
+        .load(conn)
+}
+
+/// Years that have calendar entries.
+pub fn holiday_years(conn: &mut DbConn) -> QueryResult<Vec<i32>> {
+    use chrono::Datelike;
+    let days: Vec<NaiveDate> = h::holidays.select(h::day).order(h::day).load(conn)?;
+    let mut years: Vec<i32> = days.iter().map(|d| d.year()).collect();
+    years.dedup();
+    Ok(years)
+}
+
+/// Set one day (replacing what the calendar said about it).
+pub fn put_holiday(conn: &mut DbConn, day: NaiveDate, name: &str, is_off: bool) -> QueryResult<()> {
+    diesel::delete(h::holidays.filter(h::day.eq(day))).execute(conn)?;
+    diesel::insert_into(h::holidays)
+        .values((h::day.eq(day), h::name.eq(name), h::is_off.eq(is_off)))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn delete_holiday(conn: &mut DbConn, day: NaiveDate) -> QueryResult<usize> {
+    diesel::delete(h::holidays.filter(h::day.eq(day))).execute(conn)
+}
+
 /// A reply template (答复模板) for one 所属类型.
 #[derive(Queryable, Debug, Clone)]
 pub struct ReplyTemplate {

@@ -353,29 +353,21 @@ pub fn list(
     Ok((rows, total))
 }
 
-/// Everything waiting for the user's unit to act (unordered; the caller sorts by urgency).
-pub fn todo(conn: &mut DbConn, role: Role, unit_id: i32) -> QueryResult<Vec<Message>> {
-    let mut q = m::messages.into_boxed();
+/// Everything waiting for the user's unit to act; None for roles that act on nothing.
+fn todo_query<'a>(role: Role, unit_id: i32) -> Option<Boxed<'a>> {
+    let q = m::messages.into_boxed();
     let owner_states = ["registered", "replied", "closed", "followed_up", "reported"];
-    q = match role {
-        Role::CityOperator => q.filter(
-            m::owner_unit_id.eq(unit_id).and(
-                m::state.eq_any(owner_states).or(m::state
-                    .eq("handling")
-                    .and(m::extension_requested_days.is_not_null())),
-            ),
-        ),
+    let owner = m::owner_unit_id.eq(unit_id).and(
+        m::state.eq_any(owner_states).or(m::state
+            .eq("handling")
+            .and(m::extension_requested_days.is_not_null())),
+    );
+    Some(match role {
+        Role::CityOperator => q.filter(owner),
         Role::CountyOperator => q.filter(
-            m::owner_unit_id
+            owner.or(m::handling_unit_id
                 .eq(unit_id)
-                .and(
-                    m::state.eq_any(owner_states).or(m::state
-                        .eq("handling")
-                        .and(m::extension_requested_days.is_not_null())),
-                )
-                .or(m::handling_unit_id
-                    .eq(unit_id)
-                    .and(m::state.eq_any(["assigned", "handling"]))),
+                .and(m::state.eq_any(["assigned", "handling"]))),
         ),
         Role::DeptOperator => q.filter(
             m::handling_unit_id
@@ -385,9 +377,82 @@ pub fn todo(conn: &mut DbConn, role: Role, unit_id: i32) -> QueryResult<Vec<Mess
                     .eq(unit_id)
                     .and(m::state.eq("handling"))),
         ),
-        _ => return Ok(Vec::new()),
+        _ => return None,
+    })
+}
+
+/// The most urgent `limit` items of the 待办 (supervised first, then by due date).
+pub fn todo(conn: &mut DbConn, role: Role, unit_id: i32, limit: i64) -> QueryResult<Vec<Message>> {
+    let Some(q) = todo_query(role, unit_id) else {
+        return Ok(Vec::new());
     };
-    q.order(m::due_at.asc()).limit(500).load(conn)
+    q.order((
+        m::supervision_level.is_null(),
+        m::due_at.is_null(),
+        m::due_at.asc(),
+        m::id.asc(),
+    ))
+    .limit(limit)
+    .load(conn)
+}
+
+/// The 待办 counts, each one COUNT query, so they stay exact however long the list.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TodoCounts {
+    pub total: i64,
+    pub to_accept: i64,
+    pub handling: i64,
+    pub to_review: i64,
+    pub supervised: i64,
+    pub overdue: i64,
+}
+
+pub fn todo_counts(
+    conn: &mut DbConn,
+    role: Role,
+    unit_id: i32,
+    today: NaiveDate,
+) -> QueryResult<TodoCounts> {
+    let Some(_) = todo_query(role, unit_id) else {
+        return Ok(TodoCounts::default());
+    };
+    let base = || todo_query(role, unit_id).unwrap_or_else(|| m::messages.into_boxed());
+    let mine = m::handling_unit_id
+        .eq(unit_id)
+        .or(m::forwarded_unit_id.eq(unit_id));
+    Ok(TodoCounts {
+        total: base().count().get_result(conn)?,
+        to_accept: base()
+            .filter(m::state.eq("assigned"))
+            .filter(m::handling_unit_id.eq(unit_id))
+            .count()
+            .get_result(conn)?,
+        handling: base()
+            .filter(m::state.eq("handling"))
+            .filter(mine)
+            .count()
+            .get_result(conn)?,
+        to_review: base()
+            .filter(m::state.eq("replied"))
+            .filter(m::owner_unit_id.eq(unit_id))
+            .count()
+            .get_result(conn)?,
+        supervised: base()
+            .filter(m::state.eq_any(RUNNING))
+            .filter(m::supervision_level.is_not_null())
+            .filter(mine)
+            .count()
+            .get_result(conn)?,
+        overdue: base()
+            .filter(
+                m::state
+                    .eq_any(RUNNING)
+                    .and(m::due_at.lt(today))
+                    .or(m::state.eq("closed").and(m::followup_due.lt(today))),
+            )
+            .count()
+            .get_result(conn)?,
+    })
 }
 
 /// Messages registered by the same person with a similar title within 30 days, or with

@@ -241,8 +241,12 @@ fn ref_prefix(owner: &Unit) -> String {
     }
 }
 
-pub fn format_ref_no(prefix: &str, year: i32, seq: i32) -> String {
-    format!("{prefix}网留〔{year}〕{seq:04}号")
+/// Fill a 文号 format (see `config::REF_FORMAT_KEY`): 序号 is zero-padded to four digits.
+pub fn format_ref_no(format: &str, prefix: &str, year: i32, seq: i32) -> String {
+    format
+        .replace("{简称}", prefix)
+        .replace("{年}", &year.to_string())
+        .replace("{序号}", &format!("{seq:04}"))
 }
 
 /// The next number in the owner's yearly sequence, inside the caller's transaction.
@@ -358,7 +362,8 @@ pub fn register(
         let owner = units::find(conn, acting.unit_id)?.ok_or(AppError::NotFound)?;
         let year = to_china(now).year();
         let seq = next_seq(conn, owner.id, year)?;
-        let ref_no = format_ref_no(&ref_prefix(&owner), year, seq);
+        let format = config::ref_format(conn)?;
+        let ref_no = format_ref_no(&format, &ref_prefix(&owner), year, seq);
         let id = diesel::insert_into(m::messages)
             .values((
                 m::ref_no.eq(&ref_no),
@@ -493,6 +498,114 @@ pub fn act(
     today: NaiveDate,
 ) -> Result<ActOutcome, AppError> {
     tx_with_files(conn, |conn, placed| {
+        act_in(conn, acting, scope, id, action, form, files, today, placed)
+    })
+}
+
+/// Messages chosen for a batch 呈报 or 销号, each with the version the user saw.
+pub struct BatchItem {
+    pub id: i32,
+    pub version: i32,
+}
+
+pub enum BatchOutcome {
+    Done(usize),
+    Invalid(FieldErrors),
+    /// Nothing was changed: these messages (文号, reason) stood in the way.
+    Refused(Vec<(String, String)>),
+}
+
+/// 批量呈报 (one 呈报文号 for all) or 批量销号: all of them in one transaction, or none.
+#[allow(clippy::too_many_arguments)]
+pub fn batch(
+    conn: &mut DbConn,
+    acting: &Acting,
+    scope: &Scope,
+    action: Action,
+    items: &[BatchItem],
+    form: &ActForm,
+    store: &Store,
+    today: NaiveDate,
+) -> Result<BatchOutcome, AppError> {
+    if !matches!(action, Action::Report | Action::Archive) {
+        return Err(AppError::NotFound);
+    }
+    if items.is_empty() {
+        let mut e = FieldErrors::default();
+        e.add("ids", "请勾选要处理的留言。");
+        return Ok(BatchOutcome::Invalid(e));
+    }
+    enum Stop {
+        App(AppError),
+        Invalid(FieldErrors),
+        Refused(Vec<(String, String)>),
+    }
+    impl From<diesel::result::Error> for Stop {
+        fn from(e: diesel::result::Error) -> Stop {
+            Stop::App(e.into())
+        }
+    }
+    let files = Files {
+        store,
+        accepted: &[],
+        refused: &[],
+    };
+    let result = db::write_tx(conn, |conn| {
+        let mut refused = Vec::new();
+        for item in items {
+            let mut f = form.clone();
+            f.version = item.version.to_string();
+            let ref_no = model::find_scoped(conn, scope, item.id)
+                .map_err(|e| Stop::App(e.into()))?
+                .map(|m| m.ref_no)
+                .ok_or(Stop::App(AppError::NotFound))?;
+            let mut placed = Vec::new();
+            match act_in(
+                conn,
+                acting,
+                scope,
+                item.id,
+                action,
+                &f,
+                &files,
+                today,
+                &mut placed,
+            )
+            .map_err(Stop::App)?
+            {
+                ActOutcome::Done(_) => {}
+                ActOutcome::Invalid(e) => return Err(Stop::Invalid(e)),
+                ActOutcome::Conflict => refused.push((ref_no, CONFLICT_MESSAGE.to_string())),
+                ActOutcome::Refused(r) => refused.push((ref_no, r)),
+            }
+        }
+        if refused.is_empty() {
+            Ok(items.len())
+        } else {
+            Err(Stop::Refused(refused))
+        }
+    });
+    match result {
+        Ok(n) => Ok(BatchOutcome::Done(n)),
+        Err(Stop::App(e)) => Err(e),
+        Err(Stop::Invalid(e)) => Ok(BatchOutcome::Invalid(e)),
+        Err(Stop::Refused(r)) => Ok(BatchOutcome::Refused(r)),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn act_in(
+    conn: &mut DbConn,
+    acting: &Acting,
+    scope: &Scope,
+    id: i32,
+    action: Action,
+    form: &ActForm,
+    files: &Files,
+    today: NaiveDate,
+    placed: &mut Vec<std::path::PathBuf>,
+) -> Result<ActOutcome, AppError> {
+    {
         let msg = model::find_scoped(conn, scope, id)?.ok_or(AppError::NotFound)?;
         if form.version.trim().parse::<i32>().ok() != Some(msg.version) {
             return Ok(ActOutcome::Conflict);
@@ -800,7 +913,7 @@ pub fn act(
             done.push_str(&format!("附件 {} 个已保存。", files.accepted.len()));
         }
         Ok(ActOutcome::Done(done))
-    })
+    }
 }
 
 /// Units an owner may assign to: the city centre assigns to counties, zones and city
@@ -839,8 +952,16 @@ mod tests {
 
     #[test]
     fn ref_numbers() {
-        assert_eq!(format_ref_no("安", 2026, 1), "安网留〔2026〕0001号");
-        assert_eq!(format_ref_no("西秀", 2026, 123), "西秀网留〔2026〕0123号");
+        let f = config::DEFAULT_REF_FORMAT;
+        assert_eq!(format_ref_no(f, "安", 2026, 1), "安网留〔2026〕0001号");
+        assert_eq!(
+            format_ref_no(f, "西秀", 2026, 123),
+            "西秀网留〔2026〕0123号"
+        );
+        assert_eq!(
+            format_ref_no("{年}-{简称}-{序号}", "安", 2026, 7),
+            "2026-安-0007"
+        );
     }
 
     #[test]

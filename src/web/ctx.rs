@@ -106,7 +106,12 @@ pub fn nav_for(role: Role, path: &str) -> Vec<NavItem> {
         }
         Role::SecAdmin => items.push(("/security", "账户安全")),
         Role::AuditAdmin => items.push(("/audit", "审计日志")),
-        Role::CityOperator | Role::CountyOperator => {
+        Role::CityOperator => {
+            items.push(("/messages/new", "留言登记"));
+            items.push(("/messages", "留言列表"));
+            items.push(("/settings", "业务设置"));
+        }
+        Role::CountyOperator => {
             items.push(("/messages/new", "留言登记"));
             items.push(("/messages", "留言列表"));
         }

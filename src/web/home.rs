@@ -15,7 +15,7 @@ use crate::web::render;
 #[template(path = "home.html")]
 struct HomePage {
     layout: Layout,
-    tiles: Option<crate::web::messages::Tiles>,
+    tiles: Option<crate::messages::model::TodoCounts>,
     todo: Vec<crate::web::messages::TodoRow>,
     can_register: bool,
     role_duties: &'static str,

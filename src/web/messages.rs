@@ -7,6 +7,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use crate::attachments::{self, Attachment, Store};
+use crate::auth::csrf::CsrfForm;
 use crate::auth::roles::{Role, UnitKind};
 use crate::clock::{china_today, to_china};
 use crate::db;
@@ -237,6 +238,8 @@ pub async fn create(ctx: Ctx, upload: CsrfUpload<RegisterForm>) -> Result<HttpRe
 // ---------- list ----------
 
 pub struct Row {
+    /// `id:version` when the row can be picked for a batch 呈报/销号 by this user.
+    pub pick: Option<String>,
     pub id: i32,
     pub ref_no: String,
     pub title: String,
@@ -259,6 +262,7 @@ fn row(
 ) -> Row {
     let state = msg.state();
     Row {
+        pick: None,
         id: msg.id,
         ref_no: msg.ref_no.clone(),
         title: msg.title.clone(),
@@ -300,6 +304,20 @@ struct ListPage {
     prev_query: String,
     next_query: String,
     can_register: bool,
+    /// Some rows can be picked for 批量呈报/批量销号.
+    batch: bool,
+}
+
+/// Whether this user may take a message into a batch 呈报 or 销号 (the owner's steps).
+fn pickable(ctx: &Ctx, m: &Message) -> bool {
+    matches!(m.state(), State::FollowedUp | State::Reported)
+        && lifecycle::available(
+            m.state(),
+            service::standing(&acting(ctx), m),
+            service::facts(m),
+        )
+        .iter()
+        .any(|a| matches!(a, Action::Report | Action::Archive))
 }
 
 fn query_string(f: &ListFilter, page: i64) -> String {
@@ -364,7 +382,14 @@ pub async fn list(ctx: Ctx, query: web::Query<ListFilter>) -> Result<HttpRespons
         .collect();
     render(&ListPage {
         layout: ctx.layout("留言列表").crumb("留言列表", "/messages"),
-        rows: rows.iter().map(|m| row(m, &names, &cal, today)).collect(),
+        batch: rows.iter().any(|m| pickable(&ctx, m)),
+        rows: rows
+            .iter()
+            .map(|m| Row {
+                pick: pickable(&ctx, m).then(|| format!("{}:{}", m.id, m.version)),
+                ..row(m, &names, &cal, today)
+            })
+            .collect(),
         total,
         page,
         pages,
@@ -966,27 +991,23 @@ pub struct TodoRow {
     pub overdue: bool,
 }
 
-pub struct Tiles {
-    pub to_accept: usize,
-    pub handling: usize,
-    pub to_review: usize,
-    pub supervised: usize,
-    pub overdue: usize,
-}
+/// At most this many 待办 rows on the home page; the counts are always exact.
+pub const TODO_ROWS: i64 = 200;
 
-/// What the user's unit has to do, most urgent first.
-pub async fn todo(ctx: &Ctx) -> Result<(Vec<TodoRow>, Tiles), AppError> {
+/// What the user's unit has to do, most urgent first, with the exact counts.
+pub async fn todo(ctx: &Ctx) -> Result<(Vec<TodoRow>, model::TodoCounts), AppError> {
     let (role, unit) = (ctx.role, ctx.unit.id);
-    let (msgs, all, cal) = db::run(ctx.pool(), move |c| {
+    let today = china_today();
+    let (msgs, counts, all, cal) = db::run(ctx.pool(), move |c| {
         Ok((
-            model::todo(c, role, unit)?,
+            model::todo(c, role, unit, TODO_ROWS)?,
+            model::todo_counts(c, role, unit, today)?,
             units::all(c)?,
             config::calendar(c)?,
         ))
     })
     .await?;
     let names = unit_names(&all);
-    let today = china_today();
     let mut rows: Vec<(TodoRow, bool, Option<chrono::NaiveDate>)> = msgs
         .iter()
         .map(|m| {
@@ -1025,17 +1046,7 @@ pub async fn todo(ctx: &Ctx) -> Result<(Vec<TodoRow>, Tiles), AppError> {
         .collect();
     // Supervised items for the handler first, then overdue, then by due date.
     rows.sort_by_key(|(r, sup, due)| (!*sup, !r.overdue, due.unwrap_or(chrono::NaiveDate::MAX)));
-    let tiles = Tiles {
-        to_accept: rows.iter().filter(|(r, _, _)| r.task == "待签收").count(),
-        handling: rows
-            .iter()
-            .filter(|(r, _, _)| r.task == "待答复" || r.task == "待报送答复稿")
-            .count(),
-        to_review: rows.iter().filter(|(r, _, _)| r.task == "待审核").count(),
-        supervised: rows.iter().filter(|(_, s, _)| *s).count(),
-        overdue: rows.iter().filter(|(r, _, _)| r.overdue).count(),
-    };
-    Ok((rows.into_iter().map(|(r, _, _)| r).collect(), tiles))
+    Ok((rows.into_iter().map(|(r, _, _)| r).collect(), counts))
 }
 
 // ---------- 督办通知书 ----------
@@ -1154,4 +1165,181 @@ pub async fn attachment(ctx: Ctx, path: web::Path<i32>) -> Result<HttpResponse, 
         .insert_header((actix_web::http::header::CACHE_CONTROL, "private, no-store"))
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .body(body))
+}
+
+// ---------- 批量呈报 / 批量销号 ----------
+
+pub struct BatchRow {
+    pub pick: String,
+    pub id: i32,
+    pub ref_no: String,
+    pub title: String,
+    pub state: &'static str,
+    pub state_css: &'static str,
+    pub missing: Vec<&'static str>,
+    pub problem: String,
+}
+
+#[derive(Template)]
+#[template(path = "messages/batch.html")]
+struct BatchPage {
+    layout: Layout,
+    action: &'static str,
+    label: &'static str,
+    rows: Vec<BatchRow>,
+    report_ref_no: String,
+    text: String,
+    errors: FieldErrors,
+    blocked: bool,
+}
+
+/// Parse `id:version` picks, ignoring anything malformed.
+fn picks(pairs: &[(String, String)]) -> Vec<service::BatchItem> {
+    let mut v: Vec<service::BatchItem> = pairs
+        .iter()
+        .filter(|(k, _)| k == "ids")
+        .filter_map(|(_, v)| {
+            let (id, ver) = v.split_once(':')?;
+            Some(service::BatchItem {
+                id: id.parse().ok()?,
+                version: ver.parse().ok()?,
+            })
+        })
+        .collect();
+    v.sort_by_key(|i| i.id);
+    v.dedup_by_key(|i| i.id);
+    v.truncate(500);
+    v
+}
+
+fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
+/// The batch page: the chosen messages, what stands in the way, and the confirm button.
+/// Nothing changes until it is submitted with `confirm=1`.
+pub async fn batch(
+    ctx: Ctx,
+    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(REGISTRARS)?;
+    let action = match field(&pairs, "action") {
+        "report" => Action::Report,
+        "archive" => Action::Archive,
+        _ => return Err(AppError::NotFound),
+    };
+    let items = picks(&pairs);
+    let form = ActForm {
+        report_ref_no: field(&pairs, "report_ref_no").to_string(),
+        text: field(&pairs, "text").to_string(),
+        ..Default::default()
+    };
+    let confirm = field(&pairs, "confirm") == "1";
+    let (who, role, unit) = (acting(&ctx), ctx.role, ctx.unit.id);
+    let mut errors = FieldErrors::default();
+    let mut problems: Vec<(String, String)> = Vec::new();
+    if confirm {
+        let store = Store::new(&ctx.state.config.data_dir);
+        let (f, its) = (form.clone(), picks(&pairs));
+        let today = china_today();
+        let outcome = db::run(ctx.pool(), move |c| {
+            let scope = model::scope_for(c, role, unit)?;
+            service::batch(c, &who, &scope, action, &its, &f, &store, today)
+        })
+        .await?;
+        match outcome {
+            service::BatchOutcome::Done(n) => {
+                let text = match action {
+                    Action::Report => format!(
+                        "已批量呈报 {n} 条留言，呈报文号 {}。下一步：批量销号。",
+                        form.report_ref_no.trim()
+                    ),
+                    _ => format!("已批量销号 {n} 条留言，已归档。"),
+                };
+                ctx.flash("ok", &text);
+                let next = if action == Action::Report {
+                    "reported"
+                } else {
+                    "archived"
+                };
+                return Ok(see_other(&format!("/messages?state={next}")));
+            }
+            service::BatchOutcome::Invalid(e) => errors = e,
+            service::BatchOutcome::Refused(r) => {
+                errors.add(
+                    "ids",
+                    "以下留言不能处理，全部留言均未改变。请取消勾选这些留言或先处理其问题后重试。",
+                );
+                problems = r;
+            }
+        }
+    } else if items.is_empty() {
+        errors.add("ids", "请先在列表中勾选要处理的留言。");
+    }
+    let ids: Vec<i32> = items.iter().map(|i| i.id).collect();
+    let msgs = db::run(ctx.pool(), move |c| {
+        let scope = model::scope_for(c, role, unit)?;
+        let mut v = Vec::new();
+        for id in ids {
+            v.push(model::find_scoped(c, &scope, id)?.ok_or(AppError::NotFound)?);
+        }
+        Ok(v)
+    })
+    .await?;
+    let rows: Vec<BatchRow> = msgs
+        .iter()
+        .zip(&items)
+        .map(|(m, it)| {
+            let missing = if action == Action::Archive {
+                m.missing_elements()
+            } else {
+                Vec::new()
+            };
+            BatchRow {
+                pick: format!("{}:{}", m.id, it.version),
+                id: m.id,
+                ref_no: m.ref_no.clone(),
+                title: m.title.clone(),
+                state: m.state().label(),
+                state_css: m.state().as_str(),
+                problem: problems
+                    .iter()
+                    .find(|(r, _)| *r == m.ref_no)
+                    .map(|(_, p)| p.clone())
+                    .unwrap_or_default(),
+                missing,
+            }
+        })
+        .collect();
+    let blocked = rows.iter().any(|r| !r.missing.is_empty());
+    let label = if action == Action::Report {
+        "批量呈报"
+    } else {
+        "批量销号"
+    };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    render_status(
+        status,
+        &BatchPage {
+            layout: ctx
+                .layout(label)
+                .crumb("留言列表", "/messages")
+                .crumb(label, ""),
+            action: action.as_str(),
+            label,
+            rows,
+            report_ref_no: form.report_ref_no,
+            text: form.text,
+            errors,
+            blocked,
+        },
+    )
 }

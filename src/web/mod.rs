@@ -10,6 +10,7 @@ pub mod home;
 pub mod login;
 pub mod messages;
 pub mod security;
+pub mod settings;
 pub mod upload;
 
 use actix_web::http::{header, StatusCode};
@@ -84,6 +85,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/messages", web::get().to(messages::list))
         .route("/messages", web::post().to(messages::create))
         .route("/messages/new", web::get().to(messages::new))
+        .route("/messages/batch", web::post().to(messages::batch))
         .route("/messages/{id}", web::get().to(messages::show))
         .route("/messages/{id}/act/{action}", web::post().to(messages::act))
         .route(
@@ -91,6 +93,31 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(messages::notice),
         )
         .route("/attachments/{id}", web::get().to(messages::attachment))
+        .route("/settings", web::get().to(settings::index))
+        .route("/settings/ref-format", web::post().to(settings::ref_format))
+        .route("/settings/holidays", web::get().to(settings::holidays))
+        .route("/settings/holidays", web::post().to(settings::holiday_put))
+        .route(
+            "/settings/holidays/{day}/delete",
+            web::post().to(settings::holiday_delete),
+        )
+        .route("/settings/lists", web::get().to(settings::lists))
+        .route("/settings/lists", web::post().to(settings::list_add))
+        .route(
+            "/settings/lists/{id}/active",
+            web::post().to(settings::list_active),
+        )
+        .route("/settings/rules", web::get().to(settings::rules))
+        .route("/settings/rules", web::post().to(settings::rule_save))
+        .route(
+            "/settings/rules/{id}/delete",
+            web::post().to(settings::rule_delete),
+        )
+        .route("/settings/templates", web::get().to(settings::templates))
+        .route(
+            "/settings/templates",
+            web::post().to(settings::template_save),
+        )
         .route("/security", web::get().to(security::index))
         .route("/security/unlock/{id}", web::post().to(security::unlock))
         .route("/audit", web::get().to(audit_log::index));

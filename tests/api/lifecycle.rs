@@ -50,7 +50,7 @@ fn events(app: &TestApp, id: i32) -> Vec<String> {
         .expect("events")
 }
 
-fn state(app: &TestApp, id: i32) -> String {
+pub fn state(app: &TestApp, id: i32) -> String {
     use diesel::prelude::*;
     use liuyan::db::schema::messages::dsl as m;
     let mut c = app.db();
@@ -105,7 +105,7 @@ pub async fn act(b: &Browser, id: i32, action: &str, fields: &[(&str, &str)]) ->
         .await
 }
 
-async fn ok(b: &Browser, id: i32, action: &str, fields: &[(&str, &str)]) {
+pub async fn ok(b: &Browser, id: i32, action: &str, fields: &[(&str, &str)]) {
     let r = act(b, id, action, fields).await;
     let status = r.status();
     let body = if status == StatusCode::SEE_OTHER {

@@ -3,5 +3,7 @@
 mod admin;
 mod attachments;
 mod auth;
+mod batch;
 mod helpers;
 mod lifecycle;
+mod settings;

@@ -1,0 +1,193 @@
+//! 业务设置 by the city centre: holidays, lists, deadline rules, reply templates and the
+//! 文号 format, each change audited and taking effect at once; nobody else gets in.
+
+use reqwest::StatusCode;
+
+use crate::helpers::spawn_app;
+use crate::lifecycle::{act, register, unit_id};
+
+#[tokio::test]
+async fn the_city_centre_keeps_the_business_settings() {
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+
+    // Holidays: a bad date is refused with the typed name kept.
+    let r = center
+        .submit(
+            "/settings/holidays",
+            "/settings/holidays",
+            &[("day", "2027-13-01"), ("name", "元旦"), ("is_off", "1")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = r.text().await.expect("body");
+    assert!(body.contains("请填写日期"));
+    assert!(body.contains("value=\"元旦\""));
+    let before = app.count("holidays");
+    let r = center
+        .submit(
+            "/settings/holidays",
+            "/settings/holidays",
+            &[("day", "2027-01-01"), ("name", "元旦"), ("is_off", "1")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count("holidays"), before + 1);
+    let (_, page) = center.page("/settings/holidays?year=2027").await;
+    assert!(page.contains("2027-01-01") && page.contains("元旦"));
+    let r = center
+        .submit(
+            "/settings/holidays?year=2027",
+            "/settings/holidays/2027-01-01/delete",
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count("holidays"), before);
+
+    // Lists: a new platform, and a duplicate refused.
+    let r = center
+        .submit(
+            "/settings/lists",
+            "/settings/lists",
+            &[("kind", "platform"), ("value", "贵州省网上信访")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, new_page) = center.page("/messages/new").await;
+    assert!(new_page.contains("贵州省网上信访"));
+    let r = center
+        .submit(
+            "/settings/lists",
+            "/settings/lists",
+            &[("kind", "platform"), ("value", "贵州省网上信访")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r
+        .text()
+        .await
+        .expect("body")
+        .contains("已在留言来源平台列表中"));
+
+    // A deadline rule: 投诉举报 now gets 15 working days when assigned.
+    let r = center
+        .submit(
+            "/settings/rules",
+            "/settings/rules",
+            &[
+                ("level", ""),
+                ("source_platform", ""),
+                ("category", "投诉举报"),
+                ("reply_days", "15"),
+                ("note", "本市规定"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = center
+        .submit(
+            "/settings/rules",
+            "/settings/rules",
+            &[("category", "投诉举报"), ("reply_days", "99")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The 文号 format: must keep the three parts; a good one applies to the next message.
+    let r = center
+        .submit(
+            "/settings",
+            "/settings/ref-format",
+            &[("ref_format", "安顺{序号}")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = center
+        .submit(
+            "/settings",
+            "/settings/ref-format",
+            &[("ref_format", "{简称}留〔{年}〕{序号}")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let id = register(&center, "新格式的文号", "孙八").await;
+    let (_, html) = center.page(&format!("/messages/{id}")).await;
+    assert!(html.contains("安留〔"), "new 文号 format used");
+    let xixiu = unit_id(&app, "安顺市西秀区");
+    let r = act(&center, id, "assign", &[("unit_id", &xixiu)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.count("message_events WHERE action = 'assign' AND detail LIKE '%\"reply_days\":15%'"),
+        1,
+        "the new rule decided the reply period"
+    );
+
+    // A reply template for 投诉举报.
+    let r = center
+        .submit(
+            "/settings/templates",
+            "/settings/templates",
+            &[
+                ("id", ""),
+                ("category", "投诉举报"),
+                ("title", "投诉查处答复"),
+                ("body", "经查，您反映的问题属实，已责令整改。"),
+                ("active", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, page) = center.page("/settings/templates").await;
+    assert!(page.contains("投诉查处答复"));
+
+    assert_eq!(
+        app.count("audit_log WHERE event = 'settings_change'"),
+        6,
+        "every change audited"
+    );
+}
+
+#[tokio::test]
+async fn nobody_but_the_city_centre_touches_the_settings() {
+    let app = spawn_app().await;
+    let pages = [
+        "/settings",
+        "/settings/holidays",
+        "/settings/lists",
+        "/settings/rules",
+        "/settings/templates",
+    ];
+    let center = app.login_as("center").await;
+    let (_, html) = center.page("/settings/lists").await;
+    let token_page = html;
+    assert!(token_page.contains("csrf_token"));
+    for user in [
+        "leader", "xixiu", "zhujian", "sysadmin", "secadmin", "auditor",
+    ] {
+        let b = app.login_as(user).await;
+        for p in pages {
+            let (status, _) = b.page(p).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{user} GET {p}");
+        }
+        let before = app.count("options");
+        let r = b
+            .submit(
+                "/",
+                "/settings/lists",
+                &[("kind", "platform"), ("value", "越权添加")],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{user} POST");
+        assert_eq!(app.count("options"), before);
+        let r = b
+            .submit(
+                "/",
+                "/settings/ref-format",
+                &[("ref_format", "{简称}{年}{序号}")],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{user} POST format");
+    }
+    assert_eq!(app.count("settings WHERE key = 'ref_no_format'"), 0);
+}
