@@ -7,16 +7,15 @@ use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Deserialize;
 
+use crate::archive::{self, chain, chain::NewEvent};
 use crate::clock::from_china;
-use crate::db::schema::{
-    message_events::dsl as e, messages::dsl as m, ref_counters::dsl as rc, users::dsl as us,
-};
+use crate::db::schema::{messages::dsl as m, ref_counters::dsl as rc, users::dsl as us};
 use crate::db::{self, DbConn};
 use crate::error::AppError;
 use crate::messages::calendar::Calendar;
 use crate::messages::config;
 use crate::messages::lifecycle::{Action, State, ALL_STATES};
-use crate::messages::model::Changes;
+use crate::messages::model::{Changes, Message};
 use crate::messages::service::format_ref_no;
 use crate::units;
 
@@ -89,23 +88,23 @@ fn event(
     text: &str,
     detail: serde_json::Value,
 ) -> QueryResult<()> {
-    *seq += 1;
-    diesel::insert_into(e::message_events)
-        .values((
-            e::message_id.eq(id),
-            e::seq.eq(*seq),
-            e::at.eq(at),
-            e::user_id.eq(who.user_id),
-            e::actor_name.eq(&who.name),
-            e::unit_id.eq(who.unit_id),
-            e::action.eq(action),
-            e::from_state.eq(from.map(|s| s.as_str())),
-            e::to_state.eq(to.as_str()),
-            e::text.eq(text),
-            e::detail.eq(detail.to_string()),
-        ))
-        .execute(conn)
-        .map(|_| ())
+    *seq = chain::append(
+        conn,
+        &NewEvent {
+            message_id: id,
+            at,
+            user_id: Some(who.user_id),
+            actor_name: &who.name,
+            unit_id: Some(who.unit_id),
+            action,
+            from_state: from.map(|s| s.as_str()),
+            to_state: to.as_str(),
+            text,
+            detail: detail.to_string(),
+            files: Vec::new(),
+        },
+    )?;
+    Ok(())
 }
 
 /// Morning of a China-time day, as stored UTC.
@@ -137,6 +136,9 @@ pub fn seed(conn: &mut DbConn, today: NaiveDate) -> Result<usize, AppError> {
             .map(|u| u.name.clone())
             .unwrap_or_default()
     };
+    let names: std::collections::HashMap<i32, String> =
+        all_units.iter().map(|u| (u.id, u.name.clone())).collect();
+    let (fonds, category_code, retention) = archive::settings(conn)?;
     let mut seq_no = 0;
     let mut n = 0usize;
     for (state, count) in PLAN {
@@ -366,26 +368,52 @@ pub fn seed(conn: &mut DbConn, today: NaiveDate) -> Result<usize, AppError> {
                     serde_json::json!({ "report_ref_no": r }),
                 )?;
             }
-            if reached(State::Archived) {
-                let day = cal.add_working_days(report_day, 1).min(today);
-                ch.archived_at = Some(Some(at(day, 16)));
+            let archived = reached(State::Archived);
+            let archive_day = cal.add_working_days(report_day, 1).min(today);
+            let mut archive_no = String::new();
+            if archived {
+                let handler_unit = all_units
+                    .iter()
+                    .find(|u| u.id == handler.unit_id)
+                    .ok_or_else(|| AppError::internal("demo handler unit missing"))?;
+                let code = archive::unit_code(handler_unit);
+                let year = archive_day.year();
+                let piece = archive::next_piece(conn, &fonds, year, &retention, &code)?;
+                archive_no = archive::format_archive_no(
+                    &fonds,
+                    &category_code,
+                    year,
+                    archive::retention_code(&retention).unwrap_or("D30"),
+                    &code,
+                    piece,
+                );
+                ch.archived_at = Some(Some(at(archive_day, 16)));
+                ch.archive_no = Some(Some(archive_no.clone()));
+                ch.retention = Some(Some(retention.clone()));
+            }
+            ch.version = Some(seq + i32::from(archived));
+            diesel::update(m::messages.find(id))
+                .set(&ch)
+                .execute(conn)?;
+            if archived {
+                let msg: Message = m::messages.find(id).first(conn)?;
                 event(
                     conn,
                     id,
                     &mut seq,
-                    at(day, 16),
+                    at(archive_day, 16),
                     &center,
                     Action::Archive.as_str(),
                     Some(State::Reported),
                     State::Archived,
                     "",
-                    serde_json::json!({}),
+                    serde_json::json!({
+                        "archive_no": archive_no,
+                        "retention": retention,
+                        "elements_sha256": archive::elements_digest(&msg, &names),
+                    }),
                 )?;
             }
-            ch.version = Some(seq);
-            diesel::update(m::messages.find(id))
-                .set(&ch)
-                .execute(conn)?;
             n += 1;
         }
     }

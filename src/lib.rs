@@ -1,5 +1,6 @@
 //! 网民留言办理记实档案系统 — the library behind the `liuyan` binary.
 
+pub mod archive;
 pub mod attachments;
 pub mod audit;
 pub mod auth;

@@ -141,6 +141,8 @@ diesel::table! {
         supervision_level -> Nullable<Text>,
         supervision_due -> Nullable<Date>,
         updated_at -> Timestamp,
+        archive_no -> Nullable<Text>,
+        retention -> Nullable<Text>,
     }
 }
 
@@ -158,6 +160,31 @@ diesel::table! {
         to_state -> Text,
         text -> Text,
         detail -> Text,
+        hash -> Text,
+        hash_sm3 -> Text,
+    }
+}
+
+diesel::table! {
+    archive_counters (fonds, year, retention, unit_code) {
+        fonds -> Text,
+        year -> Integer,
+        retention -> Text,
+        unit_code -> Text,
+        last_seq -> Integer,
+    }
+}
+
+diesel::table! {
+    archive_prints (id) {
+        id -> Integer,
+        message_id -> Integer,
+        printed_at -> Timestamp,
+        user_id -> Nullable<Integer>,
+        actor_name -> Text,
+        unit_id -> Nullable<Integer>,
+        fingerprint -> Text,
+        content -> Text,
     }
 }
 
@@ -203,5 +230,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     messages,
     message_events,
     attachments,
-    reply_templates
+    reply_templates,
+    archive_counters,
+    archive_prints
 );

@@ -51,6 +51,10 @@ pub struct Message {
     pub supervision_level: Option<String>,
     pub supervision_due: Option<NaiveDate>,
     pub updated_at: NaiveDateTime,
+    /// 档号, set at 销号.
+    pub archive_no: Option<String>,
+    /// 保管期限: 永久 / 30年 / 10年.
+    pub retention: Option<String>,
 }
 
 /// What an action changes; `None` leaves a column alone, `Some(None)` clears it.
@@ -83,6 +87,8 @@ pub struct Changes {
     pub archived_at: Option<Option<NaiveDateTime>>,
     pub supervision_level: Option<Option<String>>,
     pub supervision_due: Option<Option<NaiveDate>>,
+    pub archive_no: Option<Option<String>>,
+    pub retention: Option<Option<String>>,
 }
 
 impl Message {
@@ -173,6 +179,8 @@ pub struct Event {
     pub to_state: String,
     pub text: String,
     pub detail: String,
+    pub hash: String,
+    pub hash_sm3: String,
 }
 
 pub fn events(conn: &mut DbConn, message_id: i32) -> QueryResult<Vec<Event>> {

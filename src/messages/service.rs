@@ -7,10 +7,11 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::Deserialize;
 
+use crate::archive::{self, chain, chain::NewEvent};
 use crate::attachments::{self, Incoming, Store};
 use crate::auth::roles::{Role, UnitKind};
 use crate::clock::{from_china, to_china};
-use crate::db::schema::{message_events::dsl as e, messages::dsl as m, ref_counters::dsl as rc};
+use crate::db::schema::{messages::dsl as m, ref_counters::dsl as rc};
 use crate::db::{self, DbConn};
 use crate::error::AppError;
 use crate::forms::FieldErrors;
@@ -294,28 +295,28 @@ fn insert_event(
     to: State,
     text: &str,
     detail: serde_json::Value,
+    files: &Files,
 ) -> Result<i32, AppError> {
-    let seq: Option<i32> = e::message_events
-        .filter(e::message_id.eq(message_id))
-        .select(diesel::dsl::max(e::seq))
-        .first(conn)?;
-    let seq = seq.unwrap_or(0) + 1;
-    diesel::insert_into(e::message_events)
-        .values((
-            e::message_id.eq(message_id),
-            e::seq.eq(seq),
-            e::at.eq(db::now()),
-            e::user_id.eq(acting.user_id),
-            e::actor_name.eq(&acting.name),
-            e::unit_id.eq(acting.unit_id),
-            e::action.eq(action),
-            e::from_state.eq(from.map(|s| s.as_str())),
-            e::to_state.eq(to.as_str()),
-            e::text.eq(text),
-            e::detail.eq(detail.to_string()),
-        ))
-        .execute(conn)?;
-    Ok(seq)
+    Ok(chain::append(
+        conn,
+        &NewEvent {
+            message_id,
+            at: db::now(),
+            user_id: Some(acting.user_id),
+            actor_name: &acting.name,
+            unit_id: Some(acting.unit_id),
+            action,
+            from_state: from.map(|s| s.as_str()),
+            to_state: to.as_str(),
+            text,
+            detail: detail.to_string(),
+            files: files
+                .accepted
+                .iter()
+                .map(|f| (f.original_name.clone(), f.sha256.clone()))
+                .collect(),
+        },
+    )?)
 }
 
 /// Register (登记) a message: validated, numbered without gaps, with its first event.
@@ -394,6 +395,7 @@ pub fn register(
             State::Registered,
             "",
             serde_json::json!({ "ref_no": ref_no, "note": note }),
+            files,
         )?;
         attachments::place(
             conn,
@@ -433,6 +435,9 @@ pub struct ActForm {
     pub report_ref_no: String,
     #[serde(default)]
     pub deadline: String,
+    /// 保管期限 chosen at 销号 (empty: the configured default).
+    #[serde(default)]
+    pub retention: String,
 }
 
 pub enum ActOutcome {
@@ -869,8 +874,31 @@ fn act_in(
                         missing.join("、")
                     )));
                 }
+                let (fonds, category, default_retention) = archive::settings(conn)?;
+                let retention = match form.retention.trim() {
+                    "" => default_retention,
+                    r => r.to_string(),
+                };
+                let Some(code) = archive::retention_code(&retention) else {
+                    errors.add("retention", "请选择保管期限：永久、30年或10年。");
+                    return Ok(ActOutcome::Invalid(errors));
+                };
+                let handler = msg
+                    .handling_unit_id
+                    .and_then(|h| all_units.iter().find(|u| u.id == h))
+                    .ok_or_else(|| {
+                        AppError::internal("archived message without a handling unit")
+                    })?;
+                let unit_code = archive::unit_code(handler);
+                let year = today.year();
+                let piece = archive::next_piece(conn, &fonds, year, &retention, &unit_code)?;
+                let no =
+                    archive::format_archive_no(&fonds, &category, year, code, &unit_code, piece);
                 ch.archived_at = Some(Some(now));
-                done = "已销号归档。此后的更正只能以“更正”记录追加。".to_string();
+                ch.archive_no = Some(Some(no.clone()));
+                ch.retention = Some(Some(retention.clone()));
+                detail = serde_json::json!({ "archive_no": no, "retention": retention });
+                done = format!("已销号归档，档号 {no}（保管期限 {retention}）。此后的更正只能以“更正”记录追加。");
             }
             Action::Amend => require_text(&mut errors, &text, "请填写更正内容。"),
         }
@@ -890,6 +918,12 @@ fn act_in(
         if updated != 1 {
             return Ok(ActOutcome::Conflict);
         }
+        if action == Action::Archive {
+            // Seal the 16 elements as archived: a later direct edit is detected.
+            let sealed = model::find_scoped(conn, scope, msg.id)?.ok_or(AppError::NotFound)?;
+            let names = all_units.iter().map(|u| (u.id, u.name.clone())).collect();
+            detail["elements_sha256"] = archive::elements_digest(&sealed, &names).into();
+        }
         let seq = insert_event(
             conn,
             msg.id,
@@ -899,6 +933,7 @@ fn act_in(
             to,
             &text,
             detail,
+            files,
         )?;
         attachments::place(
             conn,
