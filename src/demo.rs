@@ -326,7 +326,12 @@ pub fn seed(conn: &mut DbConn, today: NaiveDate) -> Result<usize, AppError> {
             }
             let follow_day = cal.add_working_days(close_day, 1).min(today);
             if reached(State::FollowedUp) {
-                let sat = ["满意", "满意", "基本满意", "不满意"][k % 4];
+                // 不满意 leads to 重办, so only messages still at 已回访 carry it.
+                let sat = if state == State::FollowedUp {
+                    ["满意", "满意", "基本满意", "不满意"][k % 4]
+                } else {
+                    ["满意", "满意", "基本满意"][k % 3]
+                };
                 ch.satisfaction = Some(Some(sat.to_string()));
                 ch.evaluation = Some(Some(
                     if sat == "不满意" {

@@ -33,6 +33,13 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Check integrity: hash chains, attachment files, sealed archives and 件号 gaps.
+    /// Exits with status 1 when anything is broken.
+    Verify {
+        /// Check only this message (id).
+        #[arg(long)]
+        message: Option<i32>,
+    },
     /// Manage user accounts.
     User {
         #[command(subcommand)]
@@ -112,6 +119,34 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             config.demo = demo;
             config.validate()?;
             actix_web::rt::System::new().block_on(serve(config))
+        }
+        Command::Verify { message } => {
+            let mut conn = connect(&config)?;
+            let store = liuyan::attachments::Store::new(&config.data_dir);
+            let ids = message.map(|m| vec![m]);
+            let report = liuyan::archive::verify::run(&mut conn, &store, ids.as_deref())
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "已核验留言 {} 条、办理记录 {} 条、附件 {} 个。",
+                report.messages, report.events, report.files
+            );
+            if report.breaks.is_empty() {
+                println!("未发现问题。");
+                return Ok(());
+            }
+            for b in &report.breaks {
+                if b.ref_no.is_empty() {
+                    println!("问题：{}", b.what);
+                } else {
+                    println!(
+                        "问题：{}（留言 #{}）：{}",
+                        b.ref_no,
+                        b.message_id.unwrap_or(0),
+                        b.what
+                    );
+                }
+            }
+            bail!("发现 {} 个完整性问题", report.breaks.len());
         }
         Command::Migrate => {
             let mut conn = connect(&config)?;

@@ -109,13 +109,18 @@ pub fn nav_for(role: Role, path: &str) -> Vec<NavItem> {
         Role::CityOperator => {
             items.push(("/messages/new", "留言登记"));
             items.push(("/messages", "留言列表"));
+            items.push(("/archive", "档案汇总"));
             items.push(("/settings", "业务设置"));
         }
         Role::CountyOperator => {
             items.push(("/messages/new", "留言登记"));
             items.push(("/messages", "留言列表"));
+            items.push(("/archive", "档案汇总"));
         }
-        Role::CityLeader | Role::DeptOperator => items.push(("/messages", "留言列表")),
+        Role::CityLeader | Role::DeptOperator => {
+            items.push(("/messages", "留言列表"));
+            items.push(("/archive", "档案汇总"));
+        }
     }
     items.push(("/account/password", "修改密码"));
     items

@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
+use crate::archive;
 use crate::attachments::{self, Attachment, Store};
 use crate::auth::csrf::CsrfForm;
 use crate::auth::roles::{Role, UnitKind};
@@ -16,7 +17,7 @@ use crate::forms::FieldErrors;
 use crate::messages::calendar::{deadline_status, Calendar};
 use crate::messages::config;
 use crate::messages::lifecycle::{self, Action, State, ALL_STATES};
-use crate::messages::model::{self, mask_contact, Event, ListFilter, Message, PAGE_SIZE};
+use crate::messages::model::{self, Event, ListFilter, Message, PAGE_SIZE};
 use crate::messages::service::{
     self, ActForm, ActOutcome, Acting, Files, RegisterForm, RegisterOutcome, CONFLICT_MESSAGE,
     FOLLOWUP_METHODS, SATISFACTION,
@@ -414,14 +415,6 @@ pub async fn list(ctx: Ctx, query: web::Query<ListFilter>) -> Result<HttpRespons
 
 // ---------- the message page ----------
 
-pub struct Element {
-    pub no: usize,
-    pub name: &'static str,
-    pub value: String,
-    pub missing: bool,
-    pub long: bool,
-}
-
 /// An attachment as listed on the message page and in its timeline.
 #[derive(Clone)]
 pub struct FileView {
@@ -480,8 +473,12 @@ struct ShowPage {
     version: i32,
     state: &'static str,
     state_css: &'static str,
-    elements: Vec<Element>,
+    elements: Vec<archive::Element>,
     missing: Vec<&'static str>,
+    /// 纸质档 status words and css: (words, "same" | "changed" | "never").
+    paper: (String, &'static str),
+    retentions: Vec<&'static str>,
+    default_retention: String,
     owner: String,
     forwarded: String,
     cue: Option<(String, &'static str)>,
@@ -526,22 +523,13 @@ fn text_label(a: Action) -> (&'static str, bool) {
     }
 }
 
-/// The Chinese name of an event's action.
-fn event_label(action: &str) -> String {
-    if action == "register" {
-        "登记".to_string()
-    } else {
-        Action::parse(action)
-            .map(|a| a.label().to_string())
-            .unwrap_or_else(|| action.to_string())
-    }
-}
-
 struct PageData {
     msg: Message,
     events: Vec<Event>,
     files: Vec<Attachment>,
     templates: Vec<config::ReplyTemplate>,
+    latest_print: Option<archive::Print>,
+    default_retention: String,
     all: Vec<Unit>,
     cal: Calendar,
 }
@@ -555,6 +543,8 @@ async fn load_page(ctx: &Ctx, id: i32) -> Result<PageData, AppError> {
             events: model::events(c, id)?,
             files: attachments::for_message(c, id)?,
             templates: config::templates_for(c, &msg.category)?,
+            latest_print: archive::latest_print(c, id)?,
+            default_retention: archive::settings(c)?.2,
             all: units::all(c)?,
             cal: config::calendar(c)?,
             msg,
@@ -577,66 +567,7 @@ fn show_page(
     let who = acting(ctx);
     let standing = service::standing(&who, msg);
     let available = lifecycle::available(msg.state(), standing, service::facts(msg));
-    let opt = |s: &Option<String>| s.clone().unwrap_or_default();
-    let evaluation = match (&msg.satisfaction, &msg.evaluation) {
-        (Some(s), Some(w)) if !w.is_empty() => format!("{s}：{w}"),
-        (Some(s), _) => s.clone(),
-        _ => String::new(),
-    };
-    let values: [(&str, String, bool); 16] = [
-        ("留言文号", msg.ref_no.clone(), false),
-        ("级别", msg.level.clone(), false),
-        (
-            "留言来源平台",
-            match &msg.platform_ref {
-                Some(p) => format!("{}（平台编号 {p}）", msg.source_platform),
-                None => msg.source_platform.clone(),
-            },
-            false,
-        ),
-        ("反映人", msg.complainant_name.clone(), false),
-        ("联系方式", mask_contact(&msg.complainant_contact), false),
-        ("留言标题", msg.title.clone(), false),
-        ("主要诉求", msg.appeal.clone(), true),
-        ("留言时间", format_time(msg.posted_at), false),
-        ("核办单位", name_of(msg.handling_unit_id), false),
-        (
-            "到期时间",
-            msg.due_at
-                .map(|d| d.format("%Y-%m-%d").to_string())
-                .unwrap_or_default(),
-            false,
-        ),
-        ("所属类型", msg.category.clone(), false),
-        ("办理情况", opt(&msg.handling_summary), true),
-        (
-            "是否化解",
-            match msg.resolved {
-                Some(true) => "已化解".to_string(),
-                Some(false) => "未化解".to_string(),
-                None => String::new(),
-            },
-            false,
-        ),
-        ("评价内容", evaluation, true),
-        (
-            "回访时间",
-            msg.followed_up_at.map(format_time).unwrap_or_default(),
-            false,
-        ),
-        ("呈报文号", opt(&msg.report_ref_no), false),
-    ];
-    let elements = values
-        .into_iter()
-        .enumerate()
-        .map(|(i, (name, value, long))| Element {
-            no: i + 1,
-            name,
-            missing: value.trim().is_empty(),
-            value,
-            long,
-        })
-        .collect();
+    let elements = archive::elements(msg, &names);
     let assign_units: Vec<Choice> = data
         .all
         .iter()
@@ -728,7 +659,7 @@ fn show_page(
         data.events
             .iter()
             .find(|e| e.seq == seq)
-            .map(|e| event_label(&e.action))
+            .map(|e| archive::event_label(&e.action))
             .unwrap_or_default()
     };
     let files: Vec<FileView> = data
@@ -776,7 +707,7 @@ fn show_page(
             if let Some(r) = detail.get("report_ref_no").and_then(|v| v.as_str()) {
                 parts.push(format!("呈报文号：{r}"));
             }
-            let action = event_label(&ev.action);
+            let action = archive::event_label(&ev.action);
             let change = match ev.from_state.as_deref().and_then(State::parse) {
                 Some(f) if f.as_str() != ev.to_state => {
                     format!(
@@ -827,6 +758,19 @@ fn show_page(
         state_css: state.as_str(),
         elements,
         missing: msg.missing_elements(),
+        paper: {
+            let content = archive::printed_content(msg, &names, &data.events, &data.files);
+            match archive::paper_status(data.latest_print.as_ref(), &content) {
+                None => ("尚未打印纸质档案".to_string(), "never"),
+                Some(c) if c.is_empty() => ("纸质档与电子档一致".to_string(), "same"),
+                Some(c) => (
+                    format!("打印后已变更 {} 处，请重新打印归档", c.len()),
+                    "changed",
+                ),
+            }
+        },
+        retentions: archive::RETENTIONS.iter().map(|(n, _)| *n).collect(),
+        default_retention: data.default_retention.clone(),
         owner: name_of(Some(msg.owner_unit_id)),
         forwarded: name_of(msg.forwarded_unit_id),
         cue: deadline_cue(&data.cal, today, msg),

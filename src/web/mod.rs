@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod archive;
 pub mod assets;
 pub mod audit_log;
 pub mod ctx;
@@ -93,6 +94,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(messages::notice),
         )
         .route("/attachments/{id}", web::get().to(messages::attachment))
+        .route("/messages/{id}/archive", web::get().to(archive::one))
+        .route(
+            "/messages/{id}/archive/print",
+            web::post().to(archive::record_one),
+        )
+        .route("/archive", web::get().to(archive::index))
+        .route("/archive/print", web::get().to(archive::batch))
+        .route("/archive/print", web::post().to(archive::record_batch))
+        .route("/archive/check", web::get().to(archive::check))
+        .route("/archive/verify", web::get().to(archive::verify_page))
         .route("/settings", web::get().to(settings::index))
         .route("/settings/ref-format", web::post().to(settings::ref_format))
         .route("/settings/holidays", web::get().to(settings::holidays))

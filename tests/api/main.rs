@@ -1,6 +1,7 @@
 //! One integration-test binary: the real application over HTTP.
 
 mod admin;
+mod archive;
 mod attachments;
 mod auth;
 mod batch;

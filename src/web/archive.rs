@@ -1,0 +1,759 @@
+//! 记实档案 pages: the printable archive of one message and of a unit's period, print
+//! records (纸电一致), the fingerprint check, completeness per unit and period, and the
+//! integrity verification.
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use chrono::{Datelike, Duration, NaiveDate};
+use serde::Deserialize;
+
+use crate::archive::{self, verify, Change, Element};
+use crate::attachments::{self, Attachment, Store};
+use crate::auth::csrf::CsrfForm;
+use crate::auth::roles::{Role, UnitKind};
+use crate::clock::{china_day_start, china_today};
+use crate::db::schema::messages::dsl as m;
+use crate::db::{self, DbConn};
+use crate::error::AppError;
+use crate::messages::lifecycle::Action;
+use crate::messages::model::{self, Event, Message, Scope};
+use crate::units::{self, Unit};
+use crate::web::ctx::{format_time, Ctx, Layout};
+use crate::web::{render, render_status, see_other};
+use diesel::prelude::*;
+
+const MESSAGE_ROLES: &[Role] = &[
+    Role::CityOperator,
+    Role::CityLeader,
+    Role::CountyOperator,
+    Role::DeptOperator,
+];
+
+fn print_date(d: NaiveDate) -> String {
+    d.format("%Y年%m月%d日").to_string()
+}
+
+/// One timeline row as printed.
+pub struct DocEvent {
+    pub seq: i32,
+    pub at: String,
+    pub unit: String,
+    pub person: String,
+    pub action: String,
+    pub text: String,
+    pub supervision: bool,
+}
+
+pub struct DocFile {
+    pub name: String,
+    pub size: String,
+    pub sha256: String,
+    pub step: String,
+}
+
+/// One archive, ready to print.
+pub struct Doc {
+    pub id: i32,
+    pub ref_no: String,
+    pub archive_no: String,
+    pub retention: String,
+    pub state: &'static str,
+    pub owner: String,
+    pub handler: String,
+    pub elements: Vec<Element>,
+    pub missing: Vec<&'static str>,
+    pub timeline: Vec<DocEvent>,
+    pub supervisions: Vec<DocEvent>,
+    pub files: Vec<DocFile>,
+    pub fingerprint: String,
+    pub qr_svg: String,
+    pub chain_head: String,
+    pub content: Vec<(String, String)>,
+}
+
+/// Everything needed to build docs.
+struct Loaded {
+    msg: Message,
+    events: Vec<Event>,
+    files: Vec<Attachment>,
+}
+
+fn load(conn: &mut DbConn, msg: Message) -> Result<Loaded, AppError> {
+    Ok(Loaded {
+        events: model::events(conn, msg.id)?,
+        files: attachments::for_message(conn, msg.id)?,
+        msg,
+    })
+}
+
+/// A QR code (inline SVG) carrying the check address with the fingerprint.
+fn qr(base: &str, fp: &str) -> String {
+    let data = format!("{base}/archive/check?fp={fp}");
+    match qrcode::QrCode::new(data.as_bytes()) {
+        Ok(code) => {
+            let svg = code
+                .render::<qrcode::render::svg::Color>()
+                .min_dimensions(110, 110)
+                .quiet_zone(true)
+                .build();
+            // Inline in HTML: drop the XML declaration, give it a name.
+            let svg = svg
+                .split_once("<svg")
+                .map(|(_, rest)| format!("<svg role=\"img\" aria-label=\"核验二维码\"{rest}"))
+                .unwrap_or_default();
+            svg
+        }
+        Err(_) => String::new(),
+    }
+}
+
+fn build_doc(l: &Loaded, names: &HashMap<i32, String>, base: &str) -> Doc {
+    let msg = &l.msg;
+    let name_of = |id: Option<i32>| id.and_then(|i| names.get(&i).cloned()).unwrap_or_default();
+    let content = archive::printed_content(msg, names, &l.events, &l.files);
+    let fp = archive::fingerprint(&content);
+    let timeline: Vec<DocEvent> = l
+        .events
+        .iter()
+        .map(|ev| DocEvent {
+            seq: ev.seq,
+            at: format_time(ev.at),
+            unit: name_of(ev.unit_id),
+            person: ev.actor_name.clone(),
+            action: archive::event_label(&ev.action),
+            text: ev.text.clone(),
+            supervision: Action::parse(&ev.action).is_some_and(|a| a.is_supervision()),
+        })
+        .collect();
+    let step = |seq: i32| {
+        l.events
+            .iter()
+            .find(|e| e.seq == seq)
+            .map(|e| archive::event_label(&e.action))
+            .unwrap_or_default()
+    };
+    Doc {
+        id: msg.id,
+        ref_no: msg.ref_no.clone(),
+        archive_no: msg.archive_no.clone().unwrap_or_default(),
+        retention: msg.retention.clone().unwrap_or_default(),
+        state: msg.state().label(),
+        owner: name_of(Some(msg.owner_unit_id)),
+        handler: name_of(msg.handling_unit_id),
+        elements: archive::elements(msg, names),
+        missing: msg.missing_elements(),
+        supervisions: timeline
+            .iter()
+            .filter(|e| e.supervision)
+            .map(|e| DocEvent {
+                seq: e.seq,
+                at: e.at.clone(),
+                unit: e.unit.clone(),
+                person: e.person.clone(),
+                action: e.action.clone(),
+                text: e.text.clone(),
+                supervision: true,
+            })
+            .collect(),
+        timeline,
+        files: l
+            .files
+            .iter()
+            .map(|f| DocFile {
+                name: f.original_name.clone(),
+                size: f.size_text(),
+                sha256: f.sha256.clone(),
+                step: step(f.event_seq),
+            })
+            .collect(),
+        qr_svg: qr(base, &fp),
+        fingerprint: fp,
+        chain_head: l
+            .events
+            .last()
+            .map(|e| e.hash.chars().take(16).collect())
+            .unwrap_or_default(),
+        content,
+    }
+}
+
+/// `http://host` of this request, for the QR code.
+fn base_url(req: &HttpRequest) -> String {
+    let info = req.connection_info();
+    format!("{}://{}", info.scheme(), info.host())
+}
+
+fn names_of(all: &[Unit]) -> HashMap<i32, String> {
+    all.iter().map(|u| (u.id, u.name.clone())).collect()
+}
+
+// ---------- one archive ----------
+
+#[derive(Template)]
+#[template(path = "archive/one.html")]
+struct OnePage {
+    layout: Layout,
+    docs: Vec<Doc>,
+    printed_on: String,
+    paper: PaperView,
+    prints: i64,
+}
+
+/// What the page says about the paper copy.
+pub struct PaperView {
+    /// "never", "same" or "changed".
+    pub status: &'static str,
+    pub changes: Vec<Change>,
+    pub last: String,
+}
+
+fn paper_view(latest: Option<&archive::Print>, content: &[(String, String)]) -> PaperView {
+    match archive::paper_status(latest, content) {
+        None => PaperView {
+            status: "never",
+            changes: Vec::new(),
+            last: String::new(),
+        },
+        Some(changes) => PaperView {
+            status: if changes.is_empty() {
+                "same"
+            } else {
+                "changed"
+            },
+            last: latest
+                .map(|p| {
+                    format!(
+                        "{} {}（指纹 {}）",
+                        format_time(p.printed_at),
+                        p.actor_name,
+                        p.fingerprint
+                    )
+                })
+                .unwrap_or_default(),
+            changes,
+        },
+    }
+}
+
+/// The paper-status words used on the message page too.
+pub fn paper_words(p: &PaperView) -> String {
+    match p.status {
+        "never" => "尚未打印纸质档案".to_string(),
+        "same" => "纸质档与电子档一致".to_string(),
+        _ => format!("打印后已变更 {} 处，请重新打印归档", p.changes.len()),
+    }
+}
+
+/// The paper status of one message (for the message page).
+pub fn paper_of(
+    conn: &mut DbConn,
+    msg: &Message,
+    names: &HashMap<i32, String>,
+) -> Result<PaperView, AppError> {
+    let l = load(conn, msg.clone())?;
+    let content = archive::printed_content(&l.msg, names, &l.events, &l.files);
+    let latest = archive::latest_print(conn, msg.id)?;
+    Ok(paper_view(latest.as_ref(), &content))
+}
+
+pub async fn one(
+    ctx: Ctx,
+    req: HttpRequest,
+    path: web::Path<i32>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(MESSAGE_ROLES)?;
+    let id = path.into_inner();
+    let (role, unit) = (ctx.role, ctx.unit.id);
+    let base = base_url(&req);
+    let (doc, latest, prints) = db::run(ctx.pool(), move |c| {
+        let scope = model::scope_for(c, role, unit)?;
+        let msg = model::find_scoped(c, &scope, id)?.ok_or(AppError::NotFound)?;
+        let names = names_of(&units::all(c)?);
+        let l = load(c, msg)?;
+        Ok((
+            build_doc(&l, &names, &base),
+            archive::latest_print(c, id)?,
+            archive::print_count(c, id)?,
+        ))
+    })
+    .await?;
+    let paper = paper_view(latest.as_ref(), &doc.content);
+    render(&OnePage {
+        layout: ctx
+            .layout(&format!("记实档案 {}", doc.ref_no))
+            .crumb("留言列表", "/messages")
+            .crumb(&doc.ref_no, &format!("/messages/{id}"))
+            .crumb("记实档案", ""),
+        docs: vec![doc],
+        printed_on: print_date(china_today()),
+        paper,
+        prints,
+    })
+}
+
+/// Record that this archive is being printed, then show it for printing.
+pub async fn record_one(
+    ctx: Ctx,
+    path: web::Path<i32>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(MESSAGE_ROLES)?;
+    let id = path.into_inner();
+    let (role, unit, uid, name) = (
+        ctx.role,
+        ctx.unit.id,
+        ctx.user.id,
+        ctx.user.display_name.clone(),
+    );
+    let (fp, n) = db::run(ctx.pool(), move |c| {
+        db::write_tx(c, |c| {
+            let scope = model::scope_for(c, role, unit)?;
+            let msg = model::find_scoped(c, &scope, id)?.ok_or(AppError::NotFound)?;
+            let names = names_of(&units::all(c)?);
+            let l = load(c, msg)?;
+            let content = archive::printed_content(&l.msg, &names, &l.events, &l.files);
+            let fp = archive::record_print(c, id, uid, &name, unit, &content)?;
+            Ok((fp, archive::print_count(c, id)?))
+        })
+    })
+    .await?;
+    ctx.flash(
+        "ok",
+        &format!("已登记第 {n} 次打印，指纹 {fp}。请现在用浏览器打印（Ctrl+P），打印件签字后归入纸质档案。"),
+    );
+    Ok(see_other(&format!("/messages/{id}/archive")))
+}
+
+#[derive(Deserialize)]
+pub struct NoFields {}
+
+// ---------- a unit's period ----------
+
+#[derive(Deserialize, Clone, Default)]
+pub struct PeriodQuery {
+    #[serde(default)]
+    pub unit: String,
+    /// YYYY-MM
+    #[serde(default)]
+    pub month: String,
+}
+
+/// The period asked for: a month, by default the current one.
+fn month_range(month: &str) -> (String, NaiveDate, NaiveDate) {
+    let today = china_today();
+    let start = NaiveDate::parse_from_str(&format!("{}-01", month.trim()), "%Y-%m-%d")
+        .unwrap_or_else(|_| {
+            NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today)
+        });
+    let next = if start.month() == 12 {
+        NaiveDate::from_ymd_opt(start.year() + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(start.year(), start.month() + 1, 1)
+    }
+    .unwrap_or(start + Duration::days(31));
+    (start.format("%Y-%m").to_string(), start, next)
+}
+
+/// The units a user may look at in archive views.
+fn visible_units<'a>(ctx: &Ctx, all: &'a [Unit]) -> Vec<&'a Unit> {
+    all.iter()
+        .filter(|u| {
+            matches!(
+                u.kind(),
+                Some(UnitKind::County | UnitKind::Zone | UnitKind::Department | UnitKind::SubUnit)
+            )
+        })
+        .filter(|u| match ctx.role {
+            Role::CityOperator | Role::CityLeader => u.kind() != Some(UnitKind::SubUnit),
+            Role::CountyOperator => u.id == ctx.unit.id,
+            Role::DeptOperator => u.id == ctx.unit.id,
+            _ => false,
+        })
+        .collect()
+}
+
+/// Archived messages handled by `unit`, archived within the period, in 档号 order.
+fn archived_in(
+    conn: &mut DbConn,
+    scope: &Scope,
+    unit: i32,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<Vec<Message>> {
+    model::scoped(scope)
+        .filter(m::handling_unit_id.eq(unit))
+        .filter(m::state.eq("archived"))
+        .filter(m::archived_at.ge(china_day_start(from)))
+        .filter(m::archived_at.lt(china_day_start(to)))
+        .order(m::archive_no.asc())
+        .load(conn)
+}
+
+#[derive(Template)]
+#[template(path = "archive/batch.html")]
+struct BatchPage {
+    layout: Layout,
+    docs: Vec<Doc>,
+    printed_on: String,
+    unit_name: String,
+    month: String,
+    unit: String,
+}
+
+fn pick_unit(ctx: &Ctx, all: &[Unit], unit: &str) -> Result<Unit, AppError> {
+    let id: i32 = unit.parse().map_err(|_| AppError::NotFound)?;
+    visible_units(ctx, all)
+        .into_iter()
+        .find(|u| u.id == id)
+        .cloned()
+        .ok_or(AppError::NotFound)
+}
+
+pub async fn batch(
+    ctx: Ctx,
+    req: HttpRequest,
+    q: web::Query<PeriodQuery>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(MESSAGE_ROLES)?;
+    let q = q.into_inner();
+    let all = db::run(ctx.pool(), |c| Ok(units::all(c)?)).await?;
+    let unit = pick_unit(&ctx, &all, &q.unit)?;
+    let (month, from, to) = month_range(&q.month);
+    let (role, me, uid) = (ctx.role, ctx.unit.id, unit.id);
+    let base = base_url(&req);
+    let docs = db::run(ctx.pool(), move |c| {
+        let scope = model::scope_for(c, role, me)?;
+        let names = names_of(&units::all(c)?);
+        let mut docs = Vec::new();
+        for msg in archived_in(c, &scope, uid, from, to)? {
+            let l = load(c, msg)?;
+            docs.push(build_doc(&l, &names, &base));
+        }
+        Ok(docs)
+    })
+    .await?;
+    render(&BatchPage {
+        layout: ctx
+            .layout(&format!("{} {} 记实档案", unit.name, month))
+            .crumb("档案汇总", "/archive")
+            .crumb("批量打印", ""),
+        docs,
+        printed_on: print_date(china_today()),
+        unit_name: unit.name,
+        unit: q.unit,
+        month,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct BatchForm {
+    #[serde(default)]
+    unit: String,
+    #[serde(default)]
+    month: String,
+}
+
+/// Record a print of every archive of the unit's period, then show them for printing.
+pub async fn record_batch(
+    ctx: Ctx,
+    CsrfForm(f): CsrfForm<BatchForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(MESSAGE_ROLES)?;
+    let all = db::run(ctx.pool(), |c| Ok(units::all(c)?)).await?;
+    let unit = pick_unit(&ctx, &all, &f.unit)?;
+    let (month, from, to) = month_range(&f.month);
+    let (role, me, uid, who, name) = (
+        ctx.role,
+        ctx.unit.id,
+        unit.id,
+        ctx.user.id,
+        ctx.user.display_name.clone(),
+    );
+    let n = db::run(ctx.pool(), move |c| {
+        db::write_tx(c, |c| {
+            let scope = model::scope_for(c, role, me)?;
+            let names = names_of(&units::all(c)?);
+            let msgs = archived_in(c, &scope, uid, from, to)?;
+            for msg in &msgs {
+                let l = load(c, msg.clone())?;
+                let content = archive::printed_content(&l.msg, &names, &l.events, &l.files);
+                archive::record_print(c, msg.id, who, &name, me, &content)?;
+            }
+            Ok(msgs.len())
+        })
+    })
+    .await?;
+    ctx.flash(
+        "ok",
+        &format!("已登记 {n} 份档案的打印。请现在用浏览器打印（Ctrl+P），每份档案自动另起一页。"),
+    );
+    Ok(see_other(&format!(
+        "/archive/print?unit={}&month={month}",
+        unit.id
+    )))
+}
+
+// ---------- fingerprint check ----------
+
+#[derive(Deserialize)]
+pub struct CheckQuery {
+    #[serde(default)]
+    fp: String,
+}
+
+pub struct CheckResult {
+    pub id: i32,
+    pub ref_no: String,
+    pub title: String,
+    pub printed: String,
+    pub current: bool,
+    pub changes: Vec<Change>,
+    pub later_prints: i64,
+}
+
+#[derive(Template)]
+#[template(path = "archive/check.html")]
+struct CheckPage {
+    layout: Layout,
+    fp: String,
+    error: String,
+    results: Vec<CheckResult>,
+    searched: bool,
+}
+
+pub async fn check(ctx: Ctx, q: web::Query<CheckQuery>) -> Result<HttpResponse, AppError> {
+    ctx.require(MESSAGE_ROLES)?;
+    let typed = q.fp.trim().to_string();
+    let layout = ctx.layout("纸质档核验").crumb("纸质档核验", "");
+    if typed.is_empty() {
+        return render(&CheckPage {
+            layout,
+            fp: typed,
+            error: String::new(),
+            results: Vec::new(),
+            searched: false,
+        });
+    }
+    let Some(fp) = archive::normalise_fingerprint(&typed) else {
+        return render_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &CheckPage {
+                layout,
+                fp: typed,
+                error: "指纹应为 12 位字母数字（0–9、A–F），如 1A2B-3C4D-5E6F，见纸质档页脚或扫描二维码。".to_string(),
+                results: Vec::new(),
+                searched: false,
+            },
+        );
+    };
+    let (role, unit) = (ctx.role, ctx.unit.id);
+    let f = fp.clone();
+    let results = db::run(ctx.pool(), move |c| {
+        let scope = model::scope_for(c, role, unit)?;
+        let names = names_of(&units::all(c)?);
+        let mut out = Vec::new();
+        let mut seen = Vec::new();
+        for p in archive::prints_by_fingerprint(c, &f)? {
+            if seen.contains(&p.message_id) {
+                continue;
+            }
+            seen.push(p.message_id);
+            let Some(msg) = model::find_scoped(c, &scope, p.message_id)? else {
+                continue;
+            };
+            let l = load(c, msg)?;
+            let now = archive::printed_content(&l.msg, &names, &l.events, &l.files);
+            let changes = archive::diff(&p.content(), &now);
+            let later: i64 = {
+                use crate::db::schema::archive_prints::dsl as ap;
+                ap::archive_prints
+                    .filter(ap::message_id.eq(p.message_id))
+                    .filter(ap::id.gt(p.id))
+                    .count()
+                    .get_result(c)?
+            };
+            out.push(CheckResult {
+                id: l.msg.id,
+                ref_no: l.msg.ref_no.clone(),
+                title: l.msg.title.clone(),
+                printed: format!("{} {}", format_time(p.printed_at), p.actor_name),
+                current: changes.is_empty(),
+                changes,
+                later_prints: later,
+            });
+        }
+        Ok(out)
+    })
+    .await?;
+    render(&CheckPage {
+        layout,
+        fp,
+        error: String::new(),
+        results,
+        searched: true,
+    })
+}
+
+// ---------- completeness per unit and period ----------
+
+pub struct UnitRow {
+    pub id: i32,
+    pub name: String,
+    pub received: usize,
+    pub finished: usize,
+    pub archived: usize,
+    pub not_archived: usize,
+    pub incomplete: usize,
+    pub unprinted: usize,
+    pub stale_paper: usize,
+}
+
+#[derive(Template)]
+#[template(path = "archive/index.html")]
+struct IndexPage {
+    layout: Layout,
+    month: String,
+    from: String,
+    to: String,
+    rows: Vec<UnitRow>,
+    totals: UnitRow,
+    can_verify: bool,
+}
+
+pub async fn index(ctx: Ctx, q: web::Query<PeriodQuery>) -> Result<HttpResponse, AppError> {
+    ctx.require(MESSAGE_ROLES)?;
+    let (month, from, to) = month_range(&q.month);
+    let all = db::run(ctx.pool(), |c| Ok(units::all(c)?)).await?;
+    let units: Vec<(i32, String)> = visible_units(&ctx, &all)
+        .into_iter()
+        .map(|u| (u.id, u.name.clone()))
+        .collect();
+    let (role, me) = (ctx.role, ctx.unit.id);
+    let rows = db::run(ctx.pool(), move |c| {
+        let scope = model::scope_for(c, role, me)?;
+        let names = names_of(&units::all(c)?);
+        let msgs: Vec<Message> = model::scoped(&scope)
+            .filter(m::posted_at.ge(china_day_start(from)))
+            .filter(m::posted_at.lt(china_day_start(to)))
+            .filter(m::handling_unit_id.is_not_null())
+            .load(c)?;
+        let mut rows = Vec::new();
+        for (uid, name) in units {
+            let mine: Vec<&Message> = msgs
+                .iter()
+                .filter(|x| x.handling_unit_id == Some(uid))
+                .collect();
+            let archived: Vec<&&Message> = mine.iter().filter(|x| x.state == "archived").collect();
+            let mut unprinted = 0;
+            let mut stale = 0;
+            for msg in &archived {
+                let p = crate::web::archive::paper_of(c, msg, &names)?;
+                match p.status {
+                    "never" => unprinted += 1,
+                    "changed" => stale += 1,
+                    _ => {}
+                }
+            }
+            rows.push(UnitRow {
+                id: uid,
+                name,
+                received: mine.len(),
+                finished: mine
+                    .iter()
+                    .filter(|x| {
+                        matches!(
+                            x.state.as_str(),
+                            "closed" | "followed_up" | "reported" | "archived"
+                        )
+                    })
+                    .count(),
+                archived: archived.len(),
+                not_archived: mine.len() - archived.len(),
+                incomplete: mine
+                    .iter()
+                    .filter(|x| {
+                        matches!(x.state.as_str(), "followed_up" | "reported" | "archived")
+                            && !x.missing_elements().is_empty()
+                    })
+                    .count(),
+                unprinted,
+                stale_paper: stale,
+            });
+        }
+        Ok(rows)
+    })
+    .await?;
+    let totals = UnitRow {
+        id: 0,
+        name: "合计".to_string(),
+        received: rows.iter().map(|r| r.received).sum(),
+        finished: rows.iter().map(|r| r.finished).sum(),
+        archived: rows.iter().map(|r| r.archived).sum(),
+        not_archived: rows.iter().map(|r| r.not_archived).sum(),
+        incomplete: rows.iter().map(|r| r.incomplete).sum(),
+        unprinted: rows.iter().map(|r| r.unprinted).sum(),
+        stale_paper: rows.iter().map(|r| r.stale_paper).sum(),
+    };
+    render(&IndexPage {
+        layout: ctx.layout("档案汇总").crumb("档案汇总", ""),
+        from: from.to_string(),
+        to: (to - Duration::days(1)).to_string(),
+        month,
+        rows,
+        totals,
+        can_verify: ctx.role == Role::CityOperator,
+    })
+}
+
+// ---------- verification ----------
+
+#[derive(Template)]
+#[template(path = "archive/verify.html")]
+struct VerifyPage {
+    layout: Layout,
+    scope_words: String,
+    report: verify::Report,
+    checked_at: String,
+}
+
+#[derive(Deserialize)]
+pub struct VerifyQuery {
+    message: Option<i32>,
+}
+
+/// The integrity check: of one message (anyone who sees it) or of everything (the city
+/// centre).
+pub async fn verify_page(ctx: Ctx, q: web::Query<VerifyQuery>) -> Result<HttpResponse, AppError> {
+    ctx.require(MESSAGE_ROLES)?;
+    let store = Store::new(&ctx.state.config.data_dir);
+    let (role, unit) = (ctx.role, ctx.unit.id);
+    let (report, words) = match q.message {
+        Some(id) => {
+            db::run(ctx.pool(), move |c| {
+                let scope = model::scope_for(c, role, unit)?;
+                let msg = model::find_scoped(c, &scope, id)?.ok_or(AppError::NotFound)?;
+                let mut r = verify::Report::default();
+                let names = names_of(&units::all(c)?);
+                verify::check_message(c, &store, &msg, &names, &mut r)?;
+                Ok((r, format!("留言 {}", msg.ref_no)))
+            })
+            .await?
+        }
+        None => {
+            ctx.require(&[Role::CityOperator])?;
+            db::run(ctx.pool(), move |c| {
+                Ok((verify::run(c, &store, None)?, "全部留言与件号".to_string()))
+            })
+            .await?
+        }
+    };
+    render(&VerifyPage {
+        layout: ctx.layout("完整性核验").crumb("完整性核验", ""),
+        scope_words: words,
+        report,
+        checked_at: format_time(db::now()),
+    })
+}
