@@ -135,6 +135,9 @@ pub const EVENTS: &[(&str, &str)] = &[
     ("unit_enable", "启用单位"),
     ("seed", "初始化数据"),
     ("settings_change", "修改业务设置"),
+    ("period_open", "开启上报期"),
+    ("archive_submit", "档案上报"),
+    ("archive_review", "审核档案上报"),
 ];
 
 pub fn event_label(event: &str) -> &str {

@@ -3,6 +3,7 @@
 //! verification (`verify`).
 
 pub mod chain;
+pub mod periods;
 pub mod verify;
 
 use std::collections::HashMap;

@@ -214,6 +214,35 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    archive_periods (id) {
+        id -> Integer,
+        period -> Text,
+        due_date -> Date,
+        opened_at -> Timestamp,
+        opened_by -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    archive_submissions (id) {
+        id -> Integer,
+        period_id -> Integer,
+        unit_id -> Integer,
+        state -> Text,
+        submitted_at -> Timestamp,
+        submitted_by -> Nullable<Integer>,
+        submitter_name -> Text,
+        items -> Text,
+        item_count -> Integer,
+        late -> Bool,
+        note -> Text,
+        reviewed_at -> Nullable<Timestamp>,
+        reviewer_name -> Nullable<Text>,
+        return_reason -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(users -> units (unit_id));
 diesel::joinable!(attachments -> messages (message_id));
 diesel::joinable!(message_events -> messages (message_id));
@@ -232,5 +261,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     attachments,
     reply_templates,
     archive_counters,
-    archive_prints
+    archive_prints,
+    archive_periods,
+    archive_submissions
 );

@@ -10,6 +10,7 @@ pub mod ctx;
 pub mod home;
 pub mod login;
 pub mod messages;
+pub mod periods;
 pub mod security;
 pub mod settings;
 pub mod upload;
@@ -103,6 +104,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/archive/print", web::get().to(archive::batch))
         .route("/archive/print", web::post().to(archive::record_batch))
         .route("/archive/check", web::get().to(archive::check))
+        .route("/archive/periods", web::get().to(periods::list))
+        .route("/archive/periods", web::post().to(periods::open))
+        .route("/archive/periods/{id}", web::get().to(periods::show))
+        .route(
+            "/archive/periods/{id}/submit",
+            web::post().to(periods::submit),
+        )
+        .route(
+            "/archive/periods/{id}/catalogue",
+            web::get().to(periods::catalogue),
+        )
+        .route(
+            "/archive/submissions/{id}/review",
+            web::post().to(periods::review),
+        )
         .route("/archive/verify", web::get().to(archive::verify_page))
         .route("/settings", web::get().to(settings::index))
         .route("/settings/ref-format", web::post().to(settings::ref_format))

@@ -7,4 +7,5 @@ mod auth;
 mod batch;
 mod helpers;
 mod lifecycle;
+mod periods;
 mod settings;

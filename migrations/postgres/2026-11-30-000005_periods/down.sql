@@ -1,0 +1,2 @@
+DROP TABLE archive_submissions;
+DROP TABLE archive_periods;
