@@ -79,13 +79,16 @@ pub fn default_due(cal: &Calendar, period: &str) -> Option<NaiveDate> {
     Some(cal.add_working_days(next - Duration::days(1), 5))
 }
 
+/// (field, message) pairs for a form.
+pub type FieldProblems = Vec<(&'static str, String)>;
+
 /// Check a period to open: a month not after the current one, not yet open.
 pub fn check_new_period(
     period: &str,
     due: &str,
     today: NaiveDate,
     existing: &[Period],
-) -> Result<(String, Option<NaiveDate>), Vec<(&'static str, String)>> {
+) -> Result<(String, Option<NaiveDate>), FieldProblems> {
     let mut e = Vec::new();
     let p = period.trim().to_string();
     match month_bounds(&p) {
