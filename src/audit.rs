@@ -138,6 +138,7 @@ pub const EVENTS: &[(&str, &str)] = &[
     ("period_open", "开启上报期"),
     ("archive_submit", "档案上报"),
     ("archive_review", "审核档案上报"),
+    ("archive_export", "导出档案移交包"),
 ];
 
 pub fn event_label(event: &str) -> &str {

@@ -40,6 +40,11 @@ enum Command {
         #[arg(long)]
         message: Option<i32>,
     },
+    /// Check an exported archive package (ZIP) against its manifest.
+    VerifyPackage {
+        /// The package file.
+        file: std::path::PathBuf,
+    },
     /// Manage user accounts.
     User {
         #[command(subcommand)]
@@ -147,6 +152,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
             bail!("发现 {} 个完整性问题", report.breaks.len());
+        }
+        Command::VerifyPackage { file } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("无法读取 {}", file.display()))?;
+            let (problems, n) = liuyan::archive::package::verify(&bytes);
+            println!("已核验移交包中的文件 {n} 个。");
+            if problems.is_empty() {
+                println!("未发现问题：所有文件与清单一致。");
+                return Ok(());
+            }
+            for p in &problems {
+                println!("问题：{p}");
+            }
+            bail!("移交包有 {} 个问题", problems.len());
         }
         Command::Migrate => {
             let mut conn = connect(&config)?;

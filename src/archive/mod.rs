@@ -3,6 +3,7 @@
 //! verification (`verify`).
 
 pub mod chain;
+pub mod package;
 pub mod periods;
 pub mod verify;
 

@@ -75,13 +75,13 @@ pub struct Doc {
 }
 
 /// Everything needed to build docs.
-struct Loaded {
+pub(crate) struct Loaded {
     msg: Message,
     events: Vec<Event>,
     files: Vec<Attachment>,
 }
 
-fn load(conn: &mut DbConn, msg: Message) -> Result<Loaded, AppError> {
+pub(crate) fn load(conn: &mut DbConn, msg: Message) -> Result<Loaded, AppError> {
     Ok(Loaded {
         events: model::events(conn, msg.id)?,
         files: attachments::for_message(conn, msg.id)?,
@@ -110,7 +110,7 @@ fn qr(base: &str, fp: &str) -> String {
     }
 }
 
-fn build_doc(l: &Loaded, names: &HashMap<i32, String>, base: &str) -> Doc {
+pub(crate) fn build_doc(l: &Loaded, names: &HashMap<i32, String>, base: &str) -> Doc {
     let msg = &l.msg;
     let name_of = |id: Option<i32>| id.and_then(|i| names.get(&i).cloned()).unwrap_or_default();
     let content = archive::printed_content(msg, names, &l.events, &l.files);
@@ -756,4 +756,134 @@ pub async fn verify_page(ctx: Ctx, q: web::Query<VerifyQuery>) -> Result<HttpRes
         report,
         checked_at: format_time(db::now()),
     })
+}
+
+// ---------- export package ----------
+
+#[derive(Template)]
+#[template(path = "archive/standalone.html")]
+struct Standalone<'a> {
+    doc: &'a Doc,
+    css: &'static str,
+    printed_on: String,
+}
+
+#[derive(Deserialize)]
+pub struct PackageQuery {
+    unit: i32,
+}
+
+/// One ZIP for a unit's period: each archive as a self-contained HTML page, its
+/// metadata as JSON and its attachments, with a manifest of SHA-256 and SM3.
+pub async fn package(
+    ctx: Ctx,
+    req: HttpRequest,
+    path: web::Path<i32>,
+    q: web::Query<PackageQuery>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(&[
+        Role::CityOperator,
+        Role::CityLeader,
+        Role::CountyOperator,
+        Role::DeptOperator,
+    ])?;
+    let (pid, uid) = (path.into_inner(), q.unit);
+    if !matches!(ctx.role, Role::CityOperator | Role::CityLeader) && uid != ctx.unit.id {
+        return Err(AppError::NotFound);
+    }
+    let base = base_url(&req);
+    let store = Store::new(&ctx.state.config.data_dir);
+    let (actor, who) = (ctx.actor(), ctx.user.display_name.clone());
+    let (bytes, name) = db::run(ctx.pool(), move |c| {
+        let p = crate::archive::periods::find(c, pid)?.ok_or(AppError::NotFound)?;
+        let all = units::all(c)?;
+        let unit = all
+            .iter()
+            .find(|u| {
+                u.id == uid
+                    && matches!(
+                        u.kind(),
+                        Some(UnitKind::County | UnitKind::Zone | UnitKind::Department)
+                    )
+            })
+            .cloned()
+            .ok_or(AppError::NotFound)?;
+        let names = names_of(&all);
+        let (from, to) = p.range();
+        let msgs = crate::archive::periods::archived_by(c, uid, from, to)?;
+        let printed_on = print_date(china_today());
+        let css = include_str!("../../static/style.css");
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+        for msg in &msgs {
+            let l = load(c, msg.clone())?;
+            let doc = build_doc(&l, &names, &base);
+            let dir = format!("archives/{}", doc.archive_no);
+            let html = Standalone {
+                doc: &doc,
+                css,
+                printed_on: printed_on.clone(),
+            }
+            .render()?;
+            files.push((format!("{dir}/archive.html"), html.into_bytes()));
+            let meta = serde_json::json!({
+                "档号": doc.archive_no,
+                "保管期限": doc.retention,
+                "交办单位": doc.owner,
+                "核办单位": doc.handler,
+                "要素": doc.elements.iter().map(|e| serde_json::json!({"序号": e.no, "名称": e.name, "内容": e.value})).collect::<Vec<_>>(),
+                "办理记录": l.events.iter().map(|e| serde_json::json!({
+                    "序号": e.seq, "时间": format_time(e.at), "经办人": e.actor_name,
+                    "单位": e.unit_id.and_then(|u| names.get(&u).cloned()),
+                    "环节": archive::event_label(&e.action), "内容": e.text,
+                    "SHA-256": e.hash, "SM3": e.hash_sm3,
+                })).collect::<Vec<_>>(),
+                "附件": l.files.iter().map(|f| serde_json::json!({"文件名": f.original_name, "SHA-256": f.sha256, "大小": f.size_bytes})).collect::<Vec<_>>(),
+                "档案指纹": doc.fingerprint,
+            });
+            files.push((
+                format!("{dir}/metadata.json"),
+                serde_json::to_vec_pretty(&meta).map_err(AppError::internal)?,
+            ));
+            for (i, f) in l.files.iter().enumerate() {
+                let bytes = std::fs::read(store.path_of(&f.stored_name)).map_err(|e| {
+                    AppError::internal(format!("attachment {} unreadable: {e}", f.id))
+                })?;
+                files.push((
+                    format!("{dir}/attachments/{:02}-{}", i + 1, f.original_name),
+                    bytes,
+                ));
+            }
+        }
+        let manifest = crate::archive::package::Manifest {
+            title: "网民留言办理记实档案移交包".to_string(),
+            unit: unit.name.clone(),
+            period: p.period.clone(),
+            created_at: format_time(db::now()),
+            created_by: who,
+            archives: msgs.len(),
+            files: Vec::new(),
+        };
+        let bytes = crate::archive::package::write(manifest, files)?;
+        crate::audit::record(
+            c,
+            &actor,
+            "archive_export",
+            &format!("{} {} 档案移交包（{} 份）", unit.name, p.period, msgs.len()),
+            crate::audit::OK,
+            "",
+        )?;
+        Ok((bytes, format!("档案移交包-{}-{}.zip", unit.short_name, p.period)))
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CONTENT_TYPE, "application/zip"))
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!(
+                "attachment; filename=\"archive-package.zip\"; filename*=UTF-8''{}",
+                crate::web::periods::utf8_percent(&name)
+            ),
+        ))
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .body(bytes))
 }

@@ -112,6 +112,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(periods::submit),
         )
         .route(
+            "/archive/periods/{id}/package",
+            web::get().to(archive::package),
+        )
+        .route(
             "/archive/periods/{id}/catalogue",
             web::get().to(periods::catalogue),
         )

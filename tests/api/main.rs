@@ -8,4 +8,5 @@ mod batch;
 mod helpers;
 mod lifecycle;
 mod periods;
+mod print;
 mod settings;

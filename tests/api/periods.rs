@@ -76,6 +76,19 @@ async fn units_report_their_archives_and_the_centre_accepts_or_returns_them() {
     let bytes = r.bytes().await.expect("xlsx");
     assert!(bytes.starts_with(b"PK"), "an XLSX (zip) file");
 
+    // The handover package: self-contained pages, metadata and a manifest that verifies.
+    let pkg = format!("{page}/package?unit={xixiu_unit}");
+    assert_eq!(pingba.get(&pkg).await.status(), StatusCode::NOT_FOUND);
+    let r = center.get(&pkg).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let zip = r.bytes().await.expect("zip");
+    let (problems, files) = liuyan::archive::package::verify(&zip);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(files, 2, "archive.html and metadata.json");
+    let text = String::from_utf8_lossy(&zip);
+    assert!(text.contains("archives/A001-WS"));
+    assert_eq!(app.count("audit_log WHERE event = 'archive_export'"), 1);
+
     // Returned without a reason: refused; with one: recorded.
     let sid: i32 = {
         use diesel::prelude::*;
