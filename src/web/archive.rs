@@ -722,6 +722,8 @@ struct VerifyPage {
 #[derive(Deserialize)]
 pub struct VerifyQuery {
     message: Option<i32>,
+    /// YYYY-MM: the messages of that month (by 留言时间).
+    month: Option<String>,
 }
 
 /// The integrity check: of one message (anyone who sees it) or of everything (the city
@@ -744,10 +746,29 @@ pub async fn verify_page(ctx: Ctx, q: web::Query<VerifyQuery>) -> Result<HttpRes
         }
         None => {
             ctx.require(&[Role::CityOperator])?;
-            db::run(ctx.pool(), move |c| {
-                Ok((verify::run(c, &store, None)?, "全部留言与件号".to_string()))
-            })
-            .await?
+            match q.month.as_deref().filter(|m| !m.is_empty()) {
+                Some(month) => {
+                    let (month, from, to) = month_range(month);
+                    db::run(ctx.pool(), move |c| {
+                        let ids: Vec<i32> = m::messages
+                            .filter(m::posted_at.ge(china_day_start(from)))
+                            .filter(m::posted_at.lt(china_day_start(to)))
+                            .select(m::id)
+                            .load(c)?;
+                        Ok((
+                            verify::run(c, &store, Some(&ids))?,
+                            format!("{month} 的留言（按留言时间）与件号"),
+                        ))
+                    })
+                    .await?
+                }
+                None => {
+                    db::run(ctx.pool(), move |c| {
+                        Ok((verify::run(c, &store, None)?, "全部留言与件号".to_string()))
+                    })
+                    .await?
+                }
+            }
         }
     };
     render(&VerifyPage {

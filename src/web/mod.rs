@@ -126,6 +126,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/archive/verify", web::get().to(archive::verify_page))
         .route("/settings", web::get().to(settings::index))
         .route("/settings/ref-format", web::post().to(settings::ref_format))
+        .route(
+            "/settings/archive",
+            web::post().to(settings::archive_settings),
+        )
         .route("/settings/holidays", web::get().to(settings::holidays))
         .route("/settings/holidays", web::post().to(settings::holiday_put))
         .route(

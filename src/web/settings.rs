@@ -66,6 +66,19 @@ struct IndexPage {
     ref_format: String,
     example: String,
     errors: FieldErrors,
+    archive: ArchiveForm,
+    retentions: Vec<&'static str>,
+}
+
+/// 档号 settings: 全宗号, 门类代码, default 保管期限.
+#[derive(Deserialize, Default, Clone)]
+pub struct ArchiveForm {
+    #[serde(default)]
+    fonds: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    retention: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -78,6 +91,7 @@ fn index_page(
     ctx: &Ctx,
     status: StatusCode,
     ref_format: String,
+    archive: ArchiveForm,
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
     let example =
@@ -89,14 +103,31 @@ fn index_page(
             ref_format,
             example,
             errors,
+            archive,
+            retentions: crate::archive::RETENTIONS.iter().map(|(n, _)| *n).collect(),
         },
     )
 }
 
+async fn current(ctx: &Ctx) -> Result<(String, ArchiveForm), AppError> {
+    db::run(ctx.pool(), |c| {
+        let (fonds, category, retention) = crate::archive::settings(c)?;
+        Ok((
+            config::ref_format(c)?,
+            ArchiveForm {
+                fonds,
+                category,
+                retention,
+            },
+        ))
+    })
+    .await
+}
+
 pub async fn index(ctx: Ctx) -> Result<HttpResponse, AppError> {
     ctx.require(KEEPERS)?;
-    let f = db::run(ctx.pool(), |c| Ok(config::ref_format(c)?)).await?;
-    index_page(&ctx, StatusCode::OK, f, FieldErrors::default())
+    let (f, a) = current(&ctx).await?;
+    index_page(&ctx, StatusCode::OK, f, a, FieldErrors::default())
 }
 
 pub async fn ref_format(
@@ -108,12 +139,14 @@ pub async fn ref_format(
     let value = match checked {
         Ok(v) => v,
         Err(e) => {
+            let (_, a) = current(&ctx).await?;
             return index_page(
                 &ctx,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 form.ref_format,
+                a,
                 one_error("ref_format", e),
-            )
+            );
         }
     };
     let v = value.clone();
@@ -126,6 +159,53 @@ pub async fn ref_format(
     ctx.flash(
         "ok",
         &format!("留言文号格式已改为“{value}”，此后登记的留言按新格式编号；已有文号不变。"),
+    );
+    Ok(see_other("/settings"))
+}
+
+/// 档号 settings; they apply to archives closed out from now on.
+pub async fn archive_settings(
+    ctx: Ctx,
+    CsrfForm(form): CsrfForm<ArchiveForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(KEEPERS)?;
+    let code_ok = |s: &str, max: usize| {
+        !s.is_empty() && s.len() <= max && s.chars().all(|c| c.is_ascii_alphanumeric())
+    };
+    let mut e = FieldErrors::default();
+    let (fonds, category, retention) = (
+        form.fonds.trim().to_uppercase(),
+        form.category.trim().to_uppercase(),
+        form.retention.trim().to_string(),
+    );
+    if !code_ok(&fonds, 12) {
+        e.add(
+            "fonds",
+            "全宗号为 1–12 位字母或数字，由档案馆给定，如 A001。",
+        );
+    }
+    if !code_ok(&category, 4) {
+        e.add("category", "门类代码为 1–4 位字母，文书档案为 WS。");
+    }
+    if crate::archive::retention_code(&retention).is_none() {
+        e.add("retention", "请选择永久、30年或10年。");
+    }
+    if !e.is_empty() {
+        let (f, _) = current(&ctx).await?;
+        return index_page(&ctx, StatusCode::UNPROCESSABLE_ENTITY, f, form, e);
+    }
+    let what = format!("档号设置：全宗号 {fonds}，门类代码 {category}，默认保管期限 {retention}");
+    change(&ctx, what.clone(), move |c| {
+        db::put_setting(c, crate::archive::FONDS_KEY, &fonds)?;
+        db::put_setting(c, crate::archive::CATEGORY_CODE_KEY, &category)?;
+        db::put_setting(c, crate::archive::RETENTION_KEY, &retention)?;
+        Ok(Ok(()))
+    })
+    .await?
+    .ok();
+    ctx.flash(
+        "ok",
+        &format!("已保存{what}。此后销号的档案按新设置编档号；已有档号不变。"),
     );
     Ok(see_other("/settings"))
 }

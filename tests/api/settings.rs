@@ -191,3 +191,52 @@ async fn nobody_but_the_city_centre_touches_the_settings() {
     }
     assert_eq!(app.count("settings WHERE key = 'ref_no_format'"), 0);
 }
+
+#[tokio::test]
+async fn archive_number_settings_apply_to_the_next_close_out() {
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    let xixiu = app.login_as("xixiu").await;
+    let r = center
+        .submit(
+            "/settings",
+            "/settings/archive",
+            &[("fonds", "b/02"), ("category", "WS"), ("retention", "10年")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.expect("body").contains("全宗号为"));
+    let r = center
+        .submit(
+            "/settings",
+            "/settings/archive",
+            &[("fonds", "b002"), ("category", "ws"), ("retention", "10年")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let id = crate::batch::followed_up(&app, &center, &xixiu, "档号设置测试").await;
+    crate::lifecycle::ok(
+        &center,
+        id,
+        "report",
+        &[("report_ref_no", "安网呈〔2026〕70号")],
+    )
+    .await;
+    crate::lifecycle::ok(&center, id, "archive", &[]).await;
+    assert_eq!(
+        app.count(
+            "messages WHERE archive_no = 'B002-WS·2026-D10-520402-0001' AND retention = '10年'"
+        ),
+        1
+    );
+    let month = liuyan::clock::china_today().format("%Y-%m").to_string();
+    let (status, page) = center.page(&format!("/archive/verify?month={month}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("未发现问题"), "{page}");
+    let (status, _) = xixiu.page("/archive/verify").await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "only the centre checks everything"
+    );
+}
