@@ -4,6 +4,7 @@ mod admin;
 mod archive;
 mod attachments;
 mod auth;
+mod authz;
 mod batch;
 mod helpers;
 mod lifecycle;
