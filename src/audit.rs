@@ -139,6 +139,11 @@ pub const EVENTS: &[(&str, &str)] = &[
     ("archive_submit", "档案上报"),
     ("archive_review", "审核档案上报"),
     ("archive_export", "导出档案移交包"),
+    ("score_rules", "修改考评规则"),
+    ("score_entry", "录入加减分"),
+    ("score_entry_reverse", "撤销加减分"),
+    ("score_finalise", "考评定稿"),
+    ("return_mark", "认定退回理由不成立"),
 ];
 
 pub fn event_label(event: &str) -> &str {

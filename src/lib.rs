@@ -12,6 +12,7 @@ pub mod demo;
 pub mod error;
 pub mod forms;
 pub mod messages;
+pub mod scoring;
 pub mod startup;
 pub mod units;
 pub mod users;

@@ -243,6 +243,57 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    score_years (year) {
+        year -> Integer,
+        rules -> Text,
+        finalised_at -> Nullable<Timestamp>,
+        finalised_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    score_entries (id) {
+        id -> Integer,
+        year -> Integer,
+        unit_id -> Integer,
+        item -> Text,
+        points -> Integer,
+        entry_date -> Date,
+        reason -> Text,
+        evidence_name -> Nullable<Text>,
+        evidence_stored -> Nullable<Text>,
+        evidence_sha256 -> Nullable<Text>,
+        author_id -> Nullable<Integer>,
+        author_name -> Text,
+        created_at -> Timestamp,
+        reverses -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    score_results (year, unit_id) {
+        year -> Integer,
+        unit_id -> Integer,
+        total -> Integer,
+        grade -> Text,
+        rank -> Integer,
+        score -> Text,
+    }
+}
+
+diesel::table! {
+    return_marks (id) {
+        id -> Integer,
+        message_id -> Integer,
+        event_seq -> Integer,
+        unit_id -> Integer,
+        reason -> Text,
+        marked_by -> Text,
+        marked_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> units (unit_id));
 diesel::joinable!(attachments -> messages (message_id));
 diesel::joinable!(message_events -> messages (message_id));
@@ -263,5 +314,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     archive_counters,
     archive_prints,
     archive_periods,
-    archive_submissions
+    archive_submissions,
+    score_years,
+    score_entries,
+    score_results,
+    return_marks
 );

@@ -675,7 +675,7 @@ pub async fn index(ctx: Ctx, q: web::Query<PeriodQuery>) -> Result<HttpResponse,
                 incomplete: mine
                     .iter()
                     .filter(|x| {
-                        matches!(x.state.as_str(), "followed_up" | "reported" | "archived")
+                        matches!(x.state.as_str(), "reported" | "archived")
                             && !x.missing_elements().is_empty()
                     })
                     .count(),

@@ -110,16 +110,19 @@ pub fn nav_for(role: Role, path: &str) -> Vec<NavItem> {
             items.push(("/messages/new", "留言登记"));
             items.push(("/messages", "留言列表"));
             items.push(("/archive", "档案汇总"));
+            items.push(("/scores", "量化考评"));
             items.push(("/settings", "业务设置"));
         }
         Role::CountyOperator => {
             items.push(("/messages/new", "留言登记"));
             items.push(("/messages", "留言列表"));
             items.push(("/archive", "档案汇总"));
+            items.push(("/scores", "量化考评"));
         }
         Role::CityLeader | Role::DeptOperator => {
             items.push(("/messages", "留言列表"));
             items.push(("/archive", "档案汇总"));
+            items.push(("/scores", "量化考评"));
         }
     }
     items.push(("/account/password", "修改密码"));

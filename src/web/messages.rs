@@ -428,6 +428,9 @@ pub struct FileView {
 
 pub struct TimelineRow {
     pub files: Vec<FileView>,
+    /// For a 退回: the owner's finding (reason) if made, and whether this user may make it.
+    pub return_mark: Option<(Option<String>, bool)>,
+    pub seq: i32,
     /// Link to the printable notice of a supervision event.
     pub notice: Option<String>,
     pub at: String,
@@ -530,6 +533,7 @@ struct PageData {
     templates: Vec<config::ReplyTemplate>,
     latest_print: Option<archive::Print>,
     default_retention: String,
+    return_marks: Vec<(i32, String)>,
     all: Vec<Unit>,
     cal: Calendar,
 }
@@ -545,6 +549,7 @@ async fn load_page(ctx: &Ctx, id: i32) -> Result<PageData, AppError> {
             templates: config::templates_for(c, &msg.category)?,
             latest_print: archive::latest_print(c, id)?,
             default_retention: archive::settings(c)?.2,
+            return_marks: crate::scoring::store::marks_of(c, id)?,
             all: units::all(c)?,
             cal: config::calendar(c)?,
             msg,
@@ -722,6 +727,17 @@ fn show_page(
                     .unwrap_or_default(),
             };
             TimelineRow {
+                seq: ev.seq,
+                return_mark: (ev.action == "return").then(|| {
+                    let found = data
+                        .return_marks
+                        .iter()
+                        .find(|(s, _)| *s == ev.seq)
+                        .map(|(_, r)| r.clone());
+                    let may = msg.owner_unit_id == ctx.unit.id
+                        && matches!(ctx.role, Role::CityOperator | Role::CountyOperator);
+                    (found, may)
+                }),
                 files: data
                     .files
                     .iter()

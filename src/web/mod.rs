@@ -11,6 +11,7 @@ pub mod home;
 pub mod login;
 pub mod messages;
 pub mod periods;
+pub mod scores;
 pub mod security;
 pub mod settings;
 pub mod upload;
@@ -152,6 +153,29 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/settings/templates",
             web::post().to(settings::template_save),
+        )
+        .route("/scores", web::get().to(scores::index))
+        .route("/scores/export", web::get().to(scores::export))
+        .route("/scores/unit/{id}", web::get().to(scores::unit_page))
+        .route("/scores/rules", web::get().to(scores::rules))
+        .route("/scores/rules", web::post().to(scores::rules_save))
+        .route("/scores/entries", web::get().to(scores::entries))
+        .route("/scores/entries", web::post().to(scores::entry_add))
+        .route(
+            "/scores/entries/{id}/reverse",
+            web::post().to(scores::entry_reverse),
+        )
+        .route("/scores/evidence/{id}", web::get().to(scores::evidence))
+        .route("/scores/finalise", web::get().to(scores::finalise_page))
+        .route("/scores/finalise", web::post().to(scores::finalise))
+        .route(
+            "/scores/{year}/letter/{unit}",
+            web::get().to(scores::letter),
+        )
+        .route("/scores/{year}/report", web::get().to(scores::report))
+        .route(
+            "/messages/{id}/return-mark/{seq}",
+            web::post().to(scores::mark_return),
         )
         .route("/security", web::get().to(security::index))
         .route("/security/unlock/{id}", web::post().to(security::unlock))

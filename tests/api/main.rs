@@ -10,4 +10,5 @@ mod helpers;
 mod lifecycle;
 mod periods;
 mod print;
+mod scores;
 mod settings;
