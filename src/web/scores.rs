@@ -152,7 +152,7 @@ pub async fn index(ctx: Ctx, q: web::Query<YearQuery>) -> Result<HttpResponse, A
         .into_iter()
         .map(|(u, s, rank)| BoardRow {
             unit_id: u.id,
-            name: u.name,
+            name: u.short_name,
             total: points_text(s.total),
             grade: s.grade.label(),
             grade_css: s.grade.css(),
