@@ -14,6 +14,7 @@ pub mod forms;
 pub mod messages;
 pub mod scoring;
 pub mod startup;
+pub mod stats;
 pub mod units;
 pub mod users;
 pub mod web;

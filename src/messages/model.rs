@@ -243,28 +243,44 @@ impl Scope {
 
 type Boxed<'a> = messages::BoxedQuery<'a, <DbConn as Connection>::Backend>;
 
-/// Restrict a query to the scope.
-pub fn scoped<'a>(scope: &Scope) -> Boxed<'a> {
-    let q = m::messages.into_boxed();
+/// The scope as a WHERE condition on `messages` (for grouped queries, which cannot be
+/// built on a boxed query).
+pub fn scope_filter(
+    scope: &Scope,
+) -> Box<
+    dyn BoxableExpression<
+        messages::table,
+        <DbConn as Connection>::Backend,
+        SqlType = diesel::sql_types::Bool,
+    >,
+> {
     match scope {
-        Scope::All => q,
-        Scope::Nothing => q.filter(m::id.lt(0)),
-        Scope::Unit(unit) => q.filter(
+        Scope::All => Box::new(m::id.eq(m::id)),
+        Scope::Nothing => Box::new(m::id.lt(0)),
+        Scope::Unit(unit) => Box::new(
             m::handling_unit_id
                 .eq(*unit)
-                .or(m::forwarded_unit_id.eq(*unit)),
+                .or(m::forwarded_unit_id.eq(*unit))
+                .assume_not_null(),
         ),
         Scope::County { unit, subunits } => {
             let mut units = subunits.clone();
             units.push(*unit);
-            q.filter(
+            Box::new(
                 m::owner_unit_id
                     .eq(*unit)
+                    .nullable()
                     .or(m::handling_unit_id.eq_any(units))
-                    .or(m::forwarded_unit_id.eq_any(subunits.clone())),
+                    .or(m::forwarded_unit_id.eq_any(subunits.clone()))
+                    .assume_not_null(),
             )
         }
     }
+}
+
+/// Restrict a query to the scope.
+pub fn scoped<'a>(scope: &Scope) -> Boxed<'a> {
+    m::messages.into_boxed().filter(scope_filter(scope))
 }
 
 /// Load one message if the scope sees it (otherwise `None`: answered as 404).
@@ -297,13 +313,25 @@ pub struct ListFilter {
     pub overdue: String,
     #[serde(default)]
     pub supervised: String,
+    /// 办结时间 from / to (YYYY-MM-DD).
+    #[serde(default)]
+    pub closed_from: String,
+    #[serde(default)]
+    pub closed_to: String,
+    /// "1": running and due within the next working days (up to `soon_until`).
+    #[serde(default)]
+    pub due_soon: String,
+    /// Set by the handler from the calendar: the last day that counts as "due soon".
+    #[serde(skip)]
+    pub soon_until: Option<NaiveDate>,
     #[serde(default)]
     pub page: Option<i64>,
 }
 
 pub const PAGE_SIZE: i64 = 20;
 
-const RUNNING: [&str; 3] = ["assigned", "handling", "replied"];
+/// States in which the reply deadline runs (overdue and due-soon are counted in these).
+pub const RUNNING: [&str; 3] = ["assigned", "handling", "replied"];
 
 fn filtered<'a>(scope: &Scope, f: &ListFilter, today: NaiveDate) -> Boxed<'a> {
     let mut q = scoped(scope);
@@ -340,6 +368,19 @@ fn filtered<'a>(scope: &Scope, f: &ListFilter, today: NaiveDate) -> Boxed<'a> {
         q = q
             .filter(m::state.eq_any(RUNNING))
             .filter(m::supervision_level.is_not_null());
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(&f.closed_from, "%Y-%m-%d") {
+        q = q.filter(m::closed_at.ge(crate::clock::china_day_start(d)));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(&f.closed_to, "%Y-%m-%d") {
+        q = q.filter(m::closed_at.lt(crate::clock::china_day_start(d + chrono::Duration::days(1))));
+    }
+    if f.due_soon == "1" {
+        let until = f.soon_until.unwrap_or(today);
+        q = q
+            .filter(m::state.eq_any(RUNNING))
+            .filter(m::due_at.ge(today))
+            .filter(m::due_at.le(until));
     }
     q
 }

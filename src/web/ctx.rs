@@ -109,6 +109,7 @@ pub fn nav_for(role: Role, path: &str) -> Vec<NavItem> {
         Role::CityOperator => {
             items.push(("/messages/new", "留言登记"));
             items.push(("/messages", "留言列表"));
+            items.push(("/dashboard", "统计分析"));
             items.push(("/archive", "档案汇总"));
             items.push(("/scores", "量化考评"));
             items.push(("/settings", "业务设置"));
@@ -116,11 +117,13 @@ pub fn nav_for(role: Role, path: &str) -> Vec<NavItem> {
         Role::CountyOperator => {
             items.push(("/messages/new", "留言登记"));
             items.push(("/messages", "留言列表"));
+            items.push(("/dashboard", "统计分析"));
             items.push(("/archive", "档案汇总"));
             items.push(("/scores", "量化考评"));
         }
         Role::CityLeader | Role::DeptOperator => {
             items.push(("/messages", "留言列表"));
+            items.push(("/dashboard", "统计分析"));
             items.push(("/archive", "档案汇总"));
             items.push(("/scores", "量化考评"));
         }

@@ -333,6 +333,9 @@ fn query_string(f: &ListFilter, page: i64) -> String {
         ("to", f.to.as_str()),
         ("overdue", f.overdue.as_str()),
         ("supervised", f.supervised.as_str()),
+        ("closed_from", f.closed_from.as_str()),
+        ("closed_to", f.closed_to.as_str()),
+        ("due_soon", f.due_soon.as_str()),
         ("page", &page.to_string()),
     ])
     .unwrap_or_default()
@@ -343,15 +346,18 @@ pub async fn list(ctx: Ctx, query: web::Query<ListFilter>) -> Result<HttpRespons
     let f = query.into_inner();
     let (role, unit) = (ctx.role, ctx.unit.id);
     let today = china_today();
-    let filter = f.clone();
+    let mut filter = f.clone();
     let (rows, total, all, cal, levels, platforms, categories) = db::run(ctx.pool(), move |c| {
         let scope = model::scope_for(c, role, unit)?;
+        let cal = config::calendar(c)?;
+        filter.soon_until =
+            Some(cal.add_working_days(today, crate::messages::calendar::DUE_SOON_DAYS));
         let (rows, total) = model::list(c, &scope, &filter, today)?;
         Ok((
             rows,
             total,
             units::all(c)?,
-            config::calendar(c)?,
+            cal,
             config::list(c, config::LEVEL)?,
             config::list(c, config::PLATFORM)?,
             config::list(c, config::CATEGORY)?,

@@ -8,6 +8,7 @@ pub mod assets;
 pub mod audit_log;
 pub mod ctx;
 pub mod home;
+pub mod insight;
 pub mod login;
 pub mod messages;
 pub mod periods;
@@ -177,6 +178,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/messages/{id}/return-mark/{seq}",
             web::post().to(scores::mark_return),
         )
+        .route("/dashboard", web::get().to(insight::dashboard))
+        .route("/stats", web::get().to(insight::statistics))
+        .route("/bulletin", web::get().to(insight::bulletin))
         .route("/security", web::get().to(security::index))
         .route("/security/unlock/{id}", web::post().to(security::unlock))
         .route("/audit", web::get().to(audit_log::index));

@@ -1,0 +1,648 @@
+//! Supervisor review: the dashboard (SVG charts drawn on the server, numbers beside them,
+//! each linking to the list it counts), statistics for any period and units (page, XLSX,
+//! CSV) and the printable 督办通报.
+
+use std::collections::HashMap;
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use chrono::{Datelike, Duration, NaiveDate};
+
+use crate::auth::roles::{Role, UnitKind};
+use crate::clock::china_today;
+use crate::db;
+use crate::error::AppError;
+use crate::messages::calendar::{deadline_status, DUE_SOON_DAYS};
+use crate::messages::config;
+use crate::messages::lifecycle::State;
+use crate::messages::model::{self, RUNNING};
+use crate::stats::{self, Figures, DEFINITIONS};
+use crate::units::{self, Unit};
+use crate::web::ctx::{Ctx, Layout};
+use crate::web::render;
+
+const VIEWERS: &[Role] = &[
+    Role::CityOperator,
+    Role::CityLeader,
+    Role::CountyOperator,
+    Role::DeptOperator,
+];
+
+fn enc(s: &str) -> String {
+    crate::web::periods::utf8_percent(s)
+}
+
+/// One bar of a horizontal bar chart, laid out for SVG.
+pub struct Bar {
+    pub label: String,
+    pub value: i64,
+    pub href: String,
+    pub y: i64,
+    pub width: i64,
+}
+
+/// A horizontal bar chart: label, bar, number; every bar a link.
+pub struct BarChart {
+    pub id: &'static str,
+    pub title: String,
+    pub bars: Vec<Bar>,
+    pub height: i64,
+}
+
+const BAR_MAX: i64 = 300;
+
+fn bar_chart(id: &'static str, title: &str, items: Vec<(String, i64, String)>) -> BarChart {
+    let max = items.iter().map(|(_, v, _)| *v).max().unwrap_or(0).max(1);
+    let bars: Vec<Bar> = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, (label, value, href))| Bar {
+            y: i as i64 * 26 + 4,
+            width: if value > 0 {
+                (value * BAR_MAX / max).max(2)
+            } else {
+                0
+            },
+            label,
+            value,
+            href,
+        })
+        .collect();
+    BarChart {
+        id,
+        title: title.to_string(),
+        height: bars.len() as i64 * 26 + 8,
+        bars,
+    }
+}
+
+/// One month of the trend chart.
+pub struct MonthBar {
+    pub label: String,
+    pub received: i64,
+    pub closed: i64,
+    pub on_time: String,
+    pub x: i64,
+    pub received_h: i64,
+    pub closed_h: i64,
+    pub received_href: String,
+    pub closed_href: String,
+}
+
+pub struct StateCount {
+    pub code: &'static str,
+    pub label: &'static str,
+    pub count: i64,
+}
+
+#[derive(Template)]
+#[template(path = "insight/dashboard.html")]
+struct DashboardPage {
+    layout: Layout,
+    states: Vec<StateCount>,
+    total: i64,
+    overdue: i64,
+    due_soon: i64,
+    supervised: i64,
+    units_chart: BarChart,
+    months: Vec<MonthBar>,
+    categories: BarChart,
+    platforms: BarChart,
+    levels: BarChart,
+    year: i32,
+    scope_words: String,
+    can_bulletin: bool,
+}
+
+fn scope_words(role: Role, unit: &Unit) -> String {
+    match role {
+        Role::CityOperator | Role::CityLeader => "全市".to_string(),
+        Role::CountyOperator => format!("{}及其下属单位", unit.name),
+        _ => unit.name.clone(),
+    }
+}
+
+pub async fn dashboard(ctx: Ctx) -> Result<HttpResponse, AppError> {
+    ctx.require(VIEWERS)?;
+    let (role, me) = (ctx.role, ctx.unit.id);
+    let today = china_today();
+    let year_from = NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today);
+    let (o, all) = db::run(ctx.pool(), move |c| {
+        let scope = model::scope_for(c, role, me)?;
+        let cal = config::calendar(c)?;
+        let soon = cal.add_working_days(today, DUE_SOON_DAYS);
+        Ok((
+            stats::overview(c, &scope, today, soon, year_from)?,
+            units::all(c)?,
+        ))
+    })
+    .await?;
+    let names: HashMap<i32, String> = all.iter().map(|u| (u.id, u.short_name.clone())).collect();
+    let count_of = |code: &str| {
+        o.by_state
+            .iter()
+            .find(|(s, _)| s == code)
+            .map(|(_, n)| *n)
+            .unwrap_or(0)
+    };
+    let states: Vec<StateCount> = crate::messages::lifecycle::ALL_STATES
+        .iter()
+        .map(|s: &State| StateCount {
+            code: s.as_str(),
+            label: s.label(),
+            count: count_of(s.as_str()),
+        })
+        .collect();
+    let max_month = o
+        .months
+        .iter()
+        .map(|(_, r, c, _)| (*r).max(*c))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let months = o
+        .months
+        .iter()
+        .enumerate()
+        .map(|(i, (start, r, c, on_time))| {
+            let (a, b) = stats::month_range(*start);
+            MonthBar {
+                label: format!("{}月", start.month()),
+                received: *r,
+                closed: *c,
+                on_time: stats::rate(*on_time, *c),
+                x: 40 + i as i64 * 46,
+                received_h: r * 150 / max_month,
+                closed_h: c * 150 / max_month,
+                received_href: format!("/messages?from={a}&to={b}"),
+                closed_href: format!("/messages?closed_from={a}&closed_to={b}"),
+            }
+        })
+        .collect();
+    let y0 = year_from.to_string();
+    let breakdown = |items: &[(String, i64)], param: &str| -> Vec<(String, i64, String)> {
+        items
+            .iter()
+            .map(|(k, n)| {
+                (
+                    k.clone(),
+                    *n,
+                    format!("/messages?{param}={}&from={y0}", enc(k)),
+                )
+            })
+            .collect()
+    };
+    render(&DashboardPage {
+        layout: ctx.layout("办理情况总览").crumb("办理情况总览", ""),
+        total: states.iter().map(|s| s.count).sum(),
+        states,
+        overdue: o.overdue,
+        due_soon: o.due_soon,
+        supervised: o.supervised,
+        units_chart: bar_chart(
+            "units",
+            "超期留言最多的单位",
+            o.overdue_by_unit
+                .iter()
+                .map(|(u, n)| {
+                    (
+                        names.get(u).cloned().unwrap_or_default(),
+                        *n,
+                        format!("/messages?overdue=1&handling_unit={u}"),
+                    )
+                })
+                .collect(),
+        ),
+        months,
+        categories: bar_chart(
+            "categories",
+            "按所属类型（本年）",
+            breakdown(&o.by_category, "category"),
+        ),
+        platforms: bar_chart(
+            "platforms",
+            "按来源平台（本年）",
+            breakdown(&o.by_platform, "platform"),
+        ),
+        levels: bar_chart("levels", "按级别（本年）", breakdown(&o.by_level, "level")),
+        year: today.year(),
+        scope_words: scope_words(ctx.role, &ctx.unit),
+        can_bulletin: matches!(ctx.role, Role::CityOperator | Role::CityLeader),
+    })
+}
+
+// ---------- statistics ----------
+
+pub struct StatRow {
+    pub unit_id: i32,
+    pub name: String,
+    pub f: Figures,
+}
+
+#[derive(Template)]
+#[template(path = "insight/stats.html")]
+struct StatsPage {
+    layout: Layout,
+    from: String,
+    to: String,
+    units: Vec<(i32, String, bool)>,
+    rows: Vec<StatRow>,
+    total: Figures,
+    definitions: Vec<(&'static str, &'static str)>,
+    query: String,
+}
+
+/// Units a user may pick in statistics: the handling units in their view.
+fn stat_units(role: Role, me: &Unit, all: &[Unit]) -> Vec<Unit> {
+    all.iter()
+        .filter(|u| {
+            u.active
+                && matches!(
+                    u.kind(),
+                    Some(
+                        UnitKind::County
+                            | UnitKind::Zone
+                            | UnitKind::Department
+                            | UnitKind::SubUnit
+                    )
+                )
+        })
+        .filter(|u| match role {
+            Role::CityOperator | Role::CityLeader => u.kind() != Some(UnitKind::SubUnit),
+            Role::CountyOperator => u.id == me.id || u.parent_id == Some(me.id),
+            _ => u.id == me.id,
+        })
+        .cloned()
+        .collect()
+}
+
+fn pick(pairs: &[(String, String)], key: &str) -> String {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// The period and units asked for; defaults: this year to date, every unit in view.
+fn stats_request(pairs: &[(String, String)], choices: &[Unit]) -> (NaiveDate, NaiveDate, Vec<i32>) {
+    let today = china_today();
+    let from = NaiveDate::parse_from_str(&pick(pairs, "from"), "%Y-%m-%d")
+        .unwrap_or_else(|_| NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today));
+    let to = NaiveDate::parse_from_str(&pick(pairs, "to"), "%Y-%m-%d")
+        .unwrap_or(today)
+        .max(from);
+    let mut ids: Vec<i32> = pairs
+        .iter()
+        .filter(|(k, _)| k == "unit")
+        .filter_map(|(_, v)| v.parse().ok())
+        .filter(|id| choices.iter().any(|u| u.id == *id))
+        .collect();
+    if ids.is_empty() {
+        ids = choices.iter().map(|u| u.id).collect();
+    }
+    (from, to, ids)
+}
+
+async fn compute_stats(
+    ctx: &Ctx,
+    pairs: &[(String, String)],
+) -> Result<
+    (
+        NaiveDate,
+        NaiveDate,
+        Vec<Unit>,
+        Vec<i32>,
+        Vec<StatRow>,
+        Figures,
+    ),
+    AppError,
+> {
+    let all = db::run(ctx.pool(), |c| Ok(units::all(c)?)).await?;
+    let choices = stat_units(ctx.role, &ctx.unit, &all);
+    let (from, to, ids) = stats_request(pairs, &choices);
+    let (role, me) = (ctx.role, ctx.unit.id);
+    let today = china_today();
+    let mut figures = db::run(ctx.pool(), move |c| {
+        let scope = model::scope_for(c, role, me)?;
+        let cal = config::calendar(c)?;
+        Ok(stats::by_unit(c, &scope, from, to, today, &cal)?)
+    })
+    .await?;
+    let mut total = Figures::default();
+    let rows: Vec<StatRow> = choices
+        .iter()
+        .filter(|u| ids.contains(&u.id))
+        .map(|u| {
+            let f = figures.remove(&u.id).unwrap_or_default();
+            total.add(&f);
+            StatRow {
+                unit_id: u.id,
+                name: u.name.clone(),
+                f,
+            }
+        })
+        .collect();
+    Ok((from, to, choices, ids, rows, total))
+}
+
+const STAT_HEADERS: [&str; 11] = [
+    "单位",
+    "受理数",
+    "办结数",
+    "按期办结率",
+    "化解率",
+    "满意率",
+    "超期数",
+    "平均办理时长（工作日）",
+    "退回数",
+    "督办数",
+    "重办数",
+];
+
+fn stat_cells(name: &str, f: &Figures) -> Vec<String> {
+    vec![
+        name.to_string(),
+        f.received.to_string(),
+        f.closed.to_string(),
+        f.on_time_rate(),
+        f.resolution_rate(),
+        f.satisfaction_rate(),
+        f.overdue.to_string(),
+        f.average_days(),
+        f.returned.to_string(),
+        f.supervised.to_string(),
+        f.redone.to_string(),
+    ]
+}
+
+pub async fn statistics(
+    ctx: Ctx,
+    q: web::Query<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(VIEWERS)?;
+    let pairs = q.into_inner();
+    let (from, to, choices, ids, rows, total) = compute_stats(&ctx, &pairs).await?;
+    let format = pick(&pairs, "format");
+    let title = format!("网民留言办理统计（{from} 至 {to}）");
+    if format == "csv" || format == "xlsx" {
+        let mut table: Vec<Vec<String>> = rows.iter().map(|r| stat_cells(&r.name, &r.f)).collect();
+        table.push(stat_cells("合计", &total));
+        return if format == "csv" {
+            csv_response(&format!("统计-{from}-{to}.csv"), &STAT_HEADERS, &table)
+        } else {
+            xlsx_response(
+                &format!("统计-{from}-{to}.xlsx"),
+                &title,
+                &STAT_HEADERS,
+                &table,
+            )
+        };
+    }
+    let query = serde_urlencoded::to_string(
+        std::iter::once(("from".to_string(), from.to_string()))
+            .chain(std::iter::once(("to".to_string(), to.to_string())))
+            .chain(ids.iter().map(|i| ("unit".to_string(), i.to_string())))
+            .collect::<Vec<_>>(),
+    )
+    .unwrap_or_default();
+    render(&StatsPage {
+        layout: ctx.layout("统计报表").crumb("统计报表", ""),
+        from: from.to_string(),
+        to: to.to_string(),
+        units: choices
+            .iter()
+            .map(|u| (u.id, u.name.clone(), ids.contains(&u.id)))
+            .collect(),
+        rows,
+        total,
+        definitions: DEFINITIONS.to_vec(),
+        query,
+    })
+}
+
+/// A CSV download (UTF-8 with BOM so that Excel opens Chinese text correctly).
+pub fn csv_response(
+    name: &str,
+    headers: &[&str],
+    rows: &[Vec<String>],
+) -> Result<HttpResponse, AppError> {
+    let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
+    w.write_record(headers).map_err(AppError::internal)?;
+    for r in rows {
+        w.write_record(r).map_err(AppError::internal)?;
+    }
+    let bytes = w.into_inner().map_err(AppError::internal)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!(
+                "attachment; filename=\"export.csv\"; filename*=UTF-8''{}",
+                enc(name)
+            ),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(bytes))
+}
+
+/// An XLSX download: a title row, bold headers, numbers as numbers.
+pub fn xlsx_response(
+    name: &str,
+    title: &str,
+    headers: &[&str],
+    rows: &[Vec<String>],
+) -> Result<HttpResponse, AppError> {
+    use rust_xlsxwriter::{Format, FormatBorder, Workbook};
+    let x = |e: rust_xlsxwriter::XlsxError| AppError::internal(e);
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    let head = Format::new().set_bold().set_border(FormatBorder::Thin);
+    ws.write(0, 0, title).map_err(x)?;
+    for (i, h) in headers.iter().enumerate() {
+        ws.write_with_format(1, i as u16, *h, &head).map_err(x)?;
+    }
+    for (r, row) in rows.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            let (r, c) = (r as u32 + 2, c as u16);
+            // Counts and averages as numbers; codes such as 0851… stay text.
+            let numeric = (v == "0" || !v.starts_with('0') || v.starts_with("0."))
+                && v.chars().all(|ch| ch.is_ascii_digit() || ch == '.');
+            match v.parse::<f64>() {
+                Ok(n) if numeric => ws.write(r, c, n).map_err(x)?,
+                _ => ws.write(r, c, v).map_err(x)?,
+            };
+        }
+    }
+    for (i, h) in headers.iter().enumerate() {
+        ws.set_column_width(i as u16, (h.chars().count() as f64 * 2.2).max(10.0))
+            .map_err(x)?;
+    }
+    let bytes = wb.save_to_buffer().map_err(x)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            header::CONTENT_TYPE,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!(
+                "attachment; filename=\"export.xlsx\"; filename*=UTF-8''{}",
+                enc(name)
+            ),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(bytes))
+}
+
+// ---------- 督办通报 ----------
+
+pub struct BulletinItem {
+    pub id: i32,
+    pub ref_no: String,
+    pub title: String,
+    pub due: String,
+    pub status: String,
+    pub supervision: String,
+}
+
+pub struct BulletinUnit {
+    pub name: String,
+    pub f: Figures,
+    pub overdue: Vec<BulletinItem>,
+    pub supervised: Vec<BulletinItem>,
+}
+
+#[derive(Template)]
+#[template(path = "insight/bulletin.html")]
+struct BulletinPage {
+    title: String,
+    range: String,
+    kind: String,
+    date: String,
+    units: Vec<BulletinUnit>,
+    total: Figures,
+    issued: String,
+    prev: String,
+    next: String,
+}
+
+/// 督办通报 for a week (Monday to Sunday) or a month containing `date` (default: the
+/// previous week or month), city centre and leader only.
+pub async fn bulletin(
+    ctx: Ctx,
+    q: web::Query<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(&[Role::CityOperator, Role::CityLeader])?;
+    let pairs = q.into_inner();
+    let today = china_today();
+    let monthly = pick(&pairs, "kind") == "month";
+    let date = NaiveDate::parse_from_str(&pick(&pairs, "date"), "%Y-%m-%d").unwrap_or(if monthly {
+        NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today) - Duration::days(1)
+    } else {
+        today - Duration::days(7)
+    });
+    let (from, to) = if monthly {
+        stats::month_range(NaiveDate::from_ymd_opt(date.year(), date.month(), 1).unwrap_or(date))
+    } else {
+        let monday = date - Duration::days(date.weekday().num_days_from_monday() as i64);
+        (monday, monday + Duration::days(6))
+    };
+    let (role, me) = (ctx.role, ctx.unit.id);
+    let (mut figures, all, open, cal) = db::run(ctx.pool(), move |c| {
+        let scope = model::scope_for(c, role, me)?;
+        let cal = config::calendar(c)?;
+        let figures = stats::by_unit(c, &scope, from, to, today, &cal)?;
+        let open: Vec<model::Message> = model::scoped(&scope)
+            .filter(crate::db::schema::messages::dsl::state.eq_any(RUNNING))
+            .filter(
+                crate::db::schema::messages::dsl::due_at
+                    .lt(today)
+                    .or(crate::db::schema::messages::dsl::supervision_level.is_not_null()),
+            )
+            .order(crate::db::schema::messages::dsl::due_at.asc())
+            .load(c)?;
+        Ok((figures, units::all(c)?, open, cal))
+    })
+    .await?;
+    let mut total = Figures::default();
+    let item = |m: &model::Message| BulletinItem {
+        id: m.id,
+        ref_no: m.ref_no.clone(),
+        title: m.title.clone(),
+        due: m.due_at.map(|d| d.to_string()).unwrap_or_default(),
+        status: m
+            .due_at
+            .map(|d| deadline_status(&cal, today, d).label())
+            .unwrap_or_default(),
+        supervision: m.supervision_level.clone().unwrap_or_default(),
+    };
+    let units: Vec<BulletinUnit> = all
+        .iter()
+        .filter(|u| {
+            u.active
+                && matches!(
+                    u.kind(),
+                    Some(UnitKind::County | UnitKind::Zone | UnitKind::Department)
+                )
+        })
+        .map(|u| {
+            let f = figures.remove(&u.id).unwrap_or_default();
+            total.add(&f);
+            let mine: Vec<&model::Message> = open
+                .iter()
+                .filter(|m| m.handling_unit_id == Some(u.id))
+                .collect();
+            BulletinUnit {
+                name: u.name.clone(),
+                overdue: mine
+                    .iter()
+                    .filter(|m| m.due_at.is_some_and(|d| d < today))
+                    .map(|m| item(m))
+                    .collect(),
+                supervised: mine
+                    .iter()
+                    .filter(|m| m.supervision_level.is_some())
+                    .map(|m| item(m))
+                    .collect(),
+                f,
+            }
+        })
+        .filter(|b| b.f.received > 0 || !b.overdue.is_empty() || !b.supervised.is_empty())
+        .collect();
+    let step = if monthly { 31 } else { 7 };
+    let kind = if monthly { "month" } else { "week" };
+    render(&BulletinPage {
+        title: if monthly {
+            format!(
+                "网民留言办理督办通报（{}年{}月）",
+                from.year(),
+                from.month()
+            )
+        } else {
+            format!(
+                "网民留言办理督办通报（{}年第{}周）",
+                from.iso_week().year(),
+                from.iso_week().week()
+            )
+        },
+        range: format!(
+            "{} 至 {}",
+            from.format("%Y年%m月%d日"),
+            to.format("%Y年%m月%d日")
+        ),
+        kind: kind.to_string(),
+        date: from.to_string(),
+        units,
+        total,
+        issued: today.format("%Y年%m月%d日").to_string(),
+        prev: format!(
+            "/bulletin?kind={kind}&date={}",
+            from - Duration::days(if monthly { 1 } else { step })
+        ),
+        next: format!("/bulletin?kind={kind}&date={}", to + Duration::days(1)),
+    })
+}
+
+use diesel::prelude::*;

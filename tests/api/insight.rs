@@ -1,0 +1,192 @@
+//! Dashboards and statistics: every number on the dashboard equals the list it links to,
+//! in each role's scope; each statistic on a hand-built fixture; the bulletin and the
+//! exports.
+
+use reqwest::StatusCode;
+
+use crate::helpers::{spawn_app, spawn_with_demo_messages, Browser};
+use crate::lifecycle::{ok, register, unit_id};
+
+/// (href, number) for every `<a href="/messages?…">N</a>` on a page.
+fn linked_numbers(html: &str) -> Vec<(String, i64)> {
+    html.split("<a href=\"/messages?")
+        .skip(1)
+        .filter_map(|s| {
+            let (q, rest) = s.split_once('"')?;
+            let inner = rest.strip_prefix('>')?;
+            let text = inner.split('<').next()?;
+            let n = text.trim().parse().ok()?;
+            let q = q.replace("&amp;", "&").replace("&#38;", "&");
+            Some((format!("/messages?{q}"), n))
+        })
+        .collect()
+}
+
+fn list_total(html: &str) -> i64 {
+    html.split("共 ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("list total")
+}
+
+async fn check_links(b: &Browser, who: &str) {
+    let (status, html) = b.page("/dashboard").await;
+    assert_eq!(status, StatusCode::OK, "{who}");
+    let links = linked_numbers(&html);
+    assert!(links.len() > 20, "{who}: numbers found: {}", links.len());
+    for (href, n) in links {
+        let (_, list) = b.page(&href).await;
+        assert_eq!(list_total(&list), n, "{who}: {href}");
+    }
+}
+
+#[tokio::test]
+async fn every_dashboard_number_equals_the_list_it_links_to() {
+    let app = spawn_with_demo_messages().await;
+    for who in ["center", "xixiu", "zhujian"] {
+        let b = app.login_as(who).await;
+        check_links(&b, who).await;
+    }
+    let admin = app.login_as("sysadmin").await;
+    assert_eq!(admin.page("/dashboard").await.0, StatusCode::NOT_FOUND);
+    let xixiu = app.login_as("xixiu").await;
+    assert_eq!(xixiu.page("/bulletin").await.0, StatusCode::NOT_FOUND);
+    let center = app.login_as("center").await;
+    let (status, bulletin) = center.page("/bulletin?kind=month").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(bulletin.contains("督办通报") && bulletin.contains("各单位办理情况"));
+}
+
+/// The statistics row of a unit: the cells after its name.
+fn stat_row(html: &str, unit: &str) -> Vec<String> {
+    let row = html
+        .split(&format!("<th scope=\"row\">{unit}</th>"))
+        .nth(1)
+        .and_then(|s| s.split("</tr>").next())
+        .unwrap_or_else(|| panic!("row {unit}"));
+    row.split("<td class=\"num\">")
+        .skip(1)
+        .map(|c| {
+            let c = c.split("</td>").next().unwrap_or("");
+            // Strip a link around the number.
+            c.rsplit_once("\">")
+                .map(|(_, v)| v.trim_end_matches("</a>").to_string())
+                .unwrap_or_else(|| c.to_string())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn statistics_on_a_hand_built_fixture() {
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    let xixiu = app.login_as("xixiu").await;
+    let unit = unit_id(&app, "安顺市西秀区");
+    // Four messages to 西秀区:
+    // A: replied on time, rejected once, replied, closed resolved, follow-up 满意.
+    // B: replied late (due date moved into the past), closed unresolved, 不满意, reopened.
+    // C: still handling, overdue, supervised.
+    // D: returned by 西秀区.
+    let mut ids = Vec::new();
+    for t in ["统计甲", "统计乙", "统计丙", "统计丁"] {
+        let id = register(&center, t, &format!("{t}人")).await;
+        ok(&center, id, "assign", &[("unit_id", &unit)]).await;
+        ids.push(id);
+    }
+    let (a, b, c, d) = (ids[0], ids[1], ids[2], ids[3]);
+    ok(&xixiu, d, "return", &[("text", "不属本区")]).await;
+    for id in [a, b, c] {
+        ok(&xixiu, id, "accept", &[]).await;
+    }
+    ok(&xixiu, a, "reply", &[("text", "答复一"), ("resolved", "1")]).await;
+    ok(&center, a, "reject", &[("text", "请补充")]).await;
+    ok(&xixiu, a, "reply", &[("text", "答复二"), ("resolved", "1")]).await;
+    ok(&center, a, "approve", &[("resolved", "1")]).await;
+    ok(
+        &center,
+        a,
+        "follow_up",
+        &[("method", "电话"), ("satisfaction", "满意")],
+    )
+    .await;
+    {
+        use diesel::connection::SimpleConnection;
+        app.db()
+            .batch_execute(&format!(
+                "UPDATE messages SET due_at = '2026-11-02' WHERE id IN ({b}, {c})"
+            ))
+            .expect("past due");
+    }
+    ok(
+        &xixiu,
+        b,
+        "reply",
+        &[("text", "迟到的答复"), ("resolved", "0")],
+    )
+    .await;
+    ok(&center, b, "approve", &[("resolved", "0")]).await;
+    ok(
+        &center,
+        b,
+        "follow_up",
+        &[
+            ("method", "电话"),
+            ("satisfaction", "不满意"),
+            ("text", "没解决"),
+        ],
+    )
+    .await;
+    ok(&center, b, "reopen", &[("text", "请重新办理")]).await;
+    let deadline = (liuyan::clock::china_today() + chrono::Duration::days(5)).to_string();
+    ok(
+        &center,
+        c,
+        "supervise",
+        &[("text", "请尽快办理"), ("deadline", &deadline)],
+    )
+    .await;
+
+    let today = liuyan::clock::china_today();
+    let from = (today - chrono::Duration::days(60)).to_string();
+    let (_, html) = center
+        .page(&format!("/stats?from={from}&to={today}&unit={unit}"))
+        .await;
+    let row = stat_row(&html, "安顺市西秀区");
+    // 受理 3 (D was returned: no handling unit now), 办结 1 (B reopened: closed_at cleared),
+    // 按期 100%, 化解 100%, 满意 1/2 = 50%, 超期 1 (C, running past its due date; B was
+    // reopened, so its current due date is a new one and its late reply no longer counts),
+    // 时长, 退回 1, 督办 1, 重办 2 (A rejected once, B reopened).
+    assert_eq!(row[0], "3", "{row:?}");
+    assert_eq!(row[1], "1", "{row:?}");
+    assert_eq!(row[2], "100.0%", "{row:?}");
+    assert_eq!(row[3], "100.0%", "{row:?}");
+    assert_eq!(row[4], "50.0%", "{row:?}");
+    assert_eq!(row[5], "1", "{row:?}");
+    assert_eq!(row[7], "1", "{row:?}");
+    assert_eq!(row[8], "1", "{row:?}");
+    assert_eq!(row[9], "2", "{row:?}");
+    assert!(
+        html.contains("按期办结率") && html.contains("办结的留言中，答复时间不晚于到期时间的比例")
+    );
+    // Exports: CSV with a BOM and the same figures; XLSX a zip.
+    let r = center
+        .get(&format!(
+            "/stats?from={from}&to={today}&unit={unit}&format=csv"
+        ))
+        .await;
+    let body = r.bytes().await.expect("csv");
+    assert!(body.starts_with(&[0xEF, 0xBB, 0xBF]));
+    let text = String::from_utf8_lossy(&body);
+    assert!(
+        text.contains("安顺市西秀区,3,1,100.0%,100.0%,50.0%,1,"),
+        "{text}"
+    );
+    let r = center
+        .get(&format!("/stats?from={from}&to={today}&format=xlsx"))
+        .await;
+    assert!(r.bytes().await.expect("xlsx").starts_with(b"PK"));
+    // A county sees only itself.
+    let (_, own) = xixiu.page(&format!("/stats?from={from}&to={today}")).await;
+    assert!(own.contains("安顺市西秀区") && !own.contains("安顺市平坝区"));
+}
