@@ -97,6 +97,7 @@ pub fn prepare(conn: &mut DbConn, demo: bool, demo_messages: bool) -> anyhow::Re
         } else {
             None
         };
+        crate::search::rebuild_if_needed(conn)?;
         let cookie_key = match db::get_setting(conn, COOKIE_KEY_SETTING)? {
             Some(hexkey) => hex::decode(hexkey).map_err(AppError::internal)?,
             None => {

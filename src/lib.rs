@@ -13,6 +13,7 @@ pub mod error;
 pub mod forms;
 pub mod messages;
 pub mod scoring;
+pub mod search;
 pub mod startup;
 pub mod stats;
 pub mod units;

@@ -324,6 +324,12 @@ pub struct ListFilter {
     /// Set by the handler from the calendar: the last day that counts as "due soon".
     #[serde(skip)]
     pub soon_until: Option<NaiveDate>,
+    /// Full-text search words (留言标题, 主要诉求, 答复, 反映人).
+    #[serde(default)]
+    pub q: String,
+    /// Set by the handler: the database is PostgreSQL (search SQL differs).
+    #[serde(skip)]
+    pub pg: bool,
     #[serde(default)]
     pub page: Option<i64>,
 }
@@ -374,6 +380,9 @@ fn filtered<'a>(scope: &Scope, f: &ListFilter, today: NaiveDate) -> Boxed<'a> {
     }
     if let Ok(d) = NaiveDate::parse_from_str(&f.closed_to, "%Y-%m-%d") {
         q = q.filter(m::closed_at.lt(crate::clock::china_day_start(d + chrono::Duration::days(1))));
+    }
+    for term in crate::search::terms(&f.q) {
+        q = q.filter(crate::search::condition(f.pg, &term));
     }
     if f.due_soon == "1" {
         let until = f.soon_until.unwrap_or(today);

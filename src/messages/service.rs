@@ -406,6 +406,7 @@ pub fn register(
             files.accepted,
             placed,
         )?;
+        crate::search::index(conn, id)?;
         Ok(RegisterOutcome::Created {
             id,
             ref_no,
@@ -944,6 +945,9 @@ fn act_in(
             files.accepted,
             placed,
         )?;
+        if action == Action::Reply {
+            crate::search::index(conn, msg.id)?;
+        }
         if !files.accepted.is_empty() {
             done.push_str(&format!("附件 {} 个已保存。", files.accepted.len()));
         }

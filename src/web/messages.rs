@@ -241,6 +241,10 @@ pub async fn create(ctx: Ctx, upload: CsrfUpload<RegisterForm>) -> Result<HttpRe
 pub struct Row {
     /// `id:version` when the row can be picked for a batch 呈报/销号 by this user.
     pub pick: Option<String>,
+    /// The title in pieces, search hits marked.
+    pub title_parts: Vec<(String, bool)>,
+    /// Where the search words occur in 主要诉求 or the reply.
+    pub snippet: Option<Vec<(String, bool)>>,
     pub id: i32,
     pub ref_no: String,
     pub title: String,
@@ -264,6 +268,8 @@ fn row(
     let state = msg.state();
     Row {
         pick: None,
+        title_parts: vec![(msg.title.clone(), false)],
+        snippet: None,
         id: msg.id,
         ref_no: msg.ref_no.clone(),
         title: msg.title.clone(),
@@ -336,6 +342,7 @@ fn query_string(f: &ListFilter, page: i64) -> String {
         ("closed_from", f.closed_from.as_str()),
         ("closed_to", f.closed_to.as_str()),
         ("due_soon", f.due_soon.as_str()),
+        ("q", f.q.as_str()),
         ("page", &page.to_string()),
     ])
     .unwrap_or_default()
@@ -392,9 +399,24 @@ pub async fn list(ctx: Ctx, query: web::Query<ListFilter>) -> Result<HttpRespons
         batch: rows.iter().any(|m| pickable(&ctx, m)),
         rows: rows
             .iter()
-            .map(|m| Row {
-                pick: pickable(&ctx, m).then(|| format!("{}:{}", m.id, m.version)),
-                ..row(m, &names, &cal, today)
+            .map(|m| {
+                let terms = crate::search::terms(&f.q);
+                Row {
+                    pick: pickable(&ctx, m).then(|| format!("{}:{}", m.id, m.version)),
+                    title_parts: crate::search::highlight(&m.title, &terms),
+                    snippet: if terms.is_empty() {
+                        None
+                    } else {
+                        crate::search::snippet(&m.appeal, &terms, 30)
+                            .or_else(|| {
+                                m.handling_summary
+                                    .as_deref()
+                                    .and_then(|r| crate::search::snippet(r, &terms, 30))
+                            })
+                            .or_else(|| crate::search::snippet(&m.complainant_name, &terms, 10))
+                    },
+                    ..row(m, &names, &cal, today)
+                }
             })
             .collect(),
         total,

@@ -12,4 +12,5 @@ mod lifecycle;
 mod periods;
 mod print;
 mod scores;
+mod search;
 mod settings;

@@ -1,0 +1,2 @@
+DROP TABLE messages_chars;
+DROP TABLE messages_fts;

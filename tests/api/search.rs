@@ -1,0 +1,139 @@
+//! Chinese full-text search: two- and three-character words, replies and names, scope,
+//! highlighting, filters, and FTS syntax in the query doing nothing.
+
+use reqwest::StatusCode;
+
+use crate::helpers::{spawn_app, Browser};
+use crate::lifecycle::{ok, register_fields, unit_id};
+
+async fn reg(b: &Browser, title: &str, name: &str, appeal: &str) -> i32 {
+    let mut f = register_fields(title, name);
+    f[6] = ("appeal", appeal);
+    let r = b.submit("/messages/new", "/messages", &f).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "register {title}");
+    crate::helpers::location(&r)
+        .trim_start_matches("/messages/")
+        .parse()
+        .expect("id")
+}
+
+fn total(html: &str) -> i64 {
+    html.split("共 ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("total")
+}
+
+async fn found(b: &Browser, q: &str) -> (i64, String) {
+    let url = format!("/messages?q={}", liuyan::web::periods::utf8_percent(q));
+    let (status, html) = b.page(&url).await;
+    assert_eq!(status, StatusCode::OK, "{q}");
+    (total(&html), html)
+}
+
+#[tokio::test]
+async fn two_and_three_character_words_replies_names_and_scope() {
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    let xixiu = app.login_as("xixiu").await;
+    let a = reg(
+        &center,
+        "西秀区小区停水三天",
+        "王小明",
+        "自来水管道破裂，物业不管。",
+    )
+    .await;
+    let _b = reg(
+        &center,
+        "农贸市场占道经营",
+        "李大伟",
+        "早市摊贩占用人行道，行人只能走机动车道。",
+    )
+    .await;
+    let c = reg(
+        &center,
+        "物业费上涨不合理",
+        "赵一",
+        "小区物业费每平方米上涨五角，未经业主大会。",
+    )
+    .await;
+    ok(
+        &center,
+        a,
+        "assign",
+        &[("unit_id", &unit_id(&app, "安顺市西秀区"))],
+    )
+    .await;
+    ok(&xixiu, a, "accept", &[]).await;
+    ok(
+        &xixiu,
+        a,
+        "reply",
+        &[
+            ("text", "经查，系供水主管网检修，已于次日恢复供水。"),
+            ("resolved", "1"),
+        ],
+    )
+    .await;
+
+    assert_eq!(
+        found(&center, "停水").await.0,
+        1,
+        "2 characters, in a title"
+    );
+    assert_eq!(
+        found(&center, "物业").await.0,
+        2,
+        "2 characters, title and body"
+    );
+    assert_eq!(found(&center, "物业费").await.0, 1, "3 characters");
+    assert_eq!(found(&center, "主管网检修").await.0, 1, "in the reply");
+    assert_eq!(found(&center, "王小明").await.0, 1, "反映人");
+    assert_eq!(found(&center, "水").await.0, 1, "one character");
+    assert_eq!(
+        found(&center, "停水 物业").await.0,
+        1,
+        "words are combined with AND"
+    );
+    assert_eq!(found(&center, "天然气").await.0, 0);
+    let (_, html) = found(&center, "停水").await;
+    assert!(html.contains("<mark>停水</mark>"), "hit highlighted");
+    // FTS syntax is only text.
+    for q in [
+        "\"停水",
+        "停水\" OR \"物业",
+        "NEAR(停 水)",
+        "物业*",
+        "'; DROP TABLE messages; --",
+        "%_%",
+    ] {
+        let url = format!("/messages?q={}", liuyan::web::periods::utf8_percent(q));
+        assert_eq!(center.page(&url).await.0, StatusCode::OK, "{q}");
+    }
+    assert_eq!(
+        found(&center, "%_%").await.0,
+        3,
+        "no letters: no search condition at all"
+    );
+    assert_eq!(
+        found(&center, "停水%").await.0,
+        1,
+        "punctuation is not syntax"
+    );
+    assert_eq!(app.count("messages"), 3);
+    // Combined with the list filters.
+    let (_, html) = center
+        .page(&format!(
+            "/messages?q={}&state=replied",
+            liuyan::web::periods::utf8_percent("物业")
+        ))
+        .await;
+    assert_eq!(total(&html), 1);
+    // Scope: 西秀区 sees only what is assigned to it.
+    assert_eq!(found(&xixiu, "物业").await.0, 1);
+    assert_eq!(found(&xixiu, "物业费").await.0, 0);
+    let pingba = app.login_as("pingba").await;
+    assert_eq!(found(&pingba, "停水").await.0, 0);
+    let _ = c;
+}
