@@ -38,7 +38,7 @@ pub fn split_chars(text: &str) -> String {
         if c.is_alphanumeric() {
             out.push(c);
             out.push(' ');
-        } else if !out.ends_with("  ") {
+        } else if !out.ends_with(' ') {
             out.push(' ');
         }
     }
@@ -269,7 +269,7 @@ mod tests {
         assert_eq!(terms("  停水  小区物业 "), vec!["停水", "小区物业"]);
         assert_eq!(
             terms("\"停水\" OR NEAR(a b)*"),
-            vec!["停水", "OR", "NEARab"]
+            vec!["停水", "OR", "NEARa", "b"]
         );
         assert_eq!(fts_phrase("a\"b"), "\"a\"\"b\"");
         assert_eq!(like_pattern("50%_a\\"), "%50\\%\\_a\\\\%");

@@ -357,6 +357,7 @@ pub async fn list(ctx: Ctx, query: web::Query<ListFilter>) -> Result<HttpRespons
     let (rows, total, all, cal, levels, platforms, categories) = db::run(ctx.pool(), move |c| {
         let scope = model::scope_for(c, role, unit)?;
         let cal = config::calendar(c)?;
+        filter.pg = matches!(c, db::DbConn::Pg(_));
         filter.soon_until =
             Some(cal.add_working_days(today, crate::messages::calendar::DUE_SOON_DAYS));
         let (rows, total) = model::list(c, &scope, &filter, today)?;

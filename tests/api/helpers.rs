@@ -76,6 +76,11 @@ pub async fn spawn_with_demo_messages() -> TestApp {
 }
 
 async fn spawn_configured(demo: bool, demo_messages: bool) -> TestApp {
+    // Internal errors are logged; show them in a failing test's output.
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("error")
+        .try_init();
     let dir = tempfile::tempdir().expect("temp dir");
     let database_url = fresh_database(dir.path());
     let mut config = Config::for_database(&database_url, dir.path().to_path_buf());
