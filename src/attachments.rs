@@ -65,6 +65,21 @@ const OFD: Kind = Kind {
     mime: "application/ofd",
 };
 
+const CSV: Kind = Kind {
+    label: "CSV",
+    mime: "text/csv",
+};
+
+/// Decide whether an upload is a spreadsheet to import: an XLSX (by content) or a CSV
+/// (by name, and text without NUL bytes).
+pub fn sniff_table(file_name: &str, head: &[u8], tail: &[u8]) -> Option<Kind> {
+    if let Some(k) = sniff(file_name, head, tail).filter(|k| *k == XLSX) {
+        return Some(k);
+    }
+    let is_csv = file_name.to_ascii_lowercase().ends_with(".csv");
+    (is_csv && !head.contains(&0)).then_some(CSV)
+}
+
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }

@@ -144,6 +144,8 @@ pub const EVENTS: &[(&str, &str)] = &[
     ("score_entry_reverse", "撤销加减分"),
     ("score_finalise", "考评定稿"),
     ("return_mark", "认定退回理由不成立"),
+    ("import", "导入留言"),
+    ("export", "导出留言"),
 ];
 
 pub fn event_label(event: &str) -> &str {

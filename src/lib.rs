@@ -11,6 +11,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod forms;
+pub mod import;
 pub mod messages;
 pub mod scoring;
 pub mod search;

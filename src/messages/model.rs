@@ -411,6 +411,20 @@ pub fn list(
     Ok((rows, total))
 }
 
+/// Every row of the filtered list (newest first), at most `limit`: for exports.
+pub fn all_filtered(
+    conn: &mut DbConn,
+    scope: &Scope,
+    f: &ListFilter,
+    today: NaiveDate,
+    limit: i64,
+) -> QueryResult<Vec<Message>> {
+    filtered(scope, f, today)
+        .order(m::id.desc())
+        .limit(limit)
+        .load::<Message>(conn)
+}
+
 /// Everything waiting for the user's unit to act; None for roles that act on nothing.
 fn todo_query<'a>(role: Role, unit_id: i32) -> Option<Boxed<'a>> {
     let q = m::messages.into_boxed();

@@ -8,6 +8,7 @@ pub mod assets;
 pub mod audit_log;
 pub mod ctx;
 pub mod home;
+pub mod import;
 pub mod insight;
 pub mod login;
 pub mod messages;
@@ -89,6 +90,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/messages", web::get().to(messages::list))
         .route("/messages", web::post().to(messages::create))
         .route("/messages/new", web::get().to(messages::new))
+        .route("/messages/export", web::get().to(messages::export))
         .route("/messages/batch", web::post().to(messages::batch))
         .route("/messages/{id}", web::get().to(messages::show))
         .route("/messages/{id}/act/{action}", web::post().to(messages::act))
@@ -178,6 +180,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/messages/{id}/return-mark/{seq}",
             web::post().to(scores::mark_return),
         )
+        .route("/import", web::get().to(import::start))
+        .route("/import", web::post().to(import::upload))
+        .route("/import/map", web::post().to(import::remap))
+        .route("/import/preview", web::post().to(import::preview))
+        .route("/import/commit", web::post().to(import::commit))
         .route("/dashboard", web::get().to(insight::dashboard))
         .route("/stats", web::get().to(insight::statistics))
         .route("/bulletin", web::get().to(insight::bulletin))

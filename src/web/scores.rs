@@ -620,6 +620,7 @@ pub async fn entry_add(
         form,
         files,
         file_errors,
+        ..
     } = upload;
     let mut e = FieldErrors::default();
     for fe in &file_errors {

@@ -24,19 +24,46 @@ use crate::web::AppState;
 /// Text of all fields together may not exceed this.
 const MAX_TEXT_BYTES: usize = 1024 * 1024;
 
+/// Which files a form accepts.
+pub trait Policy {
+    const ALLOWED: &'static str;
+    fn accept(name: &str, head: &[u8], tail: &[u8]) -> Option<attachments::Kind>;
+}
+
+/// Attachments of messages and evidence: documents and images.
+pub struct Documents;
+
+impl Policy for Documents {
+    const ALLOWED: &'static str = ALLOWED;
+    fn accept(name: &str, head: &[u8], tail: &[u8]) -> Option<attachments::Kind> {
+        attachments::sniff(name, head, tail)
+    }
+}
+
+/// Files to import: XLSX or CSV.
+pub struct Spreadsheets;
+
+impl Policy for Spreadsheets {
+    const ALLOWED: &'static str = "Excel（.xlsx）或 CSV";
+    fn accept(name: &str, head: &[u8], tail: &[u8]) -> Option<attachments::Kind> {
+        attachments::sniff_table(name, head, tail)
+    }
+}
+
 /// A CSRF-checked form with its files. `file_errors` lists files that were refused
 /// (too large, wrong type); they left nothing on disk.
-pub struct CsrfUpload<T> {
+pub struct CsrfUpload<T, P: Policy = Documents> {
     pub form: T,
     pub files: Vec<Incoming>,
     pub file_errors: Vec<String>,
+    _policy: std::marker::PhantomData<P>,
 }
 
 fn bad_form() -> AppError {
     AppError::BadRequest("提交的表单格式有误，请返回上一页重新填写。".to_string())
 }
 
-impl<T: DeserializeOwned + 'static> FromRequest for CsrfUpload<T> {
+impl<T: DeserializeOwned + 'static, P: Policy + 'static> FromRequest for CsrfUpload<T, P> {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
 
@@ -67,6 +94,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfUpload<T> {
                     form,
                     files: Vec::new(),
                     file_errors: Vec::new(),
+                    _policy: std::marker::PhantomData,
                 });
             }
             let state = req
@@ -175,7 +203,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfUpload<T> {
                 drop(out);
                 let tail =
                     attachments::read_tail(&incoming.tmp, size).map_err(AppError::internal)?;
-                match attachments::sniff(&shown, &head, &tail) {
+                match P::accept(&shown, &head, &tail) {
                     Some(kind) => {
                         incoming.kind = kind;
                         incoming.size = size as i64;
@@ -183,7 +211,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfUpload<T> {
                         files.push(incoming);
                     }
                     None => file_errors.push(format!(
-                        "“{shown}”的文件类型不被接受，未上传。只接受 {ALLOWED}。"
+                        "“{shown}”的文件类型不被接受，未上传。只接受 {}。",
+                        P::ALLOWED
                     )),
                 }
             }
@@ -196,6 +225,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfUpload<T> {
                 form,
                 files,
                 file_errors,
+                _policy: std::marker::PhantomData,
             })
         })
     }

@@ -7,6 +7,7 @@ mod auth;
 mod authz;
 mod batch;
 mod helpers;
+mod import;
 mod insight;
 mod lifecycle;
 mod periods;

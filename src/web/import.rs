@@ -1,0 +1,600 @@
+//! 导入: upload a platform export, map its columns (remembered per platform), preview
+//! with every row's problems, then commit all rows in one transaction or none.
+
+use std::path::PathBuf;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::audit;
+use crate::auth::csrf::CsrfForm;
+use crate::auth::roles::{Role, UnitKind};
+use crate::db;
+use crate::error::AppError;
+use crate::forms::FieldErrors;
+use crate::import::{self, Checked, Defaults, Mapping, Table, TARGETS};
+use crate::messages::config;
+use crate::messages::service::Acting;
+use crate::units::{self, Unit};
+use crate::web::admin::Choice;
+use crate::web::ctx::{Ctx, Layout};
+use crate::web::upload::{CsrfUpload, Spreadsheets};
+use crate::web::{render_status, see_other};
+
+const IMPORTERS: &[Role] = &[Role::CityOperator, Role::CountyOperator];
+
+fn imports_dir(ctx: &Ctx) -> PathBuf {
+    ctx.state.config.data_dir.join("imports")
+}
+
+/// The uploaded file behind a token, if it is this user's.
+fn token_path(ctx: &Ctx, token: &str) -> Result<PathBuf, AppError> {
+    let ok = token.starts_with(&format!("{}-", ctx.user.id))
+        && token.len() < 80
+        && token
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    let p = imports_dir(ctx).join(token);
+    if ok && p.exists() {
+        Ok(p)
+    } else {
+        Err(AppError::BadRequest(
+            "上传的文件已失效（超过一天或已导入），请重新上传。".to_string(),
+        ))
+    }
+}
+
+/// Remove uploads older than a day.
+fn sweep(dir: &std::path::Path) {
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age.as_secs() > 86_400);
+            if old {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+#[derive(Deserialize, Default, Clone)]
+pub struct ImportForm {
+    #[serde(default)]
+    platform: String,
+    #[serde(default)]
+    level: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    reply_unit: String,
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    file_name: String,
+}
+
+impl ImportForm {
+    fn defaults(&self) -> Defaults {
+        Defaults {
+            platform: self.platform.clone(),
+            level: self.level.clone(),
+            category: self.category.clone(),
+            reply_unit: self.reply_unit.parse().ok(),
+        }
+    }
+}
+
+struct Options {
+    platforms: Vec<Choice>,
+    levels: Vec<Choice>,
+    categories: Vec<Choice>,
+    units: Vec<Choice>,
+}
+
+fn plain(v: Vec<String>) -> Vec<Choice> {
+    v.into_iter()
+        .map(|x| Choice {
+            label: x.clone(),
+            value: x,
+            disabled: false,
+        })
+        .collect()
+}
+
+/// Units whose replies may be imported: what this importer may assign to.
+fn reply_units(ctx: &Ctx, all: &[Unit]) -> Vec<Unit> {
+    all.iter()
+        .filter(|u| crate::messages::service::assignable(all, ctx.unit.id, u))
+        .filter(|u| ctx.role == Role::CityOperator || u.kind() == Some(UnitKind::SubUnit))
+        .cloned()
+        .collect()
+}
+
+async fn options(ctx: &Ctx) -> Result<Options, AppError> {
+    let (p, l, c, all) = db::run(ctx.pool(), |c| {
+        Ok((
+            config::list(c, config::PLATFORM)?,
+            config::list(c, config::LEVEL)?,
+            config::list(c, config::CATEGORY)?,
+            units::all(c)?,
+        ))
+    })
+    .await?;
+    Ok(Options {
+        platforms: plain(p),
+        levels: plain(l),
+        categories: plain(c),
+        units: reply_units(ctx, &all)
+            .into_iter()
+            .map(|u| Choice {
+                value: u.id.to_string(),
+                label: u.name,
+                disabled: false,
+            })
+            .collect(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "import/upload.html")]
+struct UploadPage {
+    layout: Layout,
+    form: ImportForm,
+    errors: FieldErrors,
+    platforms: Vec<Choice>,
+    levels: Vec<Choice>,
+    categories: Vec<Choice>,
+    units: Vec<Choice>,
+    max_upload_mb: u64,
+}
+
+async fn upload_page(
+    ctx: &Ctx,
+    status: StatusCode,
+    form: ImportForm,
+    errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    let o = options(ctx).await?;
+    render_status(
+        status,
+        &UploadPage {
+            layout: ctx
+                .layout("导入留言")
+                .crumb("留言列表", "/messages")
+                .crumb("导入留言", ""),
+            form,
+            errors,
+            platforms: o.platforms,
+            levels: o.levels,
+            categories: o.categories,
+            units: o.units,
+            max_upload_mb: ctx.state.config.max_upload_mb,
+        },
+    )
+}
+
+pub async fn start(ctx: Ctx) -> Result<HttpResponse, AppError> {
+    ctx.require(IMPORTERS)?;
+    let form = ImportForm {
+        level: if ctx.role == Role::CountyOperator {
+            crate::messages::service::COUNTY_LEVEL.to_string()
+        } else {
+            "市级".to_string()
+        },
+        ..Default::default()
+    };
+    upload_page(&ctx, StatusCode::OK, form, FieldErrors::default()).await
+}
+
+/// Receive the file, keep it for the next steps, and show the column mapping.
+pub async fn upload(
+    ctx: Ctx,
+    up: CsrfUpload<ImportForm, Spreadsheets>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(IMPORTERS)?;
+    let CsrfUpload {
+        mut form,
+        files,
+        file_errors,
+        ..
+    } = up;
+    let mut e = FieldErrors::default();
+    for fe in &file_errors {
+        e.add("file", fe);
+    }
+    if files.is_empty() && file_errors.is_empty() {
+        e.add("file", "请选择要导入的 Excel 或 CSV 文件。");
+    }
+    if form.platform.is_empty() {
+        e.add("platform", "请选择留言来源平台。");
+    }
+    let Some(file) = files.into_iter().next().filter(|_| e.is_empty()) else {
+        return upload_page(&ctx, StatusCode::UNPROCESSABLE_ENTITY, form, e).await;
+    };
+    let dir = imports_dir(&ctx);
+    std::fs::create_dir_all(&dir).map_err(AppError::internal)?;
+    sweep(&dir);
+    let ext = if file.kind.label == "CSV" {
+        "csv"
+    } else {
+        "xlsx"
+    };
+    let token = format!("{}-{}.{ext}", ctx.user.id, &file.sha256[..24]);
+    std::fs::rename(&file.tmp, dir.join(&token)).map_err(AppError::internal)?;
+    form.token = token;
+    form.file_name = file.original_name.clone();
+    map_page(&ctx, form, None, FieldErrors::default()).await
+}
+
+fn load_table(path: &std::path::Path, name: &str) -> Result<Table, String> {
+    let bytes = std::fs::read(path).map_err(|_| "文件已失效，请重新上传。".to_string())?;
+    import::read(name, &bytes)
+}
+
+pub struct MapRow {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub required: bool,
+    /// The chosen column index as text ("" for none).
+    pub selected: String,
+}
+
+#[derive(Template)]
+#[template(path = "import/map.html")]
+struct MapPage {
+    layout: Layout,
+    form: ImportForm,
+    headers: Vec<String>,
+    samples: Vec<Vec<String>>,
+    rows: usize,
+    map: Vec<MapRow>,
+    errors: FieldErrors,
+}
+
+fn memory_key(platform: &str) -> String {
+    format!("import_map:{platform}")
+}
+
+async fn map_page(
+    ctx: &Ctx,
+    form: ImportForm,
+    mapping: Option<Mapping>,
+    errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    let path = token_path(ctx, &form.token)?;
+    let name = form.file_name.clone();
+    let table = web::block(move || load_table(&path, &name))
+        .await
+        .map_err(AppError::internal)?;
+    let table = match table {
+        Ok(t) => t,
+        Err(msg) => {
+            let mut e = FieldErrors::default();
+            e.add("file", &msg);
+            return upload_page(ctx, StatusCode::UNPROCESSABLE_ENTITY, form, e).await;
+        }
+    };
+    let key = memory_key(&form.platform);
+    let remembered: Option<Vec<(String, String)>> = db::run(ctx.pool(), move |c| {
+        Ok(db::get_setting(c, &key)?.and_then(|s| serde_json::from_str(&s).ok()))
+    })
+    .await?;
+    let mapping =
+        mapping.unwrap_or_else(|| import::initial_mapping(&table.headers, remembered.as_deref()));
+    let map = TARGETS
+        .iter()
+        .map(|(key, label, required)| MapRow {
+            key,
+            label,
+            required: *required,
+            selected: mapping
+                .iter()
+                .find(|(k, _)| k == key)
+                .and_then(|(_, c)| *c)
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
+        })
+        .collect();
+    let samples = table
+        .rows
+        .iter()
+        .take(3)
+        .map(|(_, cells)| {
+            cells
+                .iter()
+                .map(|c| c.text().chars().take(40).collect())
+                .collect()
+        })
+        .collect();
+    render_status(
+        if errors.is_empty() {
+            StatusCode::OK
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        },
+        &MapPage {
+            layout: ctx
+                .layout("导入留言：对应列")
+                .crumb("导入留言", "/import")
+                .crumb("对应列", ""),
+            rows: table.rows.len(),
+            headers: table.headers,
+            samples,
+            map,
+            form,
+            errors,
+        },
+    )
+}
+
+/// The mapping as submitted: `map_<target>` = column index or empty.
+fn mapping_of(pairs: &[(String, String)]) -> Mapping {
+    TARGETS
+        .iter()
+        .map(|(key, _, _)| {
+            let col = pairs
+                .iter()
+                .find(|(k, _)| *k == format!("map_{key}"))
+                .and_then(|(_, v)| v.parse().ok());
+            (key.to_string(), col)
+        })
+        .collect()
+}
+
+fn form_of(pairs: &[(String, String)]) -> ImportForm {
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    ImportForm {
+        platform: get("platform"),
+        level: get("level"),
+        category: get("category"),
+        reply_unit: get("reply_unit"),
+        token: get("token"),
+        file_name: get("file_name"),
+    }
+}
+
+pub struct PreviewRow {
+    pub line: usize,
+    pub title: String,
+    pub name: String,
+    pub posted: String,
+    pub category: String,
+    pub reply: String,
+}
+
+#[derive(Template)]
+#[template(path = "import/preview.html")]
+struct PreviewPage {
+    layout: Layout,
+    form: ImportForm,
+    mapping: Vec<(String, String)>,
+    valid: usize,
+    preview: Vec<PreviewRow>,
+    errors: Vec<import::RowError>,
+    more_errors: usize,
+    repeats: Vec<(usize, String)>,
+}
+
+/// Read and check the file with the mapping (on every step: the preview is never trusted).
+async fn checked(
+    ctx: &Ctx,
+    form: &ImportForm,
+    mapping: &Mapping,
+) -> Result<Result<Checked, String>, AppError> {
+    let path = token_path(ctx, &form.token)?;
+    let (name, mapping, defaults) = (form.file_name.clone(), mapping.clone(), form.defaults());
+    let platform = form.platform.clone();
+    db::run(ctx.pool(), move |c| {
+        let table = match load_table(&path, &name) {
+            Ok(t) => t,
+            Err(msg) => return Ok(Err(msg)),
+        };
+        let levels = config::list(c, config::LEVEL)?;
+        let categories = config::list(c, config::CATEGORY)?;
+        let existing = import::existing_refs(c, &platform)?;
+        Ok(Ok(import::check(
+            &table,
+            &mapping,
+            &defaults,
+            &import::Lists {
+                levels: &levels,
+                categories: &categories,
+                existing_refs: &existing,
+            },
+            db::now(),
+        )))
+    })
+    .await
+}
+
+pub async fn preview(
+    ctx: Ctx,
+    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(IMPORTERS)?;
+    let form = form_of(&pairs);
+    let mapping = mapping_of(&pairs);
+    let c = match checked(&ctx, &form, &mapping).await? {
+        Ok(c) => c,
+        Err(msg) => {
+            let mut e = FieldErrors::default();
+            e.add("file", &msg);
+            return upload_page(&ctx, StatusCode::UNPROCESSABLE_ENTITY, form, e).await;
+        }
+    };
+    let shown = 200;
+    render_status(
+        if c.errors.is_empty() {
+            StatusCode::OK
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        },
+        &PreviewPage {
+            layout: ctx
+                .layout("导入留言：预览")
+                .crumb("导入留言", "/import")
+                .crumb("预览", ""),
+            mapping: mapping
+                .iter()
+                .map(|(k, c)| {
+                    (
+                        format!("map_{k}"),
+                        c.map(|c| c.to_string()).unwrap_or_default(),
+                    )
+                })
+                .collect(),
+            valid: c.valid.len(),
+            preview: c
+                .valid
+                .iter()
+                .take(20)
+                .map(|r| PreviewRow {
+                    line: r.line,
+                    title: r.title.clone(),
+                    name: r.name.clone(),
+                    posted: crate::clock::format_time(r.posted_at),
+                    category: r.category.clone(),
+                    reply: r
+                        .reply
+                        .as_ref()
+                        .map(|(t, at)| {
+                            format!(
+                                "{}：{}",
+                                crate::clock::format_time(*at),
+                                t.chars().take(30).collect::<String>()
+                            )
+                        })
+                        .unwrap_or_default(),
+                })
+                .collect(),
+            more_errors: c.errors.len().saturating_sub(shown),
+            errors: c.errors.into_iter().take(shown).collect(),
+            repeats: c.repeats,
+            form,
+        },
+    )
+}
+
+pub async fn commit(
+    ctx: Ctx,
+    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(IMPORTERS)?;
+    let form = form_of(&pairs);
+    let mapping = mapping_of(&pairs);
+    let c = match checked(&ctx, &form, &mapping).await? {
+        Ok(c) => c,
+        Err(msg) => {
+            let mut e = FieldErrors::default();
+            e.add("file", &msg);
+            return upload_page(&ctx, StatusCode::UNPROCESSABLE_ENTITY, form, e).await;
+        }
+    };
+    if !c.errors.is_empty() {
+        // Nothing is imported while any row is wrong: show the preview with the reasons.
+        return preview(ctx, CsrfForm(pairs)).await;
+    }
+    let path = token_path(&ctx, &form.token)?;
+    let acting = Acting {
+        user_id: ctx.user.id,
+        name: ctx.user.display_name.clone(),
+        unit_id: ctx.unit.id,
+        role: ctx.role,
+    };
+    let (me, actor, f) = (ctx.unit.clone(), ctx.actor(), form.clone());
+    let remembered: Vec<(String, String)> = {
+        let p2 = path.clone();
+        let name = form.file_name.clone();
+        let table = web::block(move || load_table(&p2, &name))
+            .await
+            .map_err(AppError::internal)?
+            .map_err(AppError::BadRequest)?;
+        mapping
+            .iter()
+            .filter_map(|(k, c)| {
+                c.and_then(|c| table.headers.get(c))
+                    .map(|h| (k.clone(), h.clone()))
+            })
+            .collect()
+    };
+    let (valid, repeats) = (c.valid, c.repeats.len());
+    let n = db::run(ctx.pool(), move |conn| {
+        let all = units::all(conn)?;
+        let reply_unit = f
+            .reply_unit
+            .parse::<i32>()
+            .ok()
+            .and_then(|id| all.iter().find(|u| u.id == id))
+            .filter(|u| crate::messages::service::assignable(&all, me.id, u))
+            .cloned();
+        let cal = config::calendar(conn)?;
+        let n = import::commit(
+            conn,
+            &acting,
+            &me,
+            reply_unit.as_ref(),
+            &valid,
+            &f.platform,
+            &f.file_name,
+            &cal,
+        )?;
+        db::write_tx(conn, |c| {
+            db::put_setting(
+                c,
+                &memory_key(&f.platform),
+                &serde_json::to_string(&remembered).unwrap_or_default(),
+            )?;
+            audit::record(
+                c,
+                &actor,
+                "import",
+                &format!("导入“{}”{n} 条（{}）", f.file_name, f.platform),
+                audit::OK,
+                "",
+            )?;
+            Ok::<_, AppError>(())
+        })?;
+        Ok(n)
+    })
+    .await?;
+    let _ = std::fs::remove_file(&path);
+    ctx.flash(
+        "ok",
+        &format!(
+            "已导入 {n} 条留言{}。列对应关系已记住，下次导入“{}”的文件时自动套用。",
+            if repeats > 0 {
+                format!("，跳过已存在或重复的 {repeats} 条")
+            } else {
+                String::new()
+            },
+            form.platform
+        ),
+    );
+    Ok(see_other(&format!(
+        "/messages?platform={}",
+        crate::web::periods::utf8_percent(&form.platform)
+    )))
+}
+
+/// Show the mapping again (after going back from the preview).
+pub async fn remap(
+    ctx: Ctx,
+    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(IMPORTERS)?;
+    let form = form_of(&pairs);
+    let mapping = mapping_of(&pairs);
+    map_page(&ctx, form, Some(mapping), FieldErrors::default()).await
+}
