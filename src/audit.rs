@@ -145,6 +145,7 @@ pub const EVENTS: &[(&str, &str)] = &[
     ("score_finalise", "考评定稿"),
     ("return_mark", "认定退回理由不成立"),
     ("import", "导入留言"),
+    ("contact_view", "查看完整联系方式"),
     ("export", "导出留言"),
 ];
 

@@ -533,7 +533,15 @@ struct ShowPage {
     errors: FieldErrors,
     methods: Vec<&'static str>,
     satisfactions: Vec<&'static str>,
+    /// This user may ask to see the full 联系方式 (the owner and the handling units).
+    may_view_contact: bool,
+    /// The full 联系方式, shown after an explicit, audited request.
+    full_contact: Option<String>,
+    purposes: Vec<&'static str>,
 }
+
+/// Why a clerk needs the full contact (recorded in the audit log).
+pub const CONTACT_PURPOSES: [&str; 4] = ["回访网民", "核实情况", "答复网民", "其他办理需要"];
 
 fn text_label(a: Action) -> (&'static str, bool) {
     match a {
@@ -862,6 +870,9 @@ fn show_page(
         errors,
         methods: FOLLOWUP_METHODS.to_vec(),
         satisfactions: SATISFACTION.to_vec(),
+        may_view_contact: standing.owner || standing.handler || standing.forwardee,
+        full_contact: None,
+        purposes: CONTACT_PURPOSES.to_vec(),
     }
 }
 
@@ -1487,4 +1498,52 @@ pub async fn export(
             &table,
         )
     }
+}
+
+// ---------- 查看完整联系方式 ----------
+
+#[derive(serde::Deserialize, Default)]
+pub struct ContactForm {
+    #[serde(default)]
+    purpose: String,
+}
+
+/// Show the full 联系方式 to the owner or the handling unit, for a stated purpose; the
+/// view is audited (without the number) and the page is not cached.
+pub async fn contact(
+    ctx: Ctx,
+    path: web::Path<i32>,
+    CsrfForm(form): CsrfForm<ContactForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(MESSAGE_ROLES)?;
+    let id = path.into_inner();
+    let data = load_page(&ctx, id).await?;
+    let standing = service::standing(&acting(&ctx), &data.msg);
+    if !(standing.owner || standing.handler || standing.forwardee) {
+        return Err(AppError::NotFound);
+    }
+    if !CONTACT_PURPOSES.contains(&form.purpose.as_str()) {
+        let mut errors = FieldErrors::default();
+        errors.add("purpose", "请选择查看完整联系方式的用途。");
+        return render_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &show_page(&ctx, &data, None, errors, None),
+        );
+    }
+    let (actor, ref_no, purpose) = (ctx.actor(), data.msg.ref_no.clone(), form.purpose.clone());
+    db::run(ctx.pool(), move |c| {
+        crate::audit::record(
+            c,
+            &actor,
+            "contact_view",
+            &format!("留言 {ref_no} 的完整联系方式"),
+            crate::audit::OK,
+            &format!("用途：{purpose}"),
+        )?;
+        Ok(())
+    })
+    .await?;
+    let mut page = show_page(&ctx, &data, None, FieldErrors::default(), None);
+    page.full_contact = Some(data.msg.complainant_contact.clone());
+    render(&page)
 }

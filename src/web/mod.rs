@@ -94,6 +94,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/messages/batch", web::post().to(messages::batch))
         .route("/messages/{id}", web::get().to(messages::show))
         .route("/messages/{id}/act/{action}", web::post().to(messages::act))
+        .route("/messages/{id}/contact", web::post().to(messages::contact))
         .route(
             "/messages/{id}/notice/{seq}",
             web::get().to(messages::notice),

@@ -12,6 +12,7 @@ mod insight;
 mod lifecycle;
 mod periods;
 mod print;
+mod privacy;
 mod scores;
 mod search;
 mod settings;
