@@ -146,6 +146,12 @@ pub const EVENTS: &[(&str, &str)] = &[
     ("return_mark", "认定退回理由不成立"),
     ("import", "导入留言"),
     ("contact_view", "查看完整联系方式"),
+    ("2fa_enable", "启用双因素认证"),
+    ("2fa_disable", "关闭双因素认证"),
+    ("2fa_recovery_codes", "重新生成恢复码"),
+    ("2fa_recovery_used", "使用恢复码登录"),
+    ("2fa_policy", "修改双因素认证策略"),
+    ("session_end", "结束会话"),
     ("export", "导出留言"),
 ];
 

@@ -87,6 +87,9 @@ pub fn prepare(conn: &mut DbConn, demo: bool, demo_messages: bool) -> anyhow::Re
         let initial_admin_password = if users::count(conn)? == 0 {
             if demo {
                 seed_demo_accounts(conn)?;
+                // The demo accounts can be tried at once; the security administrator
+                // can require two factors on the 账户安全 page.
+                crate::auth::totp::set_required_roles(conn, &[])?;
                 if demo_messages {
                     crate::demo::seed(conn, crate::clock::china_today())?;
                 }

@@ -27,6 +27,8 @@ pub enum AppError {
     LoginRequired,
     /// The password must be changed before anything else.
     PasswordChangeRequired,
+    /// Two-factor login is required for the role and not yet set up.
+    TwoFactorRequired,
     /// 500: logged in full, shown as a generic message.
     Internal(String),
 }
@@ -41,6 +43,7 @@ impl fmt::Display for AppError {
             AppError::PayloadTooLarge => write!(f, "payload too large"),
             AppError::LoginRequired => write!(f, "login required"),
             AppError::PasswordChangeRequired => write!(f, "password change required"),
+            AppError::TwoFactorRequired => write!(f, "two-factor enrolment required"),
             AppError::Internal(m) => write!(f, "internal error: {m}"),
         }
     }
@@ -113,7 +116,9 @@ impl ResponseError for AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::LoginRequired | AppError::PasswordChangeRequired => StatusCode::SEE_OTHER,
+            AppError::LoginRequired
+            | AppError::PasswordChangeRequired
+            | AppError::TwoFactorRequired => StatusCode::SEE_OTHER,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -126,6 +131,9 @@ impl ResponseError for AppError {
                 .finish(),
             AppError::PasswordChangeRequired => HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, "/account/password"))
+                .finish(),
+            AppError::TwoFactorRequired => HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, "/account/2fa"))
                 .finish(),
             AppError::BadRequest(m) => error_page(status, "请求有误", m),
             AppError::Csrf => error_page(

@@ -27,6 +27,11 @@ pub struct User {
     pub locked_until: Option<NaiveDateTime>,
     pub password_changed_at: NaiveDateTime,
     pub created_at: NaiveDateTime,
+    /// Base32 TOTP secret (set once enrolment is confirmed).
+    pub totp_secret: Option<String>,
+    pub totp_enabled: bool,
+    /// The last TOTP time step accepted: a code is accepted once.
+    pub totp_last_step: i64,
 }
 
 impl User {
@@ -273,6 +278,22 @@ pub fn set_active(
     })
 }
 
+/// How many earlier passwords may not be reused.
+pub const PASSWORD_HISTORY: i64 = 5;
+
+/// The current hash and the earlier ones that may not be used again.
+pub fn recent_hashes(conn: &mut DbConn, user: &User) -> QueryResult<Vec<String>> {
+    use crate::db::schema::password_history::dsl as ph;
+    let mut v: Vec<String> = ph::password_history
+        .filter(ph::user_id.eq(user.id))
+        .order(ph::id.desc())
+        .limit(PASSWORD_HISTORY - 1)
+        .select(ph::password_hash)
+        .load(conn)?;
+    v.insert(0, user.password_hash.clone());
+    Ok(v)
+}
+
 /// Store a new password hash and end every session of the user. `event` is
 /// `password_change` (by the user) or `password_reset` (by an administrator).
 pub fn set_password(
@@ -284,6 +305,15 @@ pub fn set_password(
     actor: &Actor,
 ) -> Result<(), AppError> {
     conn.transaction(|conn| {
+        use crate::db::schema::password_history::dsl as ph;
+        // Keep the old hash: the last five passwords cannot be used again.
+        diesel::insert_into(ph::password_history)
+            .values((
+                ph::user_id.eq(user.id),
+                ph::password_hash.eq(&user.password_hash),
+                ph::changed_at.eq(db::now()),
+            ))
+            .execute(conn)?;
         diesel::update(us::users.find(user.id))
             .set((
                 us::password_hash.eq(hash),

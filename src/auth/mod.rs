@@ -4,3 +4,4 @@ pub mod csrf;
 pub mod password;
 pub mod roles;
 pub mod session_store;
+pub mod totp;

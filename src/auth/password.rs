@@ -209,6 +209,16 @@ pub fn hash_now(pw: &str) -> Result<String, AppError> {
     hash_blocking(pw)
 }
 
+/// Setting: days a password stays valid (0 = never expires).
+pub const MAX_AGE_KEY: &str = "password_max_age_days";
+pub const DEFAULT_MAX_AGE_DAYS: i64 = 90;
+
+pub fn max_age_days(conn: &mut crate::db::DbConn) -> diesel::QueryResult<i64> {
+    Ok(crate::db::get_setting(conn, MAX_AGE_KEY)?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_MAX_AGE_DAYS))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

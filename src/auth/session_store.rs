@@ -179,3 +179,62 @@ impl SessionStore for DbSessionStore {
         Ok(())
     }
 }
+
+/// Session state key: a random tag telling a user's sessions apart on “我的会话”.
+pub const TAG_KEY: &str = "sid_tag";
+
+/// One of a user's active sessions.
+pub struct SessionInfo {
+    /// The stored id (SHA-256 of the cookie key: safe to show, useless to replay).
+    pub id: String,
+    pub login_at: Option<NaiveDateTime>,
+    pub ip: String,
+    pub expires_at: NaiveDateTime,
+    pub tag: String,
+}
+
+/// A user's sessions that have not expired, newest login first.
+pub fn user_sessions(conn: &mut DbConn, user_id: i32) -> QueryResult<Vec<SessionInfo>> {
+    let rows: Vec<(String, String, NaiveDateTime)> = s::sessions
+        .filter(s::user_id.eq(user_id))
+        .filter(s::expires_at.gt(crate::db::now()))
+        .select((s::id, s::state, s::expires_at))
+        .load(conn)?;
+    let mut out: Vec<SessionInfo> = rows
+        .into_iter()
+        .map(|(id, state, expires_at)| {
+            let map: std::collections::HashMap<String, String> =
+                serde_json::from_str(&state).unwrap_or_default();
+            let value = |k: &str| {
+                map.get(k)
+                    .and_then(|v| serde_json::from_str::<serde_json::Value>(v).ok())
+            };
+            SessionInfo {
+                id,
+                login_at: value(crate::web::ctx::LOGIN_AT_KEY)
+                    .and_then(|v| v.as_i64())
+                    .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+                    .map(|t| t.naive_utc()),
+                ip: value(crate::web::ctx::LOGIN_IP_KEY)
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                expires_at,
+                tag: value(TAG_KEY)
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+            }
+        })
+        .collect();
+    out.sort_by_key(|x| std::cmp::Reverse(x.login_at));
+    Ok(out)
+}
+
+/// End one of a user's sessions.
+pub fn end_one(conn: &mut DbConn, user_id: i32, id: &str) -> QueryResult<usize> {
+    diesel::delete(
+        s::sessions
+            .filter(s::user_id.eq(user_id))
+            .filter(s::id.eq(id)),
+    )
+    .execute(conn)
+}

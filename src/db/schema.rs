@@ -28,6 +28,9 @@ diesel::table! {
         locked_until -> Nullable<Timestamp>,
         password_changed_at -> Timestamp,
         created_at -> Timestamp,
+        totp_secret -> Nullable<Text>,
+        totp_enabled -> Bool,
+        totp_last_step -> BigInt,
     }
 }
 
@@ -294,6 +297,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    recovery_codes (id) {
+        id -> Integer,
+        user_id -> Integer,
+        code_hash -> Text,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    password_history (id) {
+        id -> Integer,
+        user_id -> Integer,
+        password_hash -> Text,
+        changed_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> units (unit_id));
 diesel::joinable!(attachments -> messages (message_id));
 diesel::joinable!(message_events -> messages (message_id));
@@ -318,5 +339,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     score_years,
     score_entries,
     score_results,
-    return_marks
+    return_marks,
+    recovery_codes,
+    password_history
 );

@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use crate::auth::csrf::CsrfForm;
 use crate::auth::password;
+use crate::auth::totp;
 use crate::db;
 use crate::error::AppError;
 use crate::forms::FieldErrors;
@@ -27,7 +28,7 @@ pub async fn password_form(ctx: Ctx) -> Result<HttpResponse, AppError> {
         layout: ctx
             .layout("修改密码")
             .crumb("修改密码", "/account/password"),
-        forced: ctx.user.must_change_password,
+        forced: ctx.user.must_change_password || ctx.password_expired,
         errors: FieldErrors::default(),
     })
 }
@@ -63,6 +64,27 @@ pub async fn password_submit(
     if form.confirm != form.new_password {
         errors.add("confirm", "两次输入的新密码不一致。");
     }
+    if errors.get("new_password").is_none() {
+        let user = ctx.user.clone();
+        let recent = db::run(ctx.pool(), move |c| Ok(users::recent_hashes(c, &user)?)).await?;
+        for h in recent {
+            if ctx
+                .state
+                .hasher
+                .verify(form.new_password.clone(), Some(h))
+                .await?
+            {
+                errors.add(
+                    "new_password",
+                    &format!(
+                        "新密码不能与最近 {} 次使用过的密码相同。",
+                        users::PASSWORD_HISTORY
+                    ),
+                );
+                break;
+            }
+        }
+    }
     if !errors.is_empty() {
         return render_status(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -70,7 +92,7 @@ pub async fn password_submit(
                 layout: ctx
                     .layout("修改密码")
                     .crumb("修改密码", "/account/password"),
-                forced: ctx.user.must_change_password,
+                forced: ctx.user.must_change_password || ctx.password_expired,
                 errors,
             },
         );
@@ -86,4 +108,286 @@ pub async fn password_submit(
     ctx.session.renew();
     ctx.flash("ok", "密码已修改。您在其他地方的登录已全部退出。");
     Ok(see_other("/"))
+}
+
+// ---------- 双因素认证 ----------
+
+const PENDING_SECRET: &str = "totp_pending";
+
+#[derive(Template)]
+#[template(path = "account/twofactor.html")]
+struct TwoFactorPage {
+    layout: Layout,
+    enabled: bool,
+    required: bool,
+    qr: String,
+    secret: String,
+    recovery_left: i64,
+    new_codes: Vec<String>,
+    errors: FieldErrors,
+}
+
+async fn twofactor_page(
+    ctx: &Ctx,
+    status: StatusCode,
+    new_codes: Vec<String>,
+    errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    let (uid, role) = (ctx.user.id, ctx.role);
+    let (user, required, left) = db::run(ctx.pool(), move |c| {
+        Ok((
+            users::find(c, uid)?.ok_or(AppError::LoginRequired)?,
+            totp::required_roles(c)?.contains(&role),
+            totp::recovery_left(c, uid)?,
+        ))
+    })
+    .await?;
+    let (qr, secret) = if user.totp_enabled {
+        (String::new(), String::new())
+    } else {
+        let secret = match ctx
+            .session
+            .get::<String>(PENDING_SECRET)
+            .map_err(AppError::internal)?
+        {
+            Some(s) => s,
+            None => {
+                let s = totp::new_secret();
+                ctx.session
+                    .insert(PENDING_SECRET, &s)
+                    .map_err(AppError::internal)?;
+                s
+            }
+        };
+        let url = totp::url(&secret, &user.username)?;
+        (
+            crate::web::archive::qr_svg(&url, "双因素认证二维码"),
+            secret
+                .as_bytes()
+                .chunks(4)
+                .map(|c| String::from_utf8_lossy(c).to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
+    };
+    let mut layout = ctx.layout("双因素认证").crumb("双因素认证", "");
+    if required && !user.totp_enabled && errors.is_empty() && new_codes.is_empty() {
+        layout = layout.with_flash(
+            "error",
+            "按安全策略，您的岗位必须启用双因素认证后才能使用系统。请按下面的步骤完成设置。",
+        );
+    }
+    render_status(
+        status,
+        &TwoFactorPage {
+            layout,
+            enabled: user.totp_enabled,
+            required,
+            qr,
+            secret,
+            recovery_left: left,
+            new_codes,
+            errors,
+        },
+    )
+}
+
+pub async fn twofactor(ctx: Ctx) -> Result<HttpResponse, AppError> {
+    twofactor_page(&ctx, StatusCode::OK, Vec::new(), FieldErrors::default()).await
+}
+
+#[derive(Deserialize, Default)]
+pub struct TwoFactorForm {
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// Re-enter the password before changing the second factor.
+async fn password_ok(ctx: &Ctx, typed: &str, errors: &mut FieldErrors) -> Result<(), AppError> {
+    let ok = ctx
+        .state
+        .hasher
+        .verify(typed.to_string(), Some(ctx.user.password_hash.clone()))
+        .await?;
+    if !ok {
+        errors.add("password", "登录密码不正确。");
+    }
+    Ok(())
+}
+
+pub async fn twofactor_enable(
+    ctx: Ctx,
+    CsrfForm(form): CsrfForm<TwoFactorForm>,
+) -> Result<HttpResponse, AppError> {
+    let mut errors = FieldErrors::default();
+    password_ok(&ctx, &form.password, &mut errors).await?;
+    let secret = ctx
+        .session
+        .get::<String>(PENDING_SECRET)
+        .map_err(AppError::internal)?
+        .unwrap_or_default();
+    let step = totp::check(&secret, &form.code, 0, totp::now_secs());
+    if step.is_none() {
+        errors.add(
+            "code",
+            "验证码不正确。请确认手机时间准确，输入验证器上本系统当前显示的 6 位数字。",
+        );
+    }
+    let Some(step) = step.filter(|_| errors.is_empty()) else {
+        return twofactor_page(&ctx, StatusCode::UNPROCESSABLE_ENTITY, Vec::new(), errors).await;
+    };
+    let (uid, actor, name) = (ctx.user.id, ctx.actor(), ctx.user.username.clone());
+    let codes = db::run(ctx.pool(), move |c| {
+        db::write_tx(c, |c| {
+            totp::enable(c, uid, &secret, step)?;
+            let codes = totp::new_recovery_codes(c, uid)?;
+            crate::audit::record(c, &actor, "2fa_enable", &name, crate::audit::OK, "")?;
+            Ok::<_, AppError>(codes)
+        })
+    })
+    .await?;
+    let _ = ctx.session.remove(PENDING_SECRET);
+    twofactor_page(&ctx, StatusCode::OK, codes, FieldErrors::default()).await
+}
+
+pub async fn twofactor_disable(
+    ctx: Ctx,
+    CsrfForm(form): CsrfForm<TwoFactorForm>,
+) -> Result<HttpResponse, AppError> {
+    let mut errors = FieldErrors::default();
+    password_ok(&ctx, &form.password, &mut errors).await?;
+    let (uid, role, actor, name) = (
+        ctx.user.id,
+        ctx.role,
+        ctx.actor(),
+        ctx.user.username.clone(),
+    );
+    let required = db::run(ctx.pool(), move |c| {
+        Ok(totp::required_roles(c)?.contains(&role))
+    })
+    .await?;
+    if required {
+        errors.add(
+            "password",
+            "按安全策略，您的岗位必须使用双因素认证，不能关闭。",
+        );
+    }
+    if !errors.is_empty() {
+        return twofactor_page(&ctx, StatusCode::UNPROCESSABLE_ENTITY, Vec::new(), errors).await;
+    }
+    db::run(ctx.pool(), move |c| {
+        db::write_tx(c, |c| {
+            totp::disable(c, uid)?;
+            crate::audit::record(c, &actor, "2fa_disable", &name, crate::audit::OK, "")?;
+            Ok::<_, AppError>(())
+        })
+    })
+    .await?;
+    ctx.flash("ok", "已关闭双因素认证。登录时只需输入密码。");
+    Ok(see_other("/account/2fa"))
+}
+
+pub async fn twofactor_recovery(
+    ctx: Ctx,
+    CsrfForm(form): CsrfForm<TwoFactorForm>,
+) -> Result<HttpResponse, AppError> {
+    let mut errors = FieldErrors::default();
+    password_ok(&ctx, &form.password, &mut errors).await?;
+    if !ctx.user.totp_enabled {
+        errors.add("password", "尚未启用双因素认证。");
+    }
+    if !errors.is_empty() {
+        return twofactor_page(&ctx, StatusCode::UNPROCESSABLE_ENTITY, Vec::new(), errors).await;
+    }
+    let (uid, actor, name) = (ctx.user.id, ctx.actor(), ctx.user.username.clone());
+    let codes = db::run(ctx.pool(), move |c| {
+        db::write_tx(c, |c| {
+            let codes = totp::new_recovery_codes(c, uid)?;
+            crate::audit::record(c, &actor, "2fa_recovery_codes", &name, crate::audit::OK, "")?;
+            Ok::<_, AppError>(codes)
+        })
+    })
+    .await?;
+    twofactor_page(&ctx, StatusCode::OK, codes, FieldErrors::default()).await
+}
+
+// ---------- 我的会话 ----------
+
+pub struct SessionRow {
+    pub id: String,
+    pub login_at: String,
+    pub ip: String,
+    pub expires: String,
+    pub current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "account/sessions.html")]
+struct SessionsPage {
+    layout: Layout,
+    rows: Vec<SessionRow>,
+}
+
+pub async fn sessions(ctx: Ctx) -> Result<HttpResponse, AppError> {
+    use crate::auth::session_store::{user_sessions, TAG_KEY};
+    let uid = ctx.user.id;
+    let mine = ctx
+        .session
+        .get::<String>(TAG_KEY)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let list = db::run(ctx.pool(), move |c| Ok(user_sessions(c, uid)?)).await?;
+    let rows = list
+        .into_iter()
+        .map(|s| SessionRow {
+            current: !mine.is_empty() && s.tag == mine,
+            login_at: s
+                .login_at
+                .map(crate::web::ctx::format_time)
+                .unwrap_or_else(|| "—".to_string()),
+            ip: s.ip,
+            expires: crate::web::ctx::format_time(s.expires_at),
+            id: s.id,
+        })
+        .collect();
+    render(&SessionsPage {
+        layout: ctx.layout("我的会话").crumb("我的会话", ""),
+        rows,
+    })
+}
+
+pub async fn session_end(
+    ctx: Ctx,
+    path: actix_web::web::Path<String>,
+    CsrfForm(_): CsrfForm<crate::web::login::Empty>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let (uid, actor, name) = (ctx.user.id, ctx.actor(), ctx.user.username.clone());
+    let n = db::run(ctx.pool(), move |c| {
+        let n = crate::auth::session_store::end_one(c, uid, &id)?;
+        if n > 0 {
+            crate::audit::record(
+                c,
+                &actor,
+                "session_end",
+                &name,
+                crate::audit::OK,
+                "本人结束其他会话",
+            )?;
+        }
+        Ok(n)
+    })
+    .await?;
+    ctx.flash(
+        if n > 0 { "ok" } else { "error" },
+        if n > 0 {
+            "已结束该会话，那台电脑需要重新登录。"
+        } else {
+            "该会话已不存在。"
+        },
+    );
+    Ok(see_other("/account/sessions"))
 }

@@ -89,9 +89,8 @@ pub(crate) fn load(conn: &mut DbConn, msg: Message) -> Result<Loaded, AppError> 
     })
 }
 
-/// A QR code (inline SVG) carrying the check address with the fingerprint.
-fn qr(base: &str, fp: &str) -> String {
-    let data = format!("{base}/archive/check?fp={fp}");
+/// A QR code as inline SVG (empty when the data does not fit).
+pub fn qr_svg(data: &str, label: &str) -> String {
     match qrcode::QrCode::new(data.as_bytes()) {
         Ok(code) => {
             let svg = code
@@ -100,14 +99,17 @@ fn qr(base: &str, fp: &str) -> String {
                 .quiet_zone(true)
                 .build();
             // Inline in HTML: drop the XML declaration, give it a name.
-            let svg = svg
-                .split_once("<svg")
-                .map(|(_, rest)| format!("<svg role=\"img\" aria-label=\"核验二维码\"{rest}"))
-                .unwrap_or_default();
-            svg
+            svg.split_once("<svg")
+                .map(|(_, rest)| format!("<svg role=\"img\" aria-label=\"{label}\"{rest}"))
+                .unwrap_or_default()
         }
         Err(_) => String::new(),
     }
+}
+
+/// A QR code carrying the check address with the fingerprint.
+fn qr(base: &str, fp: &str) -> String {
+    qr_svg(&format!("{base}/archive/check?fp={fp}"), "核验二维码")
 }
 
 pub(crate) fn build_doc(l: &Loaded, names: &HashMap<i32, String>, base: &str) -> Doc {

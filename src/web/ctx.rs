@@ -22,6 +22,8 @@ use crate::web::AppState;
 
 pub const PRODUCT: &str = "网民留言办理记实档案系统";
 pub const LOGIN_AT_KEY: &str = "login_at";
+/// The client address at login (shown on the “我的会话” page).
+pub const LOGIN_IP_KEY: &str = "login_ip";
 const FLASH_KEY: &str = "flash";
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -128,7 +130,7 @@ pub fn nav_for(role: Role, path: &str) -> Vec<NavItem> {
             items.push(("/scores", "量化考评"));
         }
     }
-    items.push(("/account/password", "修改密码"));
+    items.push(("/account/password", "我的账户"));
     items
         .into_iter()
         .map(|(href, label)| NavItem {
@@ -153,6 +155,8 @@ pub struct Ctx {
     pub ip: String,
     pub csrf: String,
     pub path: String,
+    /// The password is older than the security policy allows: it must be changed now.
+    pub password_expired: bool,
 }
 
 impl Ctx {
@@ -257,7 +261,14 @@ impl FromRequest for Ctx {
                 end_session(&session, "登录已超过最长有效时间，请重新登录。");
                 return Err(AppError::LoginRequired);
             }
-            let found = db::run(&state.pool, move |c| Ok(users::find_with_unit(c, uid)?)).await?;
+            let (found, required, max_age) = db::run(&state.pool, move |c| {
+                Ok((
+                    users::find_with_unit(c, uid)?,
+                    crate::auth::totp::required_roles(c)?,
+                    crate::auth::password::max_age_days(c)?,
+                ))
+            })
+            .await?;
             let (user, unit, role) = match found {
                 Some((user, unit)) if user.active => match user.role() {
                     Some(role) => (user, unit, role),
@@ -272,8 +283,20 @@ impl FromRequest for Ctx {
                 }
             };
             let path = req.path().to_string();
-            if user.must_change_password && path != "/account/password" && path != "/logout" {
+            let password_expired = max_age > 0
+                && db::now() - user.password_changed_at > chrono::Duration::days(max_age);
+            if (user.must_change_password || password_expired)
+                && path != "/account/password"
+                && path != "/logout"
+            {
                 return Err(AppError::PasswordChangeRequired);
+            }
+            if required.contains(&role)
+                && !user.totp_enabled
+                && !path.starts_with("/account/")
+                && path != "/logout"
+            {
+                return Err(AppError::TwoFactorRequired);
             }
             let csrf = csrf::ensure_token(&session)?;
             Ok(Ctx {
@@ -285,6 +308,7 @@ impl FromRequest for Ctx {
                 ip: client_ip(&req),
                 csrf,
                 path,
+                password_expired,
             })
         })
     }

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::audit::{self, Actor};
 use crate::auth::csrf::{self, CsrfForm};
 use crate::auth::session_store::UID_KEY;
+use crate::auth::totp;
 use crate::db;
 use crate::error::AppError;
 use crate::users::{self, User};
@@ -144,28 +145,22 @@ pub async fn submit(
             .await?;
             refuse(&state, &session, &username, locked_message(minutes))
         }
-        Some(u) if password_ok && u.active => {
-            let a = actor.clone();
-            let uc = u.clone();
-            db::run(&state.pool, move |c| {
-                users::record_successful_login(c, &uc, &a)
-            })
-            .await?;
+        Some(u) if password_ok && u.active && u.totp_enabled => {
+            // The first factor is right; the session is not logged in until the second.
             session.clear();
             session.renew();
-            session.insert(UID_KEY, u.id).map_err(AppError::internal)?;
             session
-                .insert(LOGIN_AT_KEY, chrono::Utc::now().timestamp())
+                .insert(PENDING_UID, u.id)
+                .map_err(AppError::internal)?;
+            session
+                .insert(PENDING_AT, chrono::Utc::now().timestamp())
                 .map_err(AppError::internal)?;
             session
                 .insert(csrf::SESSION_KEY, csrf::new_token())
                 .map_err(AppError::internal)?;
-            Ok(see_other(if u.must_change_password {
-                "/account/password"
-            } else {
-                "/"
-            }))
+            Ok(see_other("/login/2fa"))
         }
+        Some(u) if password_ok && u.active => complete_login(&state, &session, &u, actor).await,
         Some(u) if u.active => {
             let a = actor.clone();
             let uc = u.clone();
@@ -197,6 +192,160 @@ pub async fn submit(
             .await?;
             refuse(&state, &session, &username, BAD_CREDENTIALS.to_string())
         }
+    }
+}
+
+/// Session keys of a login waiting for its second factor.
+pub const PENDING_UID: &str = "pending_uid";
+pub const PENDING_AT: &str = "pending_at";
+/// Minutes allowed between the password and the second factor.
+const PENDING_MINUTES: i64 = 5;
+
+/// Both factors are right: record the login and start a fresh session.
+async fn complete_login(
+    state: &AppState,
+    session: &Session,
+    u: &User,
+    actor: Actor,
+) -> Result<HttpResponse, AppError> {
+    let uc = u.clone();
+    let ip = actor.ip.clone();
+    db::run(&state.pool, move |c| {
+        users::record_successful_login(c, &uc, &actor)
+    })
+    .await?;
+    session.clear();
+    session.renew();
+    session.insert(UID_KEY, u.id).map_err(AppError::internal)?;
+    session
+        .insert(LOGIN_AT_KEY, chrono::Utc::now().timestamp())
+        .map_err(AppError::internal)?;
+    session
+        .insert(crate::web::ctx::LOGIN_IP_KEY, ip)
+        .map_err(AppError::internal)?;
+    session
+        .insert(crate::auth::session_store::TAG_KEY, csrf::new_token())
+        .map_err(AppError::internal)?;
+    session
+        .insert(csrf::SESSION_KEY, csrf::new_token())
+        .map_err(AppError::internal)?;
+    Ok(see_other(if u.must_change_password {
+        "/account/password"
+    } else {
+        "/"
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "auth/second.html")]
+struct SecondPage {
+    layout: Layout,
+    error: Option<String>,
+}
+
+fn pending(session: &Session) -> Option<i32> {
+    let uid = session.get::<i32>(PENDING_UID).ok().flatten()?;
+    let at = session.get::<i64>(PENDING_AT).ok().flatten()?;
+    (chrono::Utc::now().timestamp() - at <= PENDING_MINUTES * 60).then_some(uid)
+}
+
+pub async fn second_form(
+    session: Session,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    if pending(&session).is_none() {
+        return Ok(see_other("/login"));
+    }
+    let token = csrf::ensure_token(&session)?;
+    render_status(
+        StatusCode::OK,
+        &SecondPage {
+            layout: Layout::anonymous("双因素认证", state.config.demo, token),
+            error: None,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct SecondForm {
+    #[serde(default)]
+    code: String,
+}
+
+/// The second factor: a TOTP code (accepted once) or a one-time recovery code. Wrong
+/// codes count toward the account lock like wrong passwords.
+pub async fn second_submit(
+    req: HttpRequest,
+    session: Session,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<SecondForm>,
+) -> Result<HttpResponse, AppError> {
+    let Some(uid) = pending(&session) else {
+        crate::web::ctx::set_flash(&session, "error", "验证已超时，请重新输入用户名和密码。");
+        return Ok(see_other("/login"));
+    };
+    let user = db::run(&state.pool, move |c| Ok(users::find(c, uid)?))
+        .await?
+        .ok_or(AppError::LoginRequired)?;
+    let actor = Actor {
+        user_id: Some(user.id),
+        username: user.username.clone(),
+        unit_id: Some(user.unit_id),
+        ip: client_ip(&req),
+    };
+    let refuse2 = |msg: String| -> Result<HttpResponse, AppError> {
+        let token = csrf::ensure_token(&session)?;
+        render_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &SecondPage {
+                layout: Layout::anonymous("双因素认证", state.config.demo, token),
+                error: Some(msg),
+            },
+        )
+    };
+    let now = db::now();
+    if !user.active || user.is_locked(now) {
+        session.clear();
+        crate::web::ctx::set_flash(&session, "error", "账户已锁定或停用，请联系安全管理员。");
+        return Ok(see_other("/login"));
+    }
+    let code = form.code.trim().to_string();
+    let (u2, a2, cfg) = (user.clone(), actor.clone(), state.config.clone());
+    let accepted = db::run(&state.pool, move |c| {
+        let secret = u2.totp_secret.clone().unwrap_or_default();
+        if let Some(step) = totp::check(&secret, &code, u2.totp_last_step, totp::now_secs()) {
+            if totp::accept_step(c, u2.id, step)? {
+                return Ok(Ok("验证码"));
+            }
+        } else if code.chars().filter(|c| c.is_ascii_alphanumeric()).count() == 10
+            && totp::use_recovery_code(c, u2.id, &code)?
+        {
+            audit::record(c, &a2, "2fa_recovery_used", &u2.username, audit::OK, "")?;
+            return Ok(Ok("恢复码"));
+        }
+        let locked = users::record_failed_login(c, &u2, cfg.lock_threshold, cfg.lock_minutes, &a2)?;
+        audit::record(
+            c,
+            &a2,
+            "login",
+            &u2.username,
+            audit::FAILED,
+            "双因素验证码错误或已使用",
+        )?;
+        Ok(Err(locked))
+    })
+    .await?;
+    match accepted {
+        Ok(_) => complete_login(&state, &session, &user, actor).await,
+        Err(true) => {
+            session.clear();
+            crate::web::ctx::set_flash(&session, "error", &locked_message(state.config.lock_minutes));
+            Ok(see_other("/login"))
+        }
+        Err(false) => refuse2(
+            "验证码不正确或已使用过。请输入验证器上当前显示的 6 位数字（每个验证码只能使用一次），或一个恢复码。"
+                .to_string(),
+        ),
     }
 }
 

@@ -60,6 +60,26 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(login::form))
         .route("/login", web::post().to(login::submit))
         .route("/logout", web::post().to(login::logout))
+        .route("/login/2fa", web::get().to(login::second_form))
+        .route("/login/2fa", web::post().to(login::second_submit))
+        .route("/account/2fa", web::get().to(account::twofactor))
+        .route("/account/sessions", web::get().to(account::sessions))
+        .route(
+            "/account/sessions/{id}/end",
+            web::post().to(account::session_end),
+        )
+        .route(
+            "/account/2fa/enable",
+            web::post().to(account::twofactor_enable),
+        )
+        .route(
+            "/account/2fa/disable",
+            web::post().to(account::twofactor_disable),
+        )
+        .route(
+            "/account/2fa/recovery",
+            web::post().to(account::twofactor_recovery),
+        )
         .route("/account/password", web::get().to(account::password_form))
         .route(
             "/account/password",
@@ -191,5 +211,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/bulletin", web::get().to(insight::bulletin))
         .route("/security", web::get().to(security::index))
         .route("/security/unlock/{id}", web::post().to(security::unlock))
+        .route("/security/policy", web::post().to(security::policy))
         .route("/audit", web::get().to(audit_log::index));
 }

@@ -29,11 +29,25 @@ struct SecurityPage {
     layout: Layout,
     policy: Vec<(&'static str, String)>,
     locked: Vec<LockedRow>,
+    /// (role code, label, two factors required)
+    roles: Vec<(&'static str, &'static str, bool)>,
+    max_age: i64,
 }
 
 pub async fn index(ctx: Ctx) -> Result<HttpResponse, AppError> {
     ctx.require(SECURITY)?;
-    let locked = db::run(ctx.pool(), |c| Ok(users::locked(c)?)).await?;
+    let (locked, required, max_age) = db::run(ctx.pool(), |c| {
+        Ok((
+            users::locked(c)?,
+            crate::auth::totp::required_roles(c)?,
+            crate::auth::password::max_age_days(c)?,
+        ))
+    })
+    .await?;
+    let roles = crate::auth::roles::ALL_ROLES
+        .iter()
+        .map(|r| (r.as_str(), r.label(), required.contains(r)))
+        .collect();
     let cfg = &ctx.state.config;
     let policy = vec![
         ("密码最小长度", format!("{MIN_LENGTH} 个字符")),
@@ -80,6 +94,8 @@ pub async fn index(ctx: Ctx) -> Result<HttpResponse, AppError> {
         })
         .collect();
     render(&SecurityPage {
+        roles,
+        max_age,
         layout: ctx.layout("账户安全").crumb("账户安全", "/security"),
         policy,
         locked: rows,
@@ -101,5 +117,53 @@ pub async fn unlock(
     })
     .await?;
     ctx.flash("ok", &format!("账户“{name}”已解锁，可以重新登录。"));
+    Ok(see_other("/security"))
+}
+
+/// The security policy the security administrator keeps: which roles must use two
+/// factors, and how long a password stays valid.
+pub async fn policy(
+    ctx: Ctx,
+    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(SECURITY)?;
+    let roles: Vec<Role> = pairs
+        .iter()
+        .filter(|(k, _)| k == "require_2fa")
+        .filter_map(|(_, v)| Role::parse(v))
+        .collect();
+    let max_age = pairs
+        .iter()
+        .find(|(k, _)| k == "max_age")
+        .and_then(|(_, v)| v.trim().parse::<i64>().ok())
+        .filter(|d| (0..=3650).contains(d));
+    let Some(max_age) = max_age else {
+        ctx.flash(
+            "error",
+            "密码有效期应为 0（永不过期）到 3650 之间的天数，未保存。",
+        );
+        return Ok(see_other("/security"));
+    };
+    let actor = ctx.actor();
+    let labels: Vec<&str> = roles.iter().map(|r| r.label()).collect();
+    let what = format!(
+        "双因素认证：{}；密码有效期 {max_age} 天",
+        if labels.is_empty() {
+            "均不强制".to_string()
+        } else {
+            labels.join("、")
+        }
+    );
+    let w = what.clone();
+    db::run(ctx.pool(), move |c| {
+        db::write_tx(c, |c| {
+            crate::auth::totp::set_required_roles(c, &roles)?;
+            db::put_setting(c, crate::auth::password::MAX_AGE_KEY, &max_age.to_string())?;
+            crate::audit::record(c, &actor, "2fa_policy", &w, crate::audit::OK, "")?;
+            Ok::<_, AppError>(())
+        })
+    })
+    .await?;
+    ctx.flash("ok", &format!("已保存安全策略（{what}）。"));
     Ok(see_other("/security"))
 }

@@ -253,7 +253,10 @@ async fn first_start_creates_only_admin_who_must_change_the_password() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(b.get("/admin/users").await.status(), StatusCode::OK);
+    // An administrator must now set up two-factor login before anything else.
+    let r = b.get("/admin/users").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(crate::helpers::location(&r), "/account/2fa");
 
     // The old password no longer works; the new one does.
     let other = app.browser();

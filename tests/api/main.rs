@@ -16,3 +16,4 @@ mod privacy;
 mod scores;
 mod search;
 mod settings;
+mod twofactor;
