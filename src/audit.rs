@@ -42,7 +42,9 @@ impl Actor {
 pub const OK: &str = "成功";
 pub const FAILED: &str = "失败";
 
-/// Append one audit record.
+/// Append one audit record and seal it into the hash chain, in one transaction (a
+/// savepoint when the caller already has one). On PostgreSQL an advisory lock orders
+/// the writers; on SQLite the write lock the insert takes does.
 pub fn record(
     conn: &mut DbConn,
     actor: &Actor,
@@ -51,21 +53,125 @@ pub fn record(
     result: &str,
     detail: &str,
 ) -> QueryResult<()> {
-    let username: String = actor.username.chars().take(64).collect();
-    diesel::insert_into(a::audit_log)
-        .values((
-            a::at.eq(db::now()),
-            a::user_id.eq(actor.user_id),
-            a::username.eq(username),
-            a::unit_id.eq(actor.unit_id),
-            a::ip.eq(&actor.ip),
-            a::event.eq(event),
-            a::object.eq(object),
-            a::result.eq(result),
-            a::detail.eq(detail),
-        ))
-        .execute(conn)
-        .map(|_| ())
+    // One line per value: a newline in a name cannot forge another record.
+    let clean = |s: &str, max: usize| -> String {
+        s.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(max)
+            .collect()
+    };
+    let username = clean(&actor.username, 64);
+    conn.transaction(|conn| {
+        if let DbConn::Pg(pg) = conn {
+            diesel::sql_query("SELECT pg_advisory_xact_lock(7426001)").execute(pg)?;
+        }
+        diesel::insert_into(a::audit_log)
+            .values((
+                a::at.eq(db::now()),
+                a::user_id.eq(actor.user_id),
+                a::username.eq(username),
+                a::unit_id.eq(actor.unit_id),
+                a::ip.eq(clean(&actor.ip, 64)),
+                a::event.eq(event),
+                a::object.eq(clean(object, 500)),
+                a::result.eq(result),
+                a::detail.eq(clean(detail, 2000)),
+                a::hash.eq(""),
+            ))
+            .execute(conn)?;
+        seal(conn).map(|_| ())
+    })
+}
+
+/// The bytes a record's hash covers (its sequence number included).
+fn canonical(r: &AuditRow, seq: i64) -> String {
+    serde_json::json!([
+        seq,
+        r.id,
+        r.at.format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
+        r.user_id,
+        r.username,
+        r.unit_id,
+        r.ip,
+        r.event,
+        r.object,
+        r.result,
+        r.detail
+    ])
+    .to_string()
+}
+
+fn link(prev: &str, r: &AuditRow, seq: i64) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(prev.as_bytes());
+    h.update(canonical(r, seq).as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// Seal every unsealed record, in id order, continuing the chain (inside the caller's
+/// transaction, which must hold the write lock).
+pub fn seal(conn: &mut DbConn) -> QueryResult<usize> {
+    let last: Option<(Option<i64>, String)> = a::audit_log
+        .filter(a::seal_seq.is_not_null())
+        .order(a::seal_seq.desc())
+        .select((a::seal_seq, a::hash))
+        .first(conn)
+        .optional()?;
+    let (mut seq, mut prev) = last
+        .map(|(s, h)| (s.unwrap_or(0), h))
+        .unwrap_or((0, String::new()));
+    let rows: Vec<AuditRow> = a::audit_log
+        .filter(a::seal_seq.is_null())
+        .order(a::id)
+        .load(conn)?;
+    for r in &rows {
+        seq += 1;
+        let hash = link(&prev, r, seq);
+        diesel::update(
+            a::audit_log
+                .filter(a::id.eq(r.id))
+                .filter(a::seal_seq.is_null()),
+        )
+        .set((a::seal_seq.eq(Some(seq)), a::hash.eq(&hash)))
+        .execute(conn)?;
+        prev = hash;
+    }
+    Ok(rows.len())
+}
+
+/// Check the chain: every sealed record in sequence, each hash over its predecessor and
+/// its own content. Reports edited, removed and reordered records, and unsealed ones.
+pub fn verify(conn: &mut DbConn) -> QueryResult<(usize, Vec<String>)> {
+    let rows: Vec<AuditRow> = a::audit_log
+        .order((a::seal_seq.asc(), a::id.asc()))
+        .load(conn)?;
+    let mut problems = Vec::new();
+    let mut prev = String::new();
+    let mut expected = 1i64;
+    let mut checked = 0;
+    for r in &rows {
+        let Some(seq) = r.seal_seq else {
+            problems.push(format!("第 {} 号记录未封存", r.id));
+            continue;
+        };
+        checked += 1;
+        if seq != expected {
+            problems.push(format!(
+                "封存序号 {expected} 至 {} 的记录缺失（记录被删除）",
+                seq - 1
+            ));
+        }
+        if link(&prev, r, seq) != r.hash {
+            problems.push(format!(
+                "第 {} 号记录（封存序号 {seq}）与哈希链不符：记录被修改或顺序被调换",
+                r.id
+            ));
+        }
+        prev = r.hash.clone();
+        expected = seq + 1;
+    }
+    Ok((checked, problems))
 }
 
 #[derive(Queryable, Debug, Clone)]
@@ -80,6 +186,8 @@ pub struct AuditRow {
     pub object: String,
     pub result: String,
     pub detail: String,
+    pub seal_seq: Option<i64>,
+    pub hash: String,
 }
 
 /// Filters of the audit list page.
@@ -89,6 +197,13 @@ pub struct AuditFilter {
     pub username: String,
     #[serde(default)]
     pub event: String,
+    /// China days, YYYY-MM-DD.
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+    #[serde(default)]
+    pub unit: String,
     #[serde(default)]
     pub page: Option<i64>,
 }
@@ -105,9 +220,26 @@ pub fn list(conn: &mut DbConn, f: &AuditFilter) -> QueryResult<(Vec<AuditRow>, i
         if !f.event.trim().is_empty() {
             q = q.filter(a::event.eq(f.event.trim().to_string()));
         }
+        if let Ok(d) = chrono::NaiveDate::parse_from_str(f.from.trim(), "%Y-%m-%d") {
+            q = q.filter(a::at.ge(crate::clock::china_day_start(d)));
+        }
+        if let Ok(d) = chrono::NaiveDate::parse_from_str(f.to.trim(), "%Y-%m-%d") {
+            q = q.filter(a::at.lt(crate::clock::china_day_start(d + chrono::Duration::days(1))));
+        }
+        if let Ok(u) = f.unit.trim().parse::<i32>() {
+            q = q.filter(a::unit_id.eq(u));
+        }
         q
     };
     let total = build().count().get_result::<i64>(conn)?;
+    if f.page == Some(0) {
+        // Page 0: everything (exports), newest first, at most 100,000 rows.
+        let rows = build()
+            .order(a::id.desc())
+            .limit(100_000)
+            .load::<AuditRow>(conn)?;
+        return Ok((rows, total));
+    }
     let page = f.page.unwrap_or(1).max(1);
     let rows = build()
         .order(a::id.desc())
@@ -152,6 +284,7 @@ pub const EVENTS: &[(&str, &str)] = &[
     ("2fa_recovery_used", "使用恢复码登录"),
     ("2fa_policy", "修改双因素认证策略"),
     ("session_end", "结束会话"),
+    ("audit_export", "导出审计日志"),
     ("export", "导出留言"),
 ];
 

@@ -56,6 +56,8 @@ diesel::table! {
         object -> Text,
         result -> Text,
         detail -> Text,
+        seal_seq -> Nullable<BigInt>,
+        hash -> Text,
     }
 }
 

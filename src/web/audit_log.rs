@@ -29,24 +29,36 @@ struct AuditPage {
     total: i64,
     page: i64,
     pages: i64,
-    username: String,
-    event: String,
+    f: AuditFilter,
     events: Vec<(&'static str, &'static str)>,
+    units: Vec<(i32, String)>,
     prev_query: String,
     next_query: String,
+    export_query: String,
+    verify: Option<(usize, Vec<String>)>,
 }
 
 pub async fn index(ctx: Ctx, filter: web::Query<AuditFilter>) -> Result<HttpResponse, AppError> {
     ctx.require(&[Role::AuditAdmin])?;
-    let f = filter.into_inner();
+    let mut f = filter.into_inner();
+    if f.page == Some(0) {
+        f.page = Some(1);
+    }
     let query = f.clone();
-    let (rows, total) = db::run(ctx.pool(), move |c| Ok(audit::list(c, &query)?)).await?;
+    let (rows, total, units) = db::run(ctx.pool(), move |c| {
+        let (rows, total) = audit::list(c, &query)?;
+        Ok((rows, total, crate::units::all(c)?))
+    })
+    .await?;
     let page = f.page.unwrap_or(1).max(1);
     let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     let link = |p: i64| {
         serde_urlencoded::to_string([
             ("username", f.username.as_str()),
             ("event", f.event.as_str()),
+            ("from", f.from.as_str()),
+            ("to", f.to.as_str()),
+            ("unit", f.unit.as_str()),
             ("page", &p.to_string()),
         ])
         .unwrap_or_default()
@@ -70,10 +82,106 @@ pub async fn index(ctx: Ctx, filter: web::Query<AuditFilter>) -> Result<HttpResp
         total,
         page,
         pages,
-        username: f.username.clone(),
-        event: f.event.clone(),
         events: audit::EVENTS.to_vec(),
+        units: units.into_iter().map(|u| (u.id, u.name)).collect(),
         prev_query: link(page - 1),
         next_query: link(page + 1),
+        export_query: link(0),
+        verify: None,
+        f,
+    })
+}
+
+/// The filtered audit log as CSV (the export is itself audited).
+pub async fn export(ctx: Ctx, filter: web::Query<AuditFilter>) -> Result<HttpResponse, AppError> {
+    ctx.require(&[Role::AuditAdmin])?;
+    let mut f = filter.into_inner();
+    f.page = Some(0);
+    let actor = ctx.actor();
+    let rows = db::run(ctx.pool(), move |c| {
+        let (rows, _) = audit::list(c, &f)?;
+        audit::record(
+            c,
+            &actor,
+            "audit_export",
+            &format!("导出审计日志 {} 条", rows.len()),
+            audit::OK,
+            "",
+        )?;
+        Ok(rows)
+    })
+    .await?;
+    let table: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|r| {
+            vec![
+                r.seal_seq.map(|s| s.to_string()).unwrap_or_default(),
+                format_time(r.at),
+                r.username,
+                r.unit_id.map(|u| u.to_string()).unwrap_or_default(),
+                r.ip,
+                audit::event_label(&r.event).to_string(),
+                r.object,
+                r.result,
+                r.detail,
+                r.hash,
+            ]
+        })
+        .collect();
+    crate::web::insight::csv_response(
+        "审计日志.csv",
+        &[
+            "封存序号",
+            "时间",
+            "用户",
+            "单位编号",
+            "IP 地址",
+            "事件",
+            "对象",
+            "结果",
+            "说明",
+            "哈希",
+        ],
+        &table,
+    )
+}
+
+/// Check the audit hash chain and show the result on the audit page.
+pub async fn verify(ctx: Ctx) -> Result<HttpResponse, AppError> {
+    ctx.require(&[Role::AuditAdmin])?;
+    let f = AuditFilter::default();
+    let query = f.clone();
+    let (rows, total, units, result) = db::run(ctx.pool(), move |c| {
+        let result = audit::verify(c)?;
+        let (rows, total) = audit::list(c, &query)?;
+        Ok((rows, total, crate::units::all(c)?, result))
+    })
+    .await?;
+    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    render(&AuditPage {
+        layout: ctx.layout("审计日志").crumb("审计日志", "/audit"),
+        rows: rows
+            .into_iter()
+            .map(|r| Row {
+                at: format_time(r.at),
+                failed: r.result != audit::OK,
+                username: r.username,
+                ip: r.ip,
+                event: audit::event_label(&r.event).to_string(),
+                object: r.object,
+                result: r.result,
+                detail: r.detail,
+            })
+            .collect(),
+        total,
+        page: 1,
+        pages,
+        events: audit::EVENTS.to_vec(),
+        units: units.into_iter().map(|u| (u.id, u.name)).collect(),
+        prev_query: String::new(),
+        next_query: "page=2".to_string(),
+        export_query: "page=0".to_string(),
+        verify: Some(result),
+        f,
     })
 }

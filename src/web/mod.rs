@@ -212,5 +212,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/security", web::get().to(security::index))
         .route("/security/unlock/{id}", web::post().to(security::unlock))
         .route("/security/policy", web::post().to(security::policy))
-        .route("/audit", web::get().to(audit_log::index));
+        .route("/audit", web::get().to(audit_log::index))
+        .route("/audit/export", web::get().to(audit_log::export))
+        .route("/audit/verify", web::get().to(audit_log::verify));
 }

@@ -3,6 +3,7 @@
 mod admin;
 mod archive;
 mod attachments;
+mod auditlog;
 mod auth;
 mod authz;
 mod batch;
