@@ -29,6 +29,9 @@ pub struct Config {
     pub workers: usize,
     /// Largest accepted attachment, in MB.
     pub max_upload_mb: u64,
+    /// Login attempts per minute from one client address (0 = no limit), with a burst
+    /// of a third of it.
+    pub login_per_minute: u32,
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
@@ -75,6 +78,7 @@ impl Config {
             pool_size: env_or("LIUYAN_DB_POOL_SIZE", 16)?,
             workers: env_or("LIUYAN_WORKERS", 0)?,
             max_upload_mb: env_or("LIUYAN_MAX_UPLOAD_MB", 20)?,
+            login_per_minute: env_or("LIUYAN_LOGIN_PER_MINUTE", 30)?,
         };
         c.validate()?;
         Ok(c)
@@ -96,6 +100,7 @@ impl Config {
             pool_size: 8,
             workers: 2,
             max_upload_mb: 20,
+            login_per_minute: 0,
         }
     }
 

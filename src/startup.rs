@@ -60,6 +60,7 @@ impl Application {
         };
         let idle = Duration::minutes(config.idle_timeout_min);
         let secure = config.secure_cookies;
+        let limit = crate::web::login_limit(config.login_per_minute);
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             config,
@@ -81,6 +82,15 @@ impl Application {
                         .build(),
                 )
                 .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+                .wrap({
+                    let h = DefaultHeaders::new();
+                    if secure {
+                        // Served over TLS (at a reverse proxy): browsers keep to HTTPS.
+                        h.add(("Strict-Transport-Security", "max-age=31536000"))
+                    } else {
+                        h
+                    }
+                })
                 .wrap(
                     DefaultHeaders::new()
                         .add(("Content-Security-Policy", CSP))
@@ -94,6 +104,7 @@ impl Application {
                 )
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(1024 * 1024))
+                .configure(|cfg| crate::web::login_routes(cfg, limit.as_ref()))
                 .configure(routes)
                 .default_service(web::to(not_found))
         })

@@ -54,14 +54,88 @@ pub fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
+/// The login routes, behind the per-address rate limit when one is configured.
+pub fn login_routes(cfg: &mut web::ServiceConfig, limit: Option<&LoginLimit>) {
+    let scope = web::scope("/login")
+        .route("", web::get().to(login::form))
+        .route("", web::post().to(login::submit))
+        .route("/2fa", web::get().to(login::second_form))
+        .route("/2fa", web::post().to(login::second_submit));
+    match limit {
+        Some(l) => cfg.service(scope.wrap(actix_governor::Governor::new(l))),
+        None => cfg.service(scope),
+    };
+}
+
+/// Rate limit on login attempts per client address.
+pub type LoginLimit = actix_governor::GovernorConfig<
+    ClientAddress,
+    actix_governor::governor::middleware::NoOpMiddleware<
+        actix_governor::governor::clock::QuantaInstant,
+    >,
+>;
+
+/// The client address as the key of the login limit, answering in Chinese when over it.
+#[derive(Clone, Copy)]
+pub struct ClientAddress;
+
+impl actix_governor::KeyExtractor for ClientAddress {
+    type Key = std::net::IpAddr;
+    type KeyExtractionError = actix_governor::SimpleKeyExtractionError<&'static str>;
+
+    fn extract(
+        &self,
+        req: &actix_web::dev::ServiceRequest,
+    ) -> Result<Self::Key, Self::KeyExtractionError> {
+        req.peer_addr()
+            .map(|a| a.ip())
+            .ok_or_else(|| actix_governor::SimpleKeyExtractionError::new("无法识别客户端地址"))
+    }
+
+    fn exceed_rate_limit_response(
+        &self,
+        negative: &actix_governor::governor::NotUntil<
+            actix_governor::governor::clock::QuantaInstant,
+        >,
+        _response: actix_web::HttpResponseBuilder,
+    ) -> HttpResponse {
+        use actix_governor::governor::clock::{Clock, DefaultClock};
+        let wait = negative
+            .wait_time_from(DefaultClock::default().now())
+            .as_secs()
+            + 1;
+        let mut r = crate::error::error_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            "登录尝试过于频繁",
+            &format!("来自您这台电脑的登录尝试过多，请 {wait} 秒后再试。如非本人操作，请报告安全管理员。"),
+        );
+        r.headers_mut().insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from_str(&wait.to_string())
+                .unwrap_or(header::HeaderValue::from_static("60")),
+        );
+        r
+    }
+}
+
+/// Build the login limit from the configuration (None: no limit).
+pub fn login_limit(per_minute: u32) -> Option<LoginLimit> {
+    if per_minute == 0 {
+        return None;
+    }
+    let period_ms = (60_000 / u64::from(per_minute)).max(1);
+    actix_governor::GovernorConfigBuilder::default()
+        .milliseconds_per_request(period_ms)
+        .burst_size((per_minute / 3).max(1))
+        .methods(vec![actix_web::http::Method::POST])
+        .key_extractor(ClientAddress)
+        .finish()
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home::index))
         .route("/static/{file}", web::get().to(assets::serve))
-        .route("/login", web::get().to(login::form))
-        .route("/login", web::post().to(login::submit))
         .route("/logout", web::post().to(login::logout))
-        .route("/login/2fa", web::get().to(login::second_form))
-        .route("/login/2fa", web::post().to(login::second_submit))
         .route("/account/2fa", web::get().to(account::twofactor))
         .route("/account/sessions", web::get().to(account::sessions))
         .route(

@@ -341,3 +341,25 @@ async fn responses_carry_security_headers_and_chinese_error_pages() {
     let r = b.get("/logout").await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn login_attempts_are_rate_limited_per_address() {
+    let app = crate::helpers::spawn_tuned(true, false, |c| c.login_per_minute = 6).await;
+    let b = app.browser();
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(b.login("center", "wrong-password").await.status());
+    }
+    assert_eq!(statuses[0], StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        *statuses.last().expect("last"),
+        StatusCode::TOO_MANY_REQUESTS,
+        "{statuses:?}"
+    );
+    let r = b.login("center", crate::helpers::DEMO_PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("retry-after"));
+    assert!(r.text().await.expect("body").contains("登录尝试过于频繁"));
+    // The login page itself is not limited.
+    assert_eq!(b.get("/login").await.status(), StatusCode::OK);
+}

@@ -76,6 +76,15 @@ pub async fn spawn_with_demo_messages() -> TestApp {
 }
 
 async fn spawn_configured(demo: bool, demo_messages: bool) -> TestApp {
+    spawn_tuned(demo, demo_messages, |_| {}).await
+}
+
+/// Start the app in demo mode with a configuration change (limits, timeouts …).
+pub async fn spawn_tuned(
+    demo: bool,
+    demo_messages: bool,
+    tune: impl FnOnce(&mut Config),
+) -> TestApp {
     // Internal errors are logged; show them in a failing test's output.
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
@@ -86,6 +95,7 @@ async fn spawn_configured(demo: bool, demo_messages: bool) -> TestApp {
     let mut config = Config::for_database(&database_url, dir.path().to_path_buf());
     config.demo = demo;
     config.demo_messages = demo_messages;
+    tune(&mut config);
     let app = Application::build(config).await.expect("build application");
     let address = format!("http://127.0.0.1:{}", app.port());
     let initial_admin_password = app.initial_admin_password.clone();

@@ -18,3 +18,4 @@ mod scores;
 mod search;
 mod settings;
 mod twofactor;
+mod xss;
