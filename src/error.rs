@@ -90,6 +90,17 @@ struct ErrorPage<'a> {
     status: u16,
     title: &'a str,
     message: &'a str,
+    request_id: String,
+}
+
+tokio::task_local! {
+    /// The id of the request being served (set by the request-id middleware).
+    pub static REQUEST_ID: String;
+}
+
+/// The current request's id, for error pages and logs.
+pub fn request_id() -> String {
+    REQUEST_ID.try_with(|id| id.clone()).unwrap_or_default()
 }
 
 /// Render a standalone error page (no navigation: the user may not be known).
@@ -98,6 +109,7 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpRespons
         status: status.as_u16(),
         title,
         message,
+        request_id: request_id(),
     };
     let body = page
         .render()

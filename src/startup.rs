@@ -34,6 +34,47 @@ async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
     Err(AppError::NotFound)
 }
 
+/// `/healthz`: the process is up (no database, no session).
+async fn healthz() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .insert_header(("Content-Type", "text/plain; charset=utf-8"))
+        .insert_header(("Cache-Control", "no-store"))
+        .body("ok")
+}
+
+/// `/readyz`: the database answers and its schema is current.
+async fn readyz(state: web::Data<crate::web::AppState>) -> actix_web::HttpResponse {
+    let result = db::run(&state.pool, |c| {
+        use diesel::RunQueryDsl;
+        diesel::sql_query("SELECT 1").execute(c)?;
+        db::migrations_pending(c).map_err(AppError::internal)
+    })
+    .await;
+    let (status, text) = match result {
+        Ok(false) => (actix_web::http::StatusCode::OK, "ready".to_string()),
+        Ok(true) => (
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: database migrations pending / 数据库待升级".to_string(),
+        ),
+        Err(e) => (
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: database unreachable / 数据库不可用 ({e})"),
+        ),
+    };
+    actix_web::HttpResponse::build(status)
+        .insert_header(("Content-Type", "text/plain; charset=utf-8"))
+        .insert_header(("Cache-Control", "no-store"))
+        .body(text)
+}
+
+/// A short random id for each request: in every log line (a tracing span), in the
+/// `X-Request-Id` response header and on error pages, so a clerk can quote it.
+fn new_request_id() -> String {
+    use rand::Rng;
+    let n: u64 = rand::rngs::OsRng.gen();
+    format!("{:012x}", n & 0xffff_ffff_ffff)
+}
+
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let pool = db::build_pool(&config.database_url, config.pool_size)?;
@@ -81,7 +122,33 @@ impl Application {
                         )
                         .build(),
                 )
-                .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+                .wrap(Logger::new("%a \"%r\" %s %b %Dms req=%{X-Request-Id}o"))
+                .wrap_fn(|req, srv| {
+                    use actix_web::dev::Service;
+                    use tracing::Instrument;
+                    let id = new_request_id();
+                    let span = tracing::info_span!("req", id = %id);
+                    let fut = srv.call(req);
+                    let header_id = id.clone();
+                    crate::error::REQUEST_ID.scope(
+                        id,
+                        async move {
+                            let mut res = fut.await?;
+                            if let Ok(v) =
+                                actix_web::http::header::HeaderValue::from_str(&header_id)
+                            {
+                                res.headers_mut().insert(
+                                    actix_web::http::header::HeaderName::from_static(
+                                        "x-request-id",
+                                    ),
+                                    v,
+                                );
+                            }
+                            Ok(res)
+                        }
+                        .instrument(span),
+                    )
+                })
                 .wrap({
                     let h = DefaultHeaders::new();
                     if secure {
@@ -104,6 +171,8 @@ impl Application {
                 )
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(1024 * 1024))
+                .route("/healthz", web::get().to(healthz))
+                .route("/readyz", web::get().to(readyz))
                 .configure(|cfg| crate::web::login_routes(cfg, limit.as_ref()))
                 .configure(routes)
                 .default_service(web::to(not_found))

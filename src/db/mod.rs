@@ -167,6 +167,15 @@ pub fn run_migrations(conn: &mut DbConn) -> anyhow::Result<()> {
     result.map_err(|e| anyhow::anyhow!("数据库迁移失败：{e}"))
 }
 
+/// Whether migrations are waiting (the database is older than the program).
+pub fn migrations_pending(conn: &mut DbConn) -> anyhow::Result<bool> {
+    let result = match conn {
+        DbConn::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
+        DbConn::Pg(c) => c.has_pending_migration(PG_MIGRATIONS),
+    };
+    result.map_err(|e| anyhow::anyhow!("无法读取数据库迁移状态：{e}"))
+}
+
 /// Run blocking database work on the blocking thread pool, never on an async worker.
 pub async fn run<F, T>(pool: &DbPool, f: F) -> Result<T, AppError>
 where

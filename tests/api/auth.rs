@@ -363,3 +363,36 @@ async fn login_attempts_are_rate_limited_per_address() {
     // The login page itself is not limited.
     assert_eq!(b.get("/login").await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn health_readiness_and_request_ids() {
+    let app = spawn_app().await;
+    let b = app.browser();
+    let r = b.get("/healthz").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.text().await.expect("body"), "ok");
+    let r = b.get("/readyz").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let id = r
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("request id")
+        .to_string();
+    assert_eq!(id.len(), 12);
+    // An error page names its request so that a clerk can quote it.
+    let center = app.login_as("center").await;
+    let r = center.get("/messages/999999").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let id = r
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("request id")
+        .to_string();
+    assert!(r
+        .text()
+        .await
+        .expect("body")
+        .contains(&format!("请求编号 {id}")));
+}
