@@ -285,6 +285,8 @@ pub const EVENTS: &[(&str, &str)] = &[
     ("2fa_policy", "修改双因素认证策略"),
     ("session_end", "结束会话"),
     ("audit_export", "导出审计日志"),
+    ("backup", "备份"),
+    ("restore", "恢复"),
     ("export", "导出留言"),
 ];
 

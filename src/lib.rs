@@ -4,6 +4,7 @@ pub mod archive;
 pub mod attachments;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod bootstrap;
 pub mod clock;
 pub mod config;

@@ -40,6 +40,20 @@ enum Command {
         #[arg(long)]
         message: Option<i32>,
     },
+    /// Take an online, consistent backup (database, attachments, manifest) into a new
+    /// directory under DIR; keep the newest --keep backups.
+    Backup {
+        #[arg(long)]
+        to: std::path::PathBuf,
+        /// How many backups to keep in DIR (0 = all).
+        #[arg(long, default_value_t = 0)]
+        keep: usize,
+    },
+    /// Restore a backup into an empty data location, then verify it.
+    Restore {
+        #[arg(long)]
+        from: std::path::PathBuf,
+    },
     /// Check an exported archive package (ZIP) against its manifest.
     VerifyPackage {
         /// The package file.
@@ -153,6 +167,39 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             bail!("发现 {} 个完整性问题", report.breaks.len());
         }
+        Command::Backup { to, keep } => {
+            let dir = liuyan::backup::backup(&config, &to)?;
+            println!("备份完成：{}", dir.display());
+            if keep > 0 {
+                let n = liuyan::backup::prune(&to, keep)?;
+                if n > 0 {
+                    println!("按保留份数 {keep} 删除了较早的备份 {n} 份。");
+                }
+            }
+            Ok(())
+        }
+        Command::Restore { from } => {
+            let started = std::time::Instant::now();
+            let report = liuyan::backup::restore(&config, &from)?;
+            println!(
+                "已核对备份文件 {} 个；用时 {:.1} 秒。",
+                report.checked_files,
+                started.elapsed().as_secs_f64()
+            );
+            for (t, n) in &report.rows {
+                println!("  {t}: {n} 行");
+            }
+            if report.problems.is_empty() {
+                println!(
+                    "恢复完成，核验通过：数据库完整，行数、附件哈希、审计日志和档案哈希链均一致。"
+                );
+                return Ok(());
+            }
+            for p in &report.problems {
+                println!("问题：{p}");
+            }
+            bail!("恢复后核验发现 {} 个问题", report.problems.len());
+        }
         Command::VerifyPackage { file } => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("无法读取 {}", file.display()))?;
@@ -182,7 +229,54 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Scheduled backups: every `LIUYAN_BACKUP_EVERY_HOURS` into `LIUYAN_BACKUP_DIR`,
+/// keeping `LIUYAN_BACKUP_KEEP`.
+fn schedule_backups(config: &Config) -> anyhow::Result<()> {
+    let dir = match std::env::var("LIUYAN_BACKUP_DIR") {
+        Ok(d) if !d.trim().is_empty() => std::path::PathBuf::from(d.trim()),
+        _ => return Ok(()),
+    };
+    let hours: u64 = std::env::var("LIUYAN_BACKUP_EVERY_HOURS")
+        .ok()
+        .map(|v| v.trim().parse())
+        .transpose()
+        .context("LIUYAN_BACKUP_EVERY_HOURS 应为正整数")?
+        .unwrap_or(24);
+    let keep: usize = std::env::var("LIUYAN_BACKUP_KEEP")
+        .ok()
+        .map(|v| v.trim().parse())
+        .transpose()
+        .context("LIUYAN_BACKUP_KEEP 应为正整数")?
+        .unwrap_or(7);
+    if hours == 0 {
+        bail!("LIUYAN_BACKUP_EVERY_HOURS 必须大于 0");
+    }
+    let cfg = config.clone();
+    std::thread::spawn(move || loop {
+        std::thread::sleep(std::time::Duration::from_secs(hours * 3600));
+        match liuyan::backup::backup(&cfg, &dir) {
+            Ok(d) => {
+                tracing::info!(dir = %d.display(), "scheduled backup done");
+                if let Err(e) = liuyan::backup::prune(&dir, keep) {
+                    tracing::error!(error = %e, "pruning old backups failed");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "scheduled backup failed"),
+        }
+    });
+    println!(
+        "定时备份：每 {hours} 小时备份到 {}，保留 {keep} 份。",
+        dir_display(config)
+    );
+    Ok(())
+}
+
+fn dir_display(_: &Config) -> String {
+    std::env::var("LIUYAN_BACKUP_DIR").unwrap_or_default()
+}
+
 async fn serve(config: Config) -> anyhow::Result<()> {
+    schedule_backups(&config)?;
     let demo = config.demo;
     let bind = config.bind.clone();
     let app = Application::build(config).await?;

@@ -25,7 +25,7 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A fresh database URL: an SQLite file in `dir`, or, when `TEST_DATABASE_URL` is set,
 /// a new PostgreSQL database created next to the one it names.
-fn fresh_database(dir: &std::path::Path) -> String {
+pub fn fresh_database(dir: &std::path::Path) -> String {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(base) if !base.trim().is_empty() => {
             let name = format!(

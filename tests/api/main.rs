@@ -6,6 +6,7 @@ mod attachments;
 mod auditlog;
 mod auth;
 mod authz;
+mod backup;
 mod batch;
 mod helpers;
 mod import;
