@@ -12,6 +12,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod forms;
+pub mod generate;
 pub mod import;
 pub mod messages;
 pub mod scoring;

@@ -54,6 +54,19 @@ enum Command {
         #[arg(long)]
         from: std::path::PathBuf,
     },
+    /// Fill a new database with generated messages for benchmarks (with the demo
+    /// accounts, password Anshun@2026).
+    Generate {
+        /// How many messages.
+        #[arg(long, default_value_t = 1_000_000)]
+        messages: usize,
+        /// Spread over this many years up to today.
+        #[arg(long, default_value_t = 4)]
+        years: i64,
+        /// A directory with the 泰迪杯 CSV files for the texts (default: the built-in sample).
+        #[arg(long)]
+        data: Option<std::path::PathBuf>,
+    },
     /// Check an exported archive package (ZIP) against its manifest.
     VerifyPackage {
         /// The package file.
@@ -199,6 +212,42 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("问题：{p}");
             }
             bail!("恢复后核验发现 {} 个问题", report.problems.len());
+        }
+        Command::Generate {
+            messages,
+            years,
+            data,
+        } => {
+            let started = std::time::Instant::now();
+            let mut conn = connect(&config)?;
+            bootstrap::prepare(&mut conn, true, false)?;
+            let texts = liuyan::generate::texts(data.as_deref())?;
+            println!(
+                "正在生成 {messages} 条留言（{years} 年，文本 {} 条）……",
+                texts.messages.len()
+            );
+            let n = liuyan::generate::generate(
+                &mut conn,
+                messages,
+                years,
+                liuyan::clock::china_today(),
+                &texts,
+                |done| {
+                    if done % 50_000 == 0 {
+                        println!(
+                            "  已生成 {done} 条，用时 {:.0} 秒",
+                            started.elapsed().as_secs_f64()
+                        );
+                    }
+                },
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "完成：生成 {n} 条留言，用时 {:.1} 秒。演示账户密码为 {}。",
+                started.elapsed().as_secs_f64(),
+                bootstrap::DEMO_PASSWORD
+            );
+            Ok(())
         }
         Command::VerifyPackage { file } => {
             let bytes =
