@@ -8,6 +8,7 @@ mod auth;
 mod authz;
 mod backup;
 mod batch;
+mod generate;
 mod helpers;
 mod import;
 mod insight;

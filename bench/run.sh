@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Benchmark: release build, a generated database (default 1,000,000 messages), the real
+# server, wrk at 32 connections with a logged-in session; prints a table of requests/s,
+# p50/p99 latency per page (and the ratio to /healthz) and the server's peak USS.
+#
+#   bash bench/run.sh                 # 1,000,000 messages in /tmp/liuyan-bench
+#   MESSAGES=100000 bash bench/run.sh # smaller
+#
+# Needs: wrk (apt-get install wrk), curl. Results are appended to bench/results.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MESSAGES=${MESSAGES:-1000000}
+DIR=${BENCH_DIR:-/tmp/liuyan-bench-$MESSAGES}
+PORT=${PORT:-18999}
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-32}
+BASE="http://127.0.0.1:$PORT"
+command -v wrk >/dev/null || { echo "需要 wrk：apt-get install -y wrk"; exit 1; }
+
+cargo build --release --locked
+BIN=target/release/liuyan
+DATA_ARG=()
+[ -d ../shared/data ] && DATA_ARG=(--data ../shared/data)
+if [ ! -f "$DIR/liuyan.db" ]; then
+  mkdir -p "$DIR"
+  echo "== generating $MESSAGES messages into $DIR"
+  /usr/bin/time -f "generate: %e s, max RSS %M KB" env LIUYAN_DATA_DIR="$DIR" "$BIN" generate --messages "$MESSAGES" "${DATA_ARG[@]}"
+fi
+
+echo "== starting the server"
+START=$(date +%s.%N)
+LIUYAN_DATA_DIR="$DIR" LIUYAN_LOGIN_PER_MINUTE=0 RUST_LOG=warn "$BIN" serve --bind "127.0.0.1:$PORT" > "$DIR/server.log" 2>&1 &
+PID=$!
+trap 'kill $PID 2>/dev/null || true' EXIT
+until curl -sf "$BASE/healthz" >/dev/null; do sleep 0.05; done
+READY=$(echo "$(date +%s.%N) - $START" | bc)
+echo "start-up: ${READY} s"
+
+PEAK=0
+sample_uss() {
+  while kill -0 $PID 2>/dev/null; do
+    U=$(awk '/^Private_(Clean|Dirty)/ {s+=$2} END {print s}' /proc/$PID/smaps_rollup 2>/dev/null || echo 0)
+    echo "$U" >> "$DIR/uss.txt"
+    sleep 0.2
+  done
+}
+: > "$DIR/uss.txt"
+sample_uss &
+SAMPLER=$!
+
+login() {
+  local jar=$DIR/jar_$1.txt
+  rm -f "$jar"
+  local t
+  t=$(curl -s -c "$jar" -b "$jar" "$BASE/login" | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//;s/"//')
+  curl -s -o /dev/null -c "$jar" -b "$jar" --data-urlencode "username=$1" --data-urlencode "password=Anshun@2026" --data-urlencode "csrf_token=$t" "$BASE/login"
+  grep -o 'liuyan_session[[:space:]]*[^[:space:]]*$' "$jar" | awk '{print $2}'
+}
+CENTER=$(login center)
+XIXIU=$(login xixiu)
+MSG=$(curl -s -b "liuyan_session=$CENTER" "$BASE/messages?state=archived" | grep -o 'href="/messages/[0-9]*"' | head -1 | grep -o '[0-9]*')
+YEAR=$(date +%Y)
+UNIT=$(curl -s -b "liuyan_session=$CENTER" "$BASE/messages" | grep -o 'option value="[0-9]*"' | head -1 | grep -o '[0-9]*')
+
+declare -a ROWS
+run() { # name cookie path
+  local out rps p50 p99
+  out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -H "Cookie: liuyan_session=$2" "$BASE$3" 2>&1)
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p50=$(echo "$out" | awk '$1=="50%" {print $2}')
+  p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+  local non2xx
+  non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+  ROWS+=("$1|$rps|$p50|$p99|${non2xx:-0}")
+  echo "$1: $rps req/s, p50 $p50, p99 $p99, non-2xx ${non2xx:-0}"
+}
+run "/healthz" "$CENTER" "/healthz"
+run "待办 (xixiu)" "$XIXIU" "/"
+run "列表第1页（筛选）" "$CENTER" "/messages?state=archived&category=%E5%9F%8E%E4%B9%A1%E5%BB%BA%E8%AE%BE"
+run "列表第5000页" "$CENTER" "/messages?page=5000"
+run "留言页" "$CENTER" "/messages/$MSG"
+run "档案页" "$CENTER" "/messages/$MSG/archive"
+run "检索 2 字" "$CENTER" "/messages?q=%E5%81%9C%E6%B0%B4"
+run "检索 3 字" "$CENTER" "/messages?q=%E7%89%A9%E4%B8%9A%E8%B4%B9"
+run "总览" "$CENTER" "/dashboard"
+run "年度统计" "$CENTER" "/stats?from=$YEAR-01-01&to=$YEAR-12-31"
+run "考评排名" "$CENTER" "/scores?year=$YEAR"
+
+kill $SAMPLER 2>/dev/null || true
+PEAK=$(sort -n "$DIR/uss.txt" | tail -1)
+HEALTH=$(echo "${ROWS[0]}" | cut -d'|' -f2)
+{
+  echo
+  echo "### $(date '+%Y-%m-%d %H:%M') — $MESSAGES messages, SQLite, $(nproc) cores, $CONNS connections, $DURATION each"
+  echo
+  echo "$(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB. Start-up ${READY} s; server peak USS $((PEAK / 1024)) MB."
+  echo
+  echo "| page | req/s | p50 | p99 | ratio to /healthz | non-2xx |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  for r in "${ROWS[@]}"; do
+    IFS='|' read -r name rps p50 p99 bad <<< "$r"
+    ratio=$(echo "scale=3; $rps / $HEALTH" | bc 2>/dev/null || echo "-")
+    echo "| $name | $rps | $p50 | $p99 | $ratio | $bad |"
+  done
+} | tee -a bench/results.md
