@@ -118,7 +118,10 @@ impl Application {
                         .session_lifecycle(
                             BrowserSession::default()
                                 .state_ttl(idle)
-                                .state_ttl_extension_policy(TtlExtensionPolicy::OnEveryRequest),
+                                // Extended when the state changes: `Ctx` refreshes a
+                                // "seen" stamp at most once a minute, so a plain page
+                                // view writes nothing to the database.
+                                .state_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
                         )
                         .build(),
                 )

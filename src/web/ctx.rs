@@ -22,6 +22,9 @@ use crate::web::AppState;
 
 pub const PRODUCT: &str = "网民留言办理记实档案系统";
 pub const LOGIN_AT_KEY: &str = "login_at";
+/// Last activity, refreshed at most every `SEEN_EVERY_SECS` (each refresh is a write).
+pub const SEEN_KEY: &str = "seen";
+pub const SEEN_EVERY_SECS: i64 = 60;
 /// The client address at login (shown on the “我的会话” page).
 pub const LOGIN_IP_KEY: &str = "login_ip";
 const FLASH_KEY: &str = "flash";
@@ -228,6 +231,9 @@ pub fn end_session(session: &Session, message: &str) {
 
 /// Take the pending flash message.
 pub fn take_flash(session: &Session) -> Option<Flash> {
+    // `remove` marks the session changed (a database write) even for a missing key:
+    // look first.
+    session.get::<Flash>(FLASH_KEY).ok().flatten()?;
     session.remove_as::<Flash>(FLASH_KEY).and_then(|r| r.ok())
 }
 
@@ -255,6 +261,12 @@ impl FromRequest for Ctx {
             let Some(uid) = uid else {
                 return Err(AppError::LoginRequired);
             };
+            let now_ts = chrono::Utc::now().timestamp();
+            let seen = session.get::<i64>(SEEN_KEY).ok().flatten().unwrap_or(0);
+            if now_ts - seen >= SEEN_EVERY_SECS {
+                // Keeps the idle timeout running from the last activity (±1 minute).
+                let _ = session.insert(SEEN_KEY, now_ts);
+            }
             let login_at = session.get::<i64>(LOGIN_AT_KEY).ok().flatten().unwrap_or(0);
             let age = chrono::Utc::now().timestamp() - login_at;
             if age > state.config.absolute_timeout_hours * 3600 {

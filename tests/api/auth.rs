@@ -396,3 +396,27 @@ async fn health_readiness_and_request_ids() {
         .expect("body")
         .contains(&format!("请求编号 {id}")));
 }
+
+#[tokio::test]
+async fn a_plain_page_view_writes_nothing() {
+    let app = spawn_app().await;
+    let b = app.login_as("zhujian").await;
+    b.page("/").await; // the first view after login stamps the activity time
+    let expiry = || {
+        use diesel::prelude::*;
+        use liuyan::db::schema::sessions::dsl as s;
+        s::sessions
+            .select((s::state, s::expires_at))
+            .load::<(String, chrono::NaiveDateTime)>(&mut app.db())
+            .expect("sessions")
+    };
+    let before = expiry();
+    for p in ["/messages", "/", "/dashboard", "/archive"] {
+        assert_eq!(b.page(p).await.0, StatusCode::OK);
+    }
+    assert_eq!(
+        expiry(),
+        before,
+        "no session write within a minute of activity"
+    );
+}
