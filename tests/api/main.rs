@@ -8,6 +8,8 @@ mod auth;
 mod authz;
 mod backup;
 mod batch;
+mod concurrency;
+mod crash;
 mod generate;
 mod helpers;
 mod import;
