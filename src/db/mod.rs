@@ -158,8 +158,52 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// Refuse a database that a newer version of the program has migrated: it holds
+/// migrations this program does not know.
+fn check_not_newer(conn: &mut DbConn) -> anyhow::Result<()> {
+    use diesel::migration::MigrationSource;
+    let err = |e: Box<dyn std::error::Error + Send + Sync>| {
+        anyhow::anyhow!("无法读取数据库迁移记录：{e}")
+    };
+    let (applied, known): (Vec<String>, Vec<String>) = match conn {
+        DbConn::Sqlite(c) => (
+            c.applied_migrations()
+                .map_err(err)?
+                .iter()
+                .map(|v| v.to_string())
+                .collect(),
+            MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS)
+                .map_err(err)?
+                .iter()
+                .map(|m| m.name().version().to_string())
+                .collect(),
+        ),
+        DbConn::Pg(c) => (
+            c.applied_migrations()
+                .map_err(err)?
+                .iter()
+                .map(|v| v.to_string())
+                .collect(),
+            MigrationSource::<diesel::pg::Pg>::migrations(&PG_MIGRATIONS)
+                .map_err(err)?
+                .iter()
+                .map(|m| m.name().version().to_string())
+                .collect(),
+        ),
+    };
+    let unknown: Vec<String> = applied.into_iter().filter(|v| !known.contains(v)).collect();
+    if !unknown.is_empty() {
+        anyhow::bail!(
+            "数据库来自更新版本的程序（未知的迁移：{}）。请使用相同或更新版本的程序，或从备份恢复。",
+            unknown.join("、")
+        );
+    }
+    Ok(())
+}
+
 /// Apply every pending embedded migration for the connection's backend.
 pub fn run_migrations(conn: &mut DbConn) -> anyhow::Result<()> {
+    check_not_newer(conn)?;
     let result = match conn {
         DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
         DbConn::Pg(c) => c.run_pending_migrations(PG_MIGRATIONS).map(|_| ()),

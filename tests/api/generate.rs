@@ -31,3 +31,21 @@ fn generated_messages_are_consistent() {
     // A second run on the same database is refused (numbers would collide).
     assert!(liuyan::generate::generate(&mut conn, 10, 1, today, &texts, |_| {}).is_err());
 }
+
+#[test]
+fn a_database_from_a_newer_version_is_refused_with_a_reason() {
+    use diesel::connection::SimpleConnection;
+    let dir = tempfile::tempdir().expect("dir");
+    let url = fresh_database(dir.path());
+    let mut conn = liuyan::db::establish(&url).expect("connect");
+    liuyan::bootstrap::prepare(&mut conn, true, false).expect("prepare");
+    conn.batch_execute(
+        "INSERT INTO __diesel_schema_migrations (version, run_on) VALUES ('20991231000000', CURRENT_TIMESTAMP)",
+    )
+    .expect("a future migration");
+    let err = liuyan::db::run_migrations(&mut conn).expect_err("refused");
+    assert!(
+        err.to_string().contains("数据库来自更新版本的程序"),
+        "{err}"
+    );
+}
