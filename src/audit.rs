@@ -286,6 +286,7 @@ pub const EVENTS: &[(&str, &str)] = &[
     ("session_end", "结束会话"),
     ("audit_export", "导出审计日志"),
     ("backup", "备份"),
+    ("lifecycle", "留言办理"),
     ("restore", "恢复"),
     ("export", "导出留言"),
 ];

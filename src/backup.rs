@@ -306,6 +306,19 @@ pub fn restore(config: &Config, from: &Path) -> anyhow::Result<Report> {
         fs::copy(&src, &dest)?;
     }
     verify_restored(config, &m, &mut report)?;
+    let mut conn = db::establish(&config.database_url)?;
+    crate::audit::record(
+        &mut conn,
+        &crate::audit::Actor::cli(),
+        "restore",
+        &from.display().to_string(),
+        if report.problems.is_empty() {
+            crate::audit::OK
+        } else {
+            crate::audit::FAILED
+        },
+        &format!("核验问题 {} 个", report.problems.len()),
+    )?;
     Ok(report)
 }
 

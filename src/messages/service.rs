@@ -28,6 +28,20 @@ pub struct Acting {
     pub name: String,
     pub unit_id: i32,
     pub role: Role,
+    /// The account name and client address, for the audit log.
+    pub username: String,
+    pub ip: String,
+}
+
+impl Acting {
+    fn actor(&self) -> crate::audit::Actor {
+        crate::audit::Actor {
+            user_id: Some(self.user_id),
+            username: self.username.clone(),
+            unit_id: Some(self.unit_id),
+            ip: self.ip.clone(),
+        }
+    }
 }
 
 /// Files sent with a form, and the ones refused on the way in.
@@ -407,6 +421,14 @@ pub fn register(
             placed,
         )?;
         crate::search::index(conn, id)?;
+        crate::audit::record(
+            conn,
+            &acting.actor(),
+            "lifecycle",
+            &format!("留言 {ref_no}：登记"),
+            crate::audit::OK,
+            "",
+        )?;
         Ok(RegisterOutcome::Created {
             id,
             ref_no,
@@ -948,6 +970,14 @@ fn act_in(
         if action == Action::Reply {
             crate::search::index(conn, msg.id)?;
         }
+        crate::audit::record(
+            conn,
+            &acting.actor(),
+            "lifecycle",
+            &format!("留言 {}：{}", msg.ref_no, action.label()),
+            crate::audit::OK,
+            &format!("{} → {}", from.label(), to.label()),
+        )?;
         if !files.accepted.is_empty() {
             done.push_str(&format!("附件 {} 个已保存。", files.accepted.len()));
         }

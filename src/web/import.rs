@@ -508,6 +508,8 @@ pub async fn commit(
     }
     let path = token_path(&ctx, &form.token)?;
     let acting = Acting {
+        username: ctx.user.username.clone(),
+        ip: ctx.ip.clone(),
         user_id: ctx.user.id,
         name: ctx.user.display_name.clone(),
         unit_id: ctx.unit.id,

@@ -38,6 +38,8 @@ const MESSAGE_ROLES: &[Role] = &[
 
 fn acting(ctx: &Ctx) -> Acting {
     Acting {
+        username: ctx.user.username.clone(),
+        ip: ctx.ip.clone(),
         user_id: ctx.user.id,
         name: ctx.user.display_name.clone(),
         unit_id: ctx.unit.id,
