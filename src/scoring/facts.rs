@@ -62,7 +62,21 @@ pub fn gather(
                 .between(start, end)
                 .or(m::due_at.between(start, end))
                 .or(m::closed_at.ge(t0).and(m::closed_at.lt(t1)))
-                .or(m::updated_at.ge(t0)),
+                .or(m::archived_at.ge(t0).and(m::archived_at.lt(t1)))
+                .or(m::id.eq_any(
+                    e::message_events
+                        .filter(e::at.ge(t0))
+                        .filter(e::at.lt(t1))
+                        .filter(e::action.eq_any([
+                            "urge",
+                            "supervise",
+                            "flag",
+                            "reject",
+                            "follow_up",
+                            "approve",
+                        ]))
+                        .select(e::message_id),
+                )),
         )
         .load(conn)?;
     let by_id: HashMap<i32, &Message> = msgs.iter().map(|x| (x.id, x)).collect();
