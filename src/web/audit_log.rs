@@ -21,6 +21,21 @@ pub struct Row {
     pub failed: bool,
 }
 
+fn view(rows: Vec<audit::AuditRow>) -> Vec<Row> {
+    rows.into_iter()
+        .map(|r| Row {
+            at: format_time(r.at),
+            failed: r.result != audit::OK,
+            username: r.username,
+            ip: r.ip,
+            event: audit::event_label(&r.event).to_string(),
+            object: r.object,
+            result: r.result,
+            detail: r.detail,
+        })
+        .collect()
+}
+
 #[derive(Template)]
 #[template(path = "audit/index.html")]
 struct AuditPage {
@@ -63,19 +78,7 @@ pub async fn index(ctx: Ctx, filter: web::Query<AuditFilter>) -> Result<HttpResp
         ])
         .unwrap_or_default()
     };
-    let rows = rows
-        .into_iter()
-        .map(|r| Row {
-            at: format_time(r.at),
-            failed: r.result != audit::OK,
-            username: r.username,
-            ip: r.ip,
-            event: audit::event_label(&r.event).to_string(),
-            object: r.object,
-            result: r.result,
-            detail: r.detail,
-        })
-        .collect();
+    let rows = view(rows);
     render(&AuditPage {
         layout: ctx.layout("审计日志").crumb("审计日志", "/audit"),
         rows,
@@ -160,19 +163,7 @@ pub async fn verify(ctx: Ctx) -> Result<HttpResponse, AppError> {
     let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     render(&AuditPage {
         layout: ctx.layout("审计日志").crumb("审计日志", "/audit"),
-        rows: rows
-            .into_iter()
-            .map(|r| Row {
-                at: format_time(r.at),
-                failed: r.result != audit::OK,
-                username: r.username,
-                ip: r.ip,
-                event: audit::event_label(&r.event).to_string(),
-                object: r.object,
-                result: r.result,
-                detail: r.detail,
-            })
-            .collect(),
+        rows: view(rows),
         total,
         page: 1,
         pages,
