@@ -303,9 +303,11 @@ struct ListPage {
     layout: Layout,
     f: ListFilter,
     rows: Vec<Row>,
-    total: i64,
+    /// Exact up to `model::COUNT_CAP`, else None (shown as “超过 1 万条”).
+    total: Option<i64>,
     page: i64,
     pages: i64,
+    has_next: bool,
     states: Vec<Choice>,
     levels: Vec<Choice>,
     platforms: Vec<Choice>,
@@ -378,7 +380,13 @@ pub async fn list(ctx: Ctx, query: web::Query<ListFilter>) -> Result<HttpRespons
     .await?;
     let names = unit_names(&all);
     let page = f.page.unwrap_or(1).max(1);
-    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let pages = total
+        .map(|t| ((t + PAGE_SIZE - 1) / PAGE_SIZE).max(1))
+        .unwrap_or(0);
+    let has_next = match total {
+        Some(_) => page < pages,
+        None => rows.len() as i64 == PAGE_SIZE,
+    };
     let unit_choices = all
         .iter()
         .filter(|u| {
@@ -427,6 +435,7 @@ pub async fn list(ctx: Ctx, query: web::Query<ListFilter>) -> Result<HttpRespons
         total,
         page,
         pages,
+        has_next,
         states: ALL_STATES
             .iter()
             .map(|s| Choice {
