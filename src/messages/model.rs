@@ -332,6 +332,10 @@ pub struct ListFilter {
     pub pg: bool,
     #[serde(default)]
     pub page: Option<i64>,
+    /// Keyset paging: show the rows older than this id (the “下一页” link carries it, so
+    /// deep pages cost the same as the first).
+    #[serde(default)]
+    pub before: Option<i32>,
 }
 
 pub const PAGE_SIZE: i64 = 20;
@@ -397,7 +401,7 @@ fn filtered<'a>(scope: &Scope, f: &ListFilter, today: NaiveDate) -> Boxed<'a> {
 /// One page of the filtered list (newest first) and the total.
 /// Lists count exactly up to this many rows; beyond it they say “more than”, so that a
 /// broad filter over a million rows stays fast.
-pub const COUNT_CAP: i64 = 10_000;
+pub const COUNT_CAP: i64 = 1_000;
 
 /// One page of the filtered list (newest first) and the total: `None` when there are
 /// more than `COUNT_CAP`.
@@ -413,12 +417,21 @@ pub fn list(
         .load::<i32>(conn)?
         .len() as i64;
     let total = (seen <= COUNT_CAP).then_some(seen);
-    let page = f.page.unwrap_or(1).max(1);
-    let rows = filtered(scope, f, today)
-        .order(m::id.desc())
-        .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
-        .load::<Message>(conn)?;
+    let rows = match f.before {
+        Some(before) => filtered(scope, f, today)
+            .filter(m::id.lt(before))
+            .order(m::id.desc())
+            .limit(PAGE_SIZE)
+            .load::<Message>(conn)?,
+        None => {
+            let page = f.page.unwrap_or(1).max(1);
+            filtered(scope, f, today)
+                .order(m::id.desc())
+                .limit(PAGE_SIZE)
+                .offset((page - 1) * PAGE_SIZE)
+                .load::<Message>(conn)?
+        }
+    };
     Ok((rows, total))
 }
 

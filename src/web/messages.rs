@@ -334,7 +334,14 @@ fn pickable(ctx: &Ctx, m: &Message) -> bool {
 }
 
 fn query_string(f: &ListFilter, page: i64) -> String {
+    query_with(f, page, None)
+}
+
+/// The list's query for a page; `before` continues from an id (keyset paging).
+fn query_with(f: &ListFilter, page: i64, before: Option<i32>) -> String {
+    let before = before.map(|b| b.to_string()).unwrap_or_default();
     serde_urlencoded::to_string([
+        ("before", before.as_str()),
         ("state", f.state.as_str()),
         ("handling_unit", f.handling_unit.as_str()),
         ("owner_unit", f.owner_unit.as_str()),
@@ -449,8 +456,9 @@ pub async fn list(ctx: Ctx, query: web::Query<ListFilter>) -> Result<HttpRespons
         categories: choices(&categories),
         units: unit_choices,
         prev_query: query_string(&f, page - 1),
+        next_query: query_with(&f, page + 1, rows.last().map(|m| m.id)),
         export_query: query_string(&f, 1),
-        next_query: query_string(&f, page + 1),
+
         can_register: REGISTRARS.contains(&ctx.role),
         f,
     })

@@ -190,3 +190,34 @@ async fn statistics_on_a_hand_built_fixture() {
     let (_, own) = xixiu.page(&format!("/stats?from={from}&to={today}")).await;
     assert!(own.contains("安顺市西秀区") && !own.contains("安顺市平坝区"));
 }
+
+#[tokio::test]
+async fn the_next_page_continues_from_the_last_row() {
+    let app = spawn_with_demo_messages().await;
+    let center = app.login_as("center").await;
+    let ids = |html: &str| -> Vec<String> {
+        html.split("<a href=\"/messages/")
+            .skip(1)
+            .filter_map(|s| s.split('"').next())
+            .filter(|s| s.chars().all(|c| c.is_ascii_digit()))
+            .map(str::to_string)
+            .collect()
+    };
+    let (_, first) = center.page("/messages").await;
+    let next = first
+        .split("<a href=\"/messages?")
+        .filter_map(|s| s.split('"').next())
+        .find(|q| q.contains("before="))
+        .expect("a keyset next link")
+        .replace("&amp;", "&")
+        .replace("&#38;", "&");
+    let (_, second) = center.page(&format!("/messages?{next}")).await;
+    let (_, by_offset) = center.page("/messages?page=2").await;
+    assert_eq!(
+        ids(&second),
+        ids(&by_offset),
+        "keyset page 2 = offset page 2"
+    );
+    assert!(!ids(&second).is_empty());
+    assert!(ids(&first).iter().all(|i| !ids(&second).contains(i)));
+}
