@@ -25,6 +25,11 @@ pub fn china_today() -> NaiveDate {
 }
 
 /// Screen format for a stored UTC time, shown in China time: `2026-11-30 14:05`.
+/// A date as printed in documents: `2026年11月30日`.
+pub fn print_date(d: NaiveDate) -> String {
+    d.format("%Y年%m月%d日").to_string()
+}
+
 pub fn format_time(t: NaiveDateTime) -> String {
     to_china(t).format("%Y-%m-%d %H:%M").to_string()
 }

@@ -301,6 +301,7 @@ fn schedule_backups(config: &Config) -> anyhow::Result<()> {
         bail!("LIUYAN_BACKUP_EVERY_HOURS 必须大于 0");
     }
     let cfg = config.clone();
+    let shown = dir.display().to_string();
     std::thread::spawn(move || loop {
         std::thread::sleep(std::time::Duration::from_secs(hours * 3600));
         match liuyan::backup::backup(&cfg, &dir) {
@@ -313,15 +314,8 @@ fn schedule_backups(config: &Config) -> anyhow::Result<()> {
             Err(e) => tracing::error!(error = %e, "scheduled backup failed"),
         }
     });
-    println!(
-        "定时备份：每 {hours} 小时备份到 {}，保留 {keep} 份。",
-        dir_display(config)
-    );
+    println!("定时备份：每 {hours} 小时备份到 {shown}，保留 {keep} 份。");
     Ok(())
-}
-
-fn dir_display(_: &Config) -> String {
-    std::env::var("LIUYAN_BACKUP_DIR").unwrap_or_default()
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

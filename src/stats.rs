@@ -360,7 +360,7 @@ pub fn overview(
     Ok(o)
 }
 
-/// The first and last day of the month after `d`'s… (for links: a month as from/to).
+/// The first and last day of the month starting at `start` (for links: a month as from/to).
 pub fn month_range(start: NaiveDate) -> (NaiveDate, NaiveDate) {
     (start, add_months(start, 1) - chrono::Duration::days(1))
 }

@@ -214,9 +214,14 @@ pub const MAX_AGE_KEY: &str = "password_max_age_days";
 pub const DEFAULT_MAX_AGE_DAYS: i64 = 90;
 
 pub fn max_age_days(conn: &mut crate::db::DbConn) -> diesel::QueryResult<i64> {
-    Ok(crate::db::get_setting(conn, MAX_AGE_KEY)?
+    Ok(parse_max_age(crate::db::get_setting(conn, MAX_AGE_KEY)?))
+}
+
+/// The setting's value as days (unset or unreadable: the default).
+pub fn parse_max_age(value: Option<String>) -> i64 {
+    value
         .and_then(|v| v.parse().ok())
-        .unwrap_or(DEFAULT_MAX_AGE_DAYS))
+        .unwrap_or(DEFAULT_MAX_AGE_DAYS)
 }
 
 #[cfg(test)]

@@ -157,14 +157,19 @@ pub fn disable(conn: &mut DbConn, user_id: i32) -> QueryResult<()> {
 
 /// The roles that must use two factors.
 pub fn required_roles(conn: &mut DbConn) -> QueryResult<Vec<Role>> {
-    Ok(match db::get_setting(conn, POLICY_KEY)? {
+    Ok(parse_required(db::get_setting(conn, POLICY_KEY)?))
+}
+
+/// The policy setting's value as roles (unset: the default roles).
+pub fn parse_required(value: Option<String>) -> Vec<Role> {
+    match value {
         Some(v) => serde_json::from_str::<Vec<String>>(&v)
             .unwrap_or_default()
             .iter()
             .filter_map(|r| Role::parse(r))
             .collect(),
         None => DEFAULT_REQUIRED.to_vec(),
-    })
+    }
 }
 
 pub fn set_required_roles(conn: &mut DbConn, roles: &[Role]) -> QueryResult<()> {

@@ -244,6 +244,15 @@ pub fn get_setting(conn: &mut DbConn, key: &str) -> QueryResult<Option<String>> 
         .optional()
 }
 
+/// Several settings in one query: (key, value) for those that are set.
+pub fn get_settings(conn: &mut DbConn, keys: &[&str]) -> QueryResult<Vec<(String, String)>> {
+    use schema::settings::dsl as s;
+    s::settings
+        .filter(s::key.eq_any(keys))
+        .select((s::key, s::value))
+        .load(conn)
+}
+
 /// Set a setting, inserting or replacing it (inside the caller's transaction).
 pub fn put_setting(conn: &mut DbConn, key: &str, value: &str) -> QueryResult<()> {
     use schema::settings::dsl as s;

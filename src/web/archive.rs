@@ -7,14 +7,14 @@ use std::collections::HashMap;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use chrono::{Datelike, Duration, NaiveDate};
+use chrono::{Duration, NaiveDate};
 use serde::Deserialize;
 
 use crate::archive::{self, verify, Change, Element};
 use crate::attachments::{self, Attachment, Store};
 use crate::auth::csrf::CsrfForm;
 use crate::auth::roles::{Role, UnitKind};
-use crate::clock::{china_day_start, china_today};
+use crate::clock::{china_day_start, china_today, print_date};
 use crate::db::schema::messages::dsl as m;
 use crate::db::{self, DbConn};
 use crate::error::AppError;
@@ -31,10 +31,6 @@ const MESSAGE_ROLES: &[Role] = &[
     Role::CountyOperator,
     Role::DeptOperator,
 ];
-
-fn print_date(d: NaiveDate) -> String {
-    d.format("%Y年%m月%d日").to_string()
-}
 
 /// One timeline row as printed.
 pub struct DocEvent {
@@ -212,7 +208,7 @@ pub struct PaperView {
     pub last: String,
 }
 
-fn paper_view(latest: Option<&archive::Print>, content: &[(String, String)]) -> PaperView {
+pub fn paper_view(latest: Option<&archive::Print>, content: &[(String, String)]) -> PaperView {
     match archive::paper_status(latest, content) {
         None => PaperView {
             status: "never",
@@ -346,16 +342,9 @@ pub struct PeriodQuery {
 /// The period asked for: a month, by default the current one.
 fn month_range(month: &str) -> (String, NaiveDate, NaiveDate) {
     let today = china_today();
-    let start = NaiveDate::parse_from_str(&format!("{}-01", month.trim()), "%Y-%m-%d")
-        .unwrap_or_else(|_| {
-            NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today)
-        });
-    let next = if start.month() == 12 {
-        NaiveDate::from_ymd_opt(start.year() + 1, 1, 1)
-    } else {
-        NaiveDate::from_ymd_opt(start.year(), start.month() + 1, 1)
-    }
-    .unwrap_or(start + Duration::days(31));
+    let (start, next) = crate::archive::periods::month_bounds(month)
+        .or_else(|| crate::archive::periods::month_bounds(&today.format("%Y-%m").to_string()))
+        .unwrap_or((today, today + Duration::days(1)));
     (start.format("%Y-%m").to_string(), start, next)
 }
 

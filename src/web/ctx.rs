@@ -273,11 +273,15 @@ impl FromRequest for Ctx {
                 end_session(&session, "登录已超过最长有效时间，请重新登录。");
                 return Err(AppError::LoginRequired);
             }
+            // The user and the two policy settings: two queries per request.
             let (found, required, max_age) = db::run(&state.pool, move |c| {
+                use crate::auth::{password, totp};
+                let policy = db::get_settings(c, &[totp::POLICY_KEY, password::MAX_AGE_KEY])?;
+                let value = |k: &str| policy.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
                 Ok((
                     users::find_with_unit(c, uid)?,
-                    crate::auth::totp::required_roles(c)?,
-                    crate::auth::password::max_age_days(c)?,
+                    totp::parse_required(value(totp::POLICY_KEY)),
+                    password::parse_max_age(value(password::MAX_AGE_KEY)),
                 ))
             })
             .await?;

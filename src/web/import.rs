@@ -387,6 +387,13 @@ struct PreviewPage {
     repeats: Vec<(usize, String)>,
 }
 
+/// Back to the upload page with the file's problem.
+async fn file_problem(ctx: &Ctx, form: ImportForm, msg: &str) -> Result<HttpResponse, AppError> {
+    let mut e = FieldErrors::default();
+    e.add("file", msg);
+    upload_page(ctx, StatusCode::UNPROCESSABLE_ENTITY, form, e).await
+}
+
 /// Read and check the file with the mapping (on every step: the preview is never trusted).
 async fn checked(
     ctx: &Ctx,
@@ -428,11 +435,7 @@ pub async fn preview(
     let mapping = mapping_of(&pairs);
     let c = match checked(&ctx, &form, &mapping).await? {
         Ok(c) => c,
-        Err(msg) => {
-            let mut e = FieldErrors::default();
-            e.add("file", &msg);
-            return upload_page(&ctx, StatusCode::UNPROCESSABLE_ENTITY, form, e).await;
-        }
+        Err(msg) => return file_problem(&ctx, form, &msg).await,
     };
     let shown = 200;
     render_status(
@@ -496,11 +499,7 @@ pub async fn commit(
     let mapping = mapping_of(&pairs);
     let c = match checked(&ctx, &form, &mapping).await? {
         Ok(c) => c,
-        Err(msg) => {
-            let mut e = FieldErrors::default();
-            e.add("file", &msg);
-            return upload_page(&ctx, StatusCode::UNPROCESSABLE_ENTITY, form, e).await;
-        }
+        Err(msg) => return file_problem(&ctx, form, &msg).await,
     };
     if !c.errors.is_empty() {
         // Nothing is imported while any row is wrong: show the preview with the reasons.

@@ -10,7 +10,7 @@ use crate::archive;
 use crate::attachments::{self, Attachment, Store};
 use crate::auth::csrf::CsrfForm;
 use crate::auth::roles::{Role, UnitKind};
-use crate::clock::{china_today, to_china};
+use crate::clock::{china_today, print_date, to_china};
 use crate::db;
 use crate::error::AppError;
 use crate::forms::FieldErrors;
@@ -835,14 +835,8 @@ fn show_page(
         missing: msg.missing_elements(),
         paper: {
             let content = archive::printed_content(msg, &names, &data.events, &data.files);
-            match archive::paper_status(data.latest_print.as_ref(), &content) {
-                None => ("尚未打印纸质档案".to_string(), "never"),
-                Some(c) if c.is_empty() => ("纸质档与电子档一致".to_string(), "same"),
-                Some(c) => (
-                    format!("打印后已变更 {} 处，请重新打印归档", c.len()),
-                    "changed",
-                ),
-            }
+            let view = crate::web::archive::paper_view(data.latest_print.as_ref(), &content);
+            (crate::web::archive::paper_words(&view), view.status)
         },
         retentions: archive::RETENTIONS.iter().map(|(n, _)| *n).collect(),
         default_retention: data.default_retention.clone(),
@@ -1090,10 +1084,6 @@ struct NoticePage {
     id: i32,
 }
 
-fn print_date(d: chrono::NaiveDate) -> String {
-    d.format("%Y年%m月%d日").to_string()
-}
-
 /// The printable 催办/督办/挂牌督办 notice of one supervision event.
 pub async fn notice(ctx: Ctx, path: web::Path<(i32, i32)>) -> Result<HttpResponse, AppError> {
     ctx.require(MESSAGE_ROLES)?;
@@ -1168,17 +1158,7 @@ pub async fn attachment(ctx: Ctx, path: web::Path<i32>) -> Result<HttpResponse, 
             }
         })
         .collect();
-    let encoded: String = file
-        .original_name
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
+    let encoded = crate::web::periods::utf8_percent(&file.original_name);
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CONTENT_TYPE, file.content_type))
         .insert_header((

@@ -125,6 +125,12 @@ pub struct BoardRow {
     pub counts: Vec<i64>,
 }
 
+/// How many units are 合格, 基本合格, 不合格.
+fn grade_counts(rows: &[BoardRow]) -> [usize; 3] {
+    [Grade::Pass, Grade::Basic, Grade::Fail]
+        .map(|g| rows.iter().filter(|r| r.grade == g.label()).count())
+}
+
 #[derive(Template)]
 #[template(path = "scores/board.html")]
 struct BoardPage {
@@ -169,17 +175,7 @@ pub async fn index(ctx: Ctx, q: web::Query<YearQuery>) -> Result<HttpResponse, A
         }
         _ => {}
     }
-    let grades = [
-        rows.iter()
-            .filter(|r| r.grade == Grade::Pass.label())
-            .count(),
-        rows.iter()
-            .filter(|r| r.grade == Grade::Basic.label())
-            .count(),
-        rows.iter()
-            .filter(|r| r.grade == Grade::Fail.label())
-            .count(),
-    ];
+    let grades = grade_counts(&rows);
     render(&BoardPage {
         layout: ctx
             .layout(&format!("{year} 年度量化积分考评"))
@@ -879,17 +875,7 @@ pub async fn finalise_page(ctx: Ctx, q: web::Query<YearQuery>) -> Result<HttpRes
             counts: Vec::new(),
         })
         .collect();
-    let grades = [
-        rows.iter()
-            .filter(|r| r.grade == Grade::Pass.label())
-            .count(),
-        rows.iter()
-            .filter(|r| r.grade == Grade::Basic.label())
-            .count(),
-        rows.iter()
-            .filter(|r| r.grade == Grade::Fail.label())
-            .count(),
-    ];
+    let grades = grade_counts(&rows);
     render(&FinalisePage {
         layout: ctx
             .layout(&format!("{year} 年度考评定稿"))
