@@ -290,6 +290,50 @@ pub fn place(
     Ok(())
 }
 
+/// The setting holding each unit's attachment quota in MB (0 = no limit).
+pub const QUOTA_KEY: &str = "upload_quota_mb";
+pub const DEFAULT_QUOTA_MB: i64 = 10 * 1024;
+
+/// Each unit's attachment quota in MB (0 = no limit).
+pub fn quota_mb(conn: &mut DbConn) -> QueryResult<i64> {
+    Ok(db::get_setting(conn, QUOTA_KEY)?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_QUOTA_MB))
+}
+
+/// Bytes of attachments uploaded by a unit's users.
+pub fn unit_usage(conn: &mut DbConn, unit_id: i32) -> QueryResult<i64> {
+    use crate::db::schema::users::dsl as u;
+    ad::attachments
+        .inner_join(u::users.on(a::uploaded_by.eq(u::id.nullable())))
+        .filter(u::unit_id.eq(unit_id))
+        .select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "CAST(COALESCE(SUM(attachments.size_bytes), 0) AS BIGINT)",
+        ))
+        .first(conn)
+}
+
+/// Why files of `adding` bytes would take a unit over its quota, if they would.
+pub fn quota_refusal(conn: &mut DbConn, unit_id: i32, adding: i64) -> QueryResult<Option<String>> {
+    if adding == 0 {
+        return Ok(None);
+    }
+    let quota = quota_mb(conn)?;
+    if quota == 0 {
+        return Ok(None);
+    }
+    let used = unit_usage(conn, unit_id)?;
+    let limit = quota * 1024 * 1024;
+    Ok((used + adding > limit).then(|| {
+        format!(
+            "本单位附件容量上限为 {}，已使用 {}，本次上传 {} 将超出上限，附件未保存。请联系安全管理员调整容量，或改为线下移交。",
+            size_text(limit),
+            size_text(used),
+            size_text(adding)
+        )
+    }))
+}
+
 /// Remove files placed by a transaction that did not commit.
 pub fn unplace(placed: &[PathBuf]) {
     for p in placed {

@@ -29,6 +29,8 @@ pub struct Config {
     pub workers: usize,
     /// Largest accepted attachment, in MB.
     pub max_upload_mb: u64,
+    /// `LIUYAN_SECRET_KEY`: the key sealing TOTP secrets (else `secret.key` in the data dir).
+    pub secret_key: Option<String>,
     /// Login attempts per minute from one client address (0 = no limit), with a burst
     /// of a third of it.
     pub login_per_minute: u32,
@@ -79,6 +81,7 @@ impl Config {
             workers: env_or("LIUYAN_WORKERS", 0)?,
             max_upload_mb: env_or("LIUYAN_MAX_UPLOAD_MB", 20)?,
             login_per_minute: env_or("LIUYAN_LOGIN_PER_MINUTE", 30)?,
+            secret_key: std::env::var("LIUYAN_SECRET_KEY").ok(),
         };
         c.validate()?;
         Ok(c)
@@ -101,6 +104,7 @@ impl Config {
             workers: 2,
             max_upload_mb: 20,
             login_per_minute: 0,
+            secret_key: None,
         }
     }
 

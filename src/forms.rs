@@ -16,6 +16,11 @@ impl FieldErrors {
             .map(|(_, m)| m.as_str())
     }
 
+    /// Add all of `other`'s errors after these.
+    pub fn merge(&mut self, other: FieldErrors) {
+        self.0.extend(other.0);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -437,7 +437,12 @@ pub fn generate(
                         .execute(conn)?;
                     prev = (h, h2);
                 }
-                crate::search::index(conn, id)?;
+                let reply_text = reached(State::Replied).then_some(reply.as_str());
+                crate::search::index_new(
+                    conn,
+                    id,
+                    &crate::search::body(title, body, reply_text, &name),
+                )?;
                 done += 1;
             }
             Ok::<_, AppError>(())

@@ -79,19 +79,34 @@ pub fn index(conn: &mut DbConn, id: i32) -> QueryResult<()> {
             m::complainant_name,
         ))
         .first(conn)?;
-    let text = body(&title, &appeal, reply.as_deref(), &name);
-    let chars = split_chars(&text);
+    write(
+        conn,
+        id,
+        &body(&title, &appeal, reply.as_deref(), &name),
+        true,
+    )
+}
+
+/// Index a message that has never been indexed (a bulk load): no old entry to remove.
+pub fn index_new(conn: &mut DbConn, id: i32, text: &str) -> QueryResult<()> {
+    write(conn, id, text, false)
+}
+
+fn write(conn: &mut DbConn, id: i32, text: &str, replace: bool) -> QueryResult<()> {
+    let chars = split_chars(text);
     match conn {
         DbConn::Sqlite(c) => {
-            diesel::sql_query("DELETE FROM messages_fts WHERE rowid = ?")
-                .bind::<Integer, _>(id)
-                .execute(c)?;
+            if replace {
+                diesel::sql_query("DELETE FROM messages_fts WHERE rowid = ?")
+                    .bind::<Integer, _>(id)
+                    .execute(c)?;
+                diesel::sql_query("DELETE FROM messages_chars WHERE rowid = ?")
+                    .bind::<Integer, _>(id)
+                    .execute(c)?;
+            }
             diesel::sql_query("INSERT INTO messages_fts (rowid, body) VALUES (?, ?)")
                 .bind::<Integer, _>(id)
-                .bind::<Text, _>(&text)
-                .execute(c)?;
-            diesel::sql_query("DELETE FROM messages_chars WHERE rowid = ?")
-                .bind::<Integer, _>(id)
+                .bind::<Text, _>(text)
                 .execute(c)?;
             diesel::sql_query("INSERT INTO messages_chars (rowid, chars) VALUES (?, ?)")
                 .bind::<Integer, _>(id)
@@ -105,7 +120,7 @@ pub fn index(conn: &mut DbConn, id: i32) -> QueryResult<()> {
                  ON CONFLICT (message_id) DO UPDATE SET body = EXCLUDED.body, chars = EXCLUDED.chars",
             )
             .bind::<Integer, _>(id)
-            .bind::<Text, _>(&text)
+            .bind::<Text, _>(text)
             .bind::<Text, _>(&chars)
             .execute(c)?;
         }

@@ -79,10 +79,15 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let pool = db::build_pool(&config.database_url, config.pool_size)?;
         let (demo, demo_messages) = (config.demo, config.demo_messages);
+        let sealer =
+            crate::auth::sealing::Sealer::load(config.secret_key.as_deref(), &config.data_dir)?;
         let prep_pool = pool.clone();
+        let prep_sealer = sealer.clone();
         let prepared = web::block(move || -> anyhow::Result<bootstrap::Prepared> {
             let mut conn = prep_pool.get().context("无法连接数据库")?;
-            bootstrap::prepare(&mut conn, demo, demo_messages)
+            let prepared = bootstrap::prepare(&mut conn, demo, demo_messages)?;
+            crate::auth::totp::seal_plain_secrets(&mut conn, &prep_sealer)?;
+            Ok(prepared)
         })
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))??;
@@ -106,6 +111,7 @@ impl Application {
             pool: pool.clone(),
             config,
             hasher,
+            sealer,
         });
         let server = HttpServer::new(move || {
             App::new()

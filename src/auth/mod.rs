@@ -3,5 +3,6 @@
 pub mod csrf;
 pub mod password;
 pub mod roles;
+pub mod sealing;
 pub mod session_store;
 pub mod totp;

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use totp_rs::{Algorithm, Secret, Totp};
 
 use crate::auth::roles::{Role, ALL_ROLES};
+use crate::auth::sealing::Sealer;
 use crate::db::schema::{recovery_codes::dsl as rc, users::dsl as us};
 use crate::db::{self, DbConn};
 use crate::error::AppError;
@@ -133,10 +134,40 @@ pub fn accept_step(conn: &mut DbConn, user_id: i32, step: i64) -> QueryResult<bo
     Ok(n == 1)
 }
 
-pub fn enable(conn: &mut DbConn, user_id: i32, secret: &str, step: i64) -> QueryResult<()> {
+/// The user's TOTP secret, unsealed (`None` when not enrolled or sealed with another key).
+pub fn secret_of(sealer: &Sealer, user: &crate::users::User) -> Option<String> {
+    sealer.open(user.totp_secret.as_deref()?)
+}
+
+/// Seal TOTP secrets written in plain text by older versions (run at start-up).
+pub fn seal_plain_secrets(conn: &mut DbConn, sealer: &Sealer) -> QueryResult<usize> {
+    let rows: Vec<(i32, String)> = us::users
+        .filter(us::totp_secret.is_not_null())
+        .select((us::id, us::totp_secret.assume_not_null()))
+        .load(conn)?;
+    let mut n = 0;
+    for (id, secret) in rows {
+        if !Sealer::is_sealed(&secret) {
+            diesel::update(us::users.find(id))
+                .set(us::totp_secret.eq(Some(sealer.seal(&secret))))
+                .execute(conn)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Enrol: the secret is stored sealed, never in plain text.
+pub fn enable(
+    conn: &mut DbConn,
+    sealer: &Sealer,
+    user_id: i32,
+    secret: &str,
+    step: i64,
+) -> QueryResult<()> {
     diesel::update(us::users.find(user_id))
         .set((
-            us::totp_secret.eq(Some(secret)),
+            us::totp_secret.eq(Some(sealer.seal(secret))),
             us::totp_enabled.eq(true),
             us::totp_last_step.eq(step),
         ))

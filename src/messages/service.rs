@@ -52,10 +52,16 @@ pub struct Files<'a> {
 }
 
 impl Files<'_> {
-    fn check(&self, errors: &mut FieldErrors) {
+    /// The refused files and, for the accepted ones, the unit's quota.
+    fn check(&self, conn: &mut DbConn, unit_id: i32, errors: &mut FieldErrors) -> QueryResult<()> {
         for r in self.refused {
             errors.add("files", r);
         }
+        let adding = self.accepted.iter().map(|f| f.size).sum();
+        if let Some(r) = attachments::quota_refusal(conn, unit_id, adding)? {
+            errors.add("files", &r);
+        }
+        Ok(())
     }
 }
 
@@ -348,15 +354,13 @@ pub fn register(
     let categories = config::list(conn, config::CATEGORY)?;
     let now = db::now();
     let validated = validate_register(form, acting.role, &levels, &platforms, &categories, now);
+    let mut file_errors = FieldErrors::default();
+    files.check(conn, acting.unit_id, &mut file_errors)?;
     let (posted_at, note) = match validated {
-        Ok(v) if files.refused.is_empty() => v,
-        Ok(_) => {
-            let mut errors = FieldErrors::default();
-            files.check(&mut errors);
-            return Ok(RegisterOutcome::Invalid(errors));
-        }
+        Ok(v) if file_errors.is_empty() => v,
+        Ok(_) => return Ok(RegisterOutcome::Invalid(file_errors)),
         Err(mut errors) => {
-            files.check(&mut errors);
+            errors.merge(file_errors);
             return Ok(RegisterOutcome::Invalid(errors));
         }
     };
@@ -663,7 +667,7 @@ fn act_in(
         let mut ch = Changes::default();
         let mut detail = serde_json::json!({});
         let mut done = format!("已{}。", action.label());
-        files.check(&mut errors);
+        files.check(conn, acting.unit_id, &mut errors)?;
         if !files.accepted.is_empty() && !takes_files(action) {
             errors.add("files", &format!("“{}”不接受附件。", action.label()));
         }

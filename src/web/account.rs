@@ -145,16 +145,12 @@ async fn twofactor_page(
     let (qr, secret) = if user.totp_enabled {
         (String::new(), String::new())
     } else {
-        let secret = match ctx
-            .session
-            .get::<String>(PENDING_SECRET)
-            .map_err(AppError::internal)?
-        {
+        let secret = match pending_secret(ctx)? {
             Some(s) => s,
             None => {
                 let s = totp::new_secret();
                 ctx.session
-                    .insert(PENDING_SECRET, &s)
+                    .insert(PENDING_SECRET, ctx.state.sealer.seal(&s))
                     .map_err(AppError::internal)?;
                 s
             }
@@ -192,6 +188,15 @@ async fn twofactor_page(
     )
 }
 
+/// The secret being enrolled, kept sealed in the (server-side) session.
+fn pending_secret(ctx: &Ctx) -> Result<Option<String>, AppError> {
+    Ok(ctx
+        .session
+        .get::<String>(PENDING_SECRET)
+        .map_err(AppError::internal)?
+        .and_then(|s| ctx.state.sealer.open(&s)))
+}
+
 pub async fn twofactor(ctx: Ctx) -> Result<HttpResponse, AppError> {
     twofactor_page(&ctx, StatusCode::OK, Vec::new(), FieldErrors::default()).await
 }
@@ -223,11 +228,7 @@ pub async fn twofactor_enable(
 ) -> Result<HttpResponse, AppError> {
     let mut errors = FieldErrors::default();
     password_ok(&ctx, &form.password, &mut errors).await?;
-    let secret = ctx
-        .session
-        .get::<String>(PENDING_SECRET)
-        .map_err(AppError::internal)?
-        .unwrap_or_default();
+    let secret = pending_secret(&ctx)?.unwrap_or_default();
     let step = totp::check(&secret, &form.code, 0, totp::now_secs());
     if step.is_none() {
         errors.add(
@@ -239,9 +240,10 @@ pub async fn twofactor_enable(
         return twofactor_page(&ctx, StatusCode::UNPROCESSABLE_ENTITY, Vec::new(), errors).await;
     };
     let (uid, actor, name) = (ctx.user.id, ctx.actor(), ctx.user.username.clone());
+    let sealer = ctx.state.sealer.clone();
     let codes = db::run(ctx.pool(), move |c| {
         db::write_tx(c, |c| {
-            totp::enable(c, uid, &secret, step)?;
+            totp::enable(c, &sealer, uid, &secret, step)?;
             let codes = totp::new_recovery_codes(c, uid)?;
             crate::audit::record(c, &actor, "2fa_enable", &name, crate::audit::OK, "")?;
             Ok::<_, AppError>(codes)

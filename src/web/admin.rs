@@ -289,7 +289,7 @@ pub async fn unit_update(
 #[derive(Deserialize)]
 pub struct ActiveForm {
     #[serde(default)]
-    active: String,
+    pub active: String,
 }
 
 pub async fn unit_active(

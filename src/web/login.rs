@@ -311,8 +311,8 @@ pub async fn second_submit(
     }
     let code = form.code.trim().to_string();
     let (u2, a2, cfg) = (user.clone(), actor.clone(), state.config.clone());
+    let secret = totp::secret_of(&state.sealer, &user).unwrap_or_default();
     let accepted = db::run(&state.pool, move |c| {
-        let secret = u2.totp_secret.clone().unwrap_or_default();
         if let Some(step) = totp::check(&secret, &code, u2.totp_last_step, totp::now_secs()) {
             if totp::accept_step(c, u2.id, step)? {
                 return Ok(Ok("验证码"));

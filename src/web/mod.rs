@@ -32,6 +32,7 @@ pub struct AppState {
     pub pool: DbPool,
     pub config: Config,
     pub hasher: Hasher,
+    pub sealer: crate::auth::sealing::Sealer,
 }
 
 /// Render a page with status 200.

@@ -894,7 +894,8 @@ pub async fn finalise_page(ctx: Ctx, q: web::Query<YearQuery>) -> Result<HttpRes
 
 #[derive(Deserialize)]
 pub struct FinaliseForm {
-    year: i32,
+    #[serde(default)]
+    year: String,
     #[serde(default)]
     confirm: String,
 }
@@ -904,7 +905,9 @@ pub async fn finalise(
     CsrfForm(f): CsrfForm<FinaliseForm>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require(&[Role::CityOperator])?;
-    let year = f.year;
+    let Ok(year) = f.year.trim().parse::<i32>() else {
+        return Ok(see_other("/scores/finalise"));
+    };
     if f.confirm != "1" {
         return Ok(see_other(&format!("/scores/finalise?year={year}")));
     }
@@ -1104,10 +1107,6 @@ pub async fn mark_return(
         ctx.actor(),
     );
     let reason = form.reason.trim().to_string();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        ctx.flash("error", "请填写认定退回理由不成立的依据（不超过 500 字）。");
-        return Ok(see_other(&format!("/messages/{id}")));
-    }
     let done = db::run(ctx.pool(), move |c| {
         db::write_tx(c, |c| {
             let scope = crate::messages::model::scope_for(c, role, unit)?;
@@ -1120,29 +1119,31 @@ pub async fn mark_return(
                 .into_iter()
                 .find(|e| e.seq == seq && e.action == "return")
                 .ok_or(AppError::NotFound)?;
-            let returned_by = ev.unit_id.ok_or(AppError::NotFound)?;
-            let ok = store::mark_return(c, id, seq, returned_by, &reason, &name)?;
-            if ok {
-                audit::record(
-                    c,
-                    &actor,
-                    "return_mark",
-                    &format!("留言 {} 第 {seq} 条退回认定为理由不成立", msg.ref_no),
-                    audit::OK,
-                    &reason,
-                )?;
+            if reason.is_empty() || reason.chars().count() > 500 {
+                return Ok(Err("请填写认定退回理由不成立的依据（不超过 500 字）。"));
             }
-            Ok(ok)
+            let returned_by = ev.unit_id.ok_or(AppError::NotFound)?;
+            if !store::mark_return(c, id, seq, returned_by, &reason, &name)? {
+                return Ok(Err("该退回已经认定过。"));
+            }
+            audit::record(
+                c,
+                &actor,
+                "return_mark",
+                &format!("留言 {} 第 {seq} 条退回认定为理由不成立", msg.ref_no),
+                audit::OK,
+                &reason,
+            )?;
+            Ok(Ok(()))
         })
     })
     .await?;
-    ctx.flash(
-        if done { "ok" } else { "error" },
-        if done {
-            "已认定该退回理由不成立，计入退回单位的年度考评（推诿扯皮）。"
-        } else {
-            "该退回已经认定过。"
-        },
-    );
+    match done {
+        Ok(()) => ctx.flash(
+            "ok",
+            "已认定该退回理由不成立，计入退回单位的年度考评（推诿扯皮）。",
+        ),
+        Err(why) => ctx.flash("error", why),
+    }
     Ok(see_other(&format!("/messages/{id}")))
 }

@@ -32,15 +32,17 @@ struct SecurityPage {
     /// (role code, label, two factors required)
     roles: Vec<(&'static str, &'static str, bool)>,
     max_age: i64,
+    quota_mb: i64,
 }
 
 pub async fn index(ctx: Ctx) -> Result<HttpResponse, AppError> {
     ctx.require(SECURITY)?;
-    let (locked, required, max_age) = db::run(ctx.pool(), |c| {
+    let (locked, required, max_age, quota_mb) = db::run(ctx.pool(), |c| {
         Ok((
             users::locked(c)?,
             crate::auth::totp::required_roles(c)?,
             crate::auth::password::max_age_days(c)?,
+            crate::attachments::quota_mb(c)?,
         ))
     })
     .await?;
@@ -96,6 +98,7 @@ pub async fn index(ctx: Ctx) -> Result<HttpResponse, AppError> {
     render(&SecurityPage {
         roles,
         max_age,
+        quota_mb,
         layout: ctx.layout("账户安全").crumb("账户安全", "/security"),
         policy,
         locked: rows,
@@ -144,10 +147,22 @@ pub async fn policy(
         );
         return Ok(see_other("/security"));
     };
+    let quota = pairs
+        .iter()
+        .find(|(k, _)| k == "quota_mb")
+        .and_then(|(_, v)| v.trim().parse::<i64>().ok())
+        .filter(|q| (0..=10_000_000).contains(q));
+    let Some(quota) = quota else {
+        ctx.flash(
+            "error",
+            "每个单位的附件容量应为 0（不限）到 10000000 之间的 MB 数，未保存。",
+        );
+        return Ok(see_other("/security"));
+    };
     let actor = ctx.actor();
     let labels: Vec<&str> = roles.iter().map(|r| r.label()).collect();
     let what = format!(
-        "双因素认证：{}；密码有效期 {max_age} 天",
+        "双因素认证：{}；密码有效期 {max_age} 天；每单位附件容量 {quota} MB",
         if labels.is_empty() {
             "均不强制".to_string()
         } else {
@@ -159,6 +174,7 @@ pub async fn policy(
         db::write_tx(c, |c| {
             crate::auth::totp::set_required_roles(c, &roles)?;
             db::put_setting(c, crate::auth::password::MAX_AGE_KEY, &max_age.to_string())?;
+            db::put_setting(c, crate::attachments::QUOTA_KEY, &quota.to_string())?;
             crate::audit::record(c, &actor, "2fa_policy", &w, crate::audit::OK, "")?;
             Ok::<_, AppError>(())
         })

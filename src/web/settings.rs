@@ -462,15 +462,10 @@ pub async fn list_add(
     }
 }
 
-#[derive(Deserialize)]
-pub struct ActiveForm {
-    active: String,
-}
-
 pub async fn list_active(
     ctx: Ctx,
     path: web::Path<i32>,
-    CsrfForm(form): CsrfForm<ActiveForm>,
+    CsrfForm(form): CsrfForm<crate::web::admin::ActiveForm>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require(KEEPERS)?;
     let id = path.into_inner();

@@ -216,7 +216,8 @@ async fn concurrent_close_outs_get_gap_free_piece_numbers() {
 fn drop_guards(app: &TestApp) {
     let mut c = app.db();
     let sql = if app.database_url.starts_with("postgres") {
-        "DROP TRIGGER message_events_no_change ON message_events;
+        "GRANT UPDATE, DELETE ON message_events, attachments TO CURRENT_USER;
+         DROP TRIGGER message_events_no_change ON message_events;
          DROP TRIGGER attachments_no_change ON attachments;"
     } else {
         "DROP TRIGGER message_events_no_update; DROP TRIGGER message_events_no_delete;

@@ -192,6 +192,68 @@ async fn uploads_without_a_valid_token_or_over_the_limit_leave_nothing() {
 }
 
 #[tokio::test]
+async fn a_unit_over_its_attachment_quota_is_refused_and_keeps_its_form() {
+    let app = spawn_app().await;
+    let sec = app.login_as("secadmin").await;
+    let r = sec
+        .submit(
+            "/security",
+            "/security/policy",
+            &[("max_age", "90"), ("quota_mb", "1")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let center = app.login_as("center").await;
+    let mut file = PDF.to_vec();
+    file.resize(700 * 1024, b' ');
+    let register = |title: &'static str| {
+        let center = &center;
+        let file = &file;
+        async move {
+            let t = token(center, "/messages/new").await;
+            let mut fields = vec![("csrf_token", t.as_str())];
+            fields.extend(register_fields(title, "赵六"));
+            center
+                .post_multipart("/messages", &fields, &[("files", "材料.pdf", file)])
+                .await
+        }
+    };
+    // 700 KB fits in 1 MB; another 700 KB does not.
+    assert_eq!(register("第一份材料").await.status(), StatusCode::SEE_OTHER);
+    let r = register("第二份材料").await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = r.text().await.expect("body");
+    assert!(body.contains("本单位附件容量上限为 1.0 MB"), "{body}");
+    assert!(body.contains("第二份材料"), "typed title kept");
+    assert_eq!(app.count("messages"), 1);
+    assert_eq!(files_on_disk(&app), (1, 0));
+    // Another unit has its own quota.
+    let xixiu = app.login_as("xixiu").await;
+    let t = token(&xixiu, "/messages/new").await;
+    let mut fields = vec![("csrf_token", t.as_str())];
+    fields.extend(
+        register_fields("区里的材料", "钱七")
+            .into_iter()
+            .map(|(k, v)| (k, if k == "level" { "县（区）级" } else { v })),
+    );
+    let r = xixiu
+        .post_multipart("/messages", &fields, &[("files", "材料.pdf", &file)])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count("attachments"), 2);
+    // Only the security administrator sets it.
+    let admin = app.login_as("sysadmin").await;
+    let r = admin
+        .submit(
+            "/",
+            "/security/policy",
+            &[("max_age", "90"), ("quota_mb", "0")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
 async fn a_reply_template_fills_the_reply_box_without_javascript() {
     let app = spawn_app().await;
     let center = app.login_as("center").await;

@@ -56,10 +56,38 @@ async fn the_audit_chain_reveals_edits_deletions_and_reordering() {
         );
     }
 
-    // An intruder with database access switches the guards off and tampers.
+    // On PostgreSQL the application's role holds no right to change or remove audit,
+    // event or attachment rows (only to write the audit seal).
+    if app.database_url.starts_with("postgres") {
+        assert_eq!(
+            app.count(
+                "information_schema.role_table_grants WHERE grantee = current_user \
+                 AND table_name IN ('audit_log', 'message_events', 'attachments') \
+                 AND privilege_type IN ('UPDATE', 'DELETE', 'TRUNCATE')"
+            ),
+            0
+        );
+        assert_eq!(
+            app.count(
+                "information_schema.column_privileges WHERE grantee = current_user \
+                 AND table_name = 'audit_log' AND privilege_type = 'UPDATE'"
+            ),
+            2,
+            "seal_seq and hash"
+        );
+        // (A superuser passes every privilege check: CI runs as an ordinary role.)
+        if app.count("pg_roles WHERE rolname = current_user AND rolsuper") == 0 {
+            let refused = app.db().batch_execute("TRUNCATE audit_log");
+            assert!(refused.is_err(), "TRUNCATE refused");
+        }
+    }
+
+    // An intruder with the owner's database access grants itself the rights back,
+    // switches the guards off and tampers.
     let mut c = app.db();
     let drop = if app.database_url.starts_with("postgres") {
-        "DROP TRIGGER audit_log_no_change ON audit_log;"
+        "GRANT UPDATE, DELETE ON audit_log TO CURRENT_USER;
+         DROP TRIGGER audit_log_no_change ON audit_log;"
     } else {
         "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;"
     };

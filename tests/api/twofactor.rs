@@ -58,6 +58,15 @@ async fn totp_login_single_use_codes_and_recovery_codes() {
         1
     );
     assert_eq!(app.count("audit_log WHERE event = '2fa_enable'"), 1);
+    // The secret is stored sealed (SM4-GCM), not as the base32 the phone was given.
+    assert_eq!(
+        app.count("users WHERE username = 'center' AND totp_secret LIKE 'sm4gcm:%'"),
+        1
+    );
+    assert_eq!(
+        app.count(&format!("users WHERE totp_secret LIKE '%{secret}%'")),
+        0
+    );
     assert_eq!(
         app.count(&format!(
             "audit_log WHERE detail LIKE '%{secret}%' OR object LIKE '%{secret}%'"
@@ -122,7 +131,11 @@ async fn the_security_administrator_requires_two_factors_per_role() {
         .submit(
             "/security",
             "/security/policy",
-            &[("require_2fa", "county_operator"), ("max_age", "90")],
+            &[
+                ("require_2fa", "county_operator"),
+                ("max_age", "90"),
+                ("quota_mb", "10240"),
+            ],
         )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);

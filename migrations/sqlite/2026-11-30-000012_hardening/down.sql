@@ -1,0 +1,1 @@
+DROP INDEX attachments_uploaded_by;
