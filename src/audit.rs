@@ -279,6 +279,7 @@ pub const EVENTS: &[(&str, &str)] = &[
     ("import", "导入留言"),
     ("contact_view", "查看完整联系方式"),
     ("2fa_enable", "启用双因素认证"),
+    ("password_confirm", "敏感操作前确认密码"),
     ("2fa_disable", "关闭双因素认证"),
     ("2fa_recovery_codes", "重新生成恢复码"),
     ("2fa_recovery_used", "使用恢复码登录"),

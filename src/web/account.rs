@@ -1,7 +1,7 @@
 //! The user's own account: change password (also the forced change at first login).
 
 use actix_web::http::StatusCode;
-use actix_web::HttpResponse;
+use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
@@ -392,4 +392,117 @@ pub async fn session_end(
         },
     );
     Ok(see_other("/account/sessions"))
+}
+
+#[derive(Template)]
+#[template(path = "account/confirm.html")]
+struct ConfirmPage {
+    layout: Layout,
+    next: String,
+    what: &'static str,
+    errors: FieldErrors,
+}
+
+#[derive(Deserialize, Default)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// Where a confirmation may return to: a path on this site, nothing else.
+fn local_next(next: &str) -> String {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(|c| c.is_control());
+    if ok {
+        next.to_string()
+    } else {
+        "/".to_string()
+    }
+}
+
+/// What the confirmed action is, in the clerk's words.
+fn confirm_what(next: &str) -> &'static str {
+    if next.starts_with("/messages/export") {
+        "导出留言清单"
+    } else if next.starts_with("/audit/export") {
+        "导出审计日志"
+    } else if next.contains("/package") {
+        "下载档案移交包"
+    } else {
+        "敏感操作"
+    }
+}
+
+fn confirm_page(
+    ctx: &Ctx,
+    status: StatusCode,
+    next: String,
+    errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    render_status(
+        status,
+        &ConfirmPage {
+            layout: ctx.layout("确认身份").crumb("确认身份", ""),
+            what: confirm_what(&next),
+            next,
+            errors,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    #[serde(default)]
+    next: String,
+}
+
+/// Re-enter the password before a sensitive action.
+pub async fn confirm_form(ctx: Ctx, q: web::Query<NextQuery>) -> Result<HttpResponse, AppError> {
+    confirm_page(
+        &ctx,
+        StatusCode::OK,
+        local_next(&q.next),
+        FieldErrors::default(),
+    )
+}
+
+pub async fn confirm_submit(
+    ctx: Ctx,
+    CsrfForm(form): CsrfForm<ConfirmForm>,
+) -> Result<HttpResponse, AppError> {
+    let next = local_next(&form.next);
+    let mut errors = FieldErrors::default();
+    password_ok(&ctx, &form.password, &mut errors).await?;
+    let (actor, what) = (ctx.actor(), confirm_what(&next));
+    let ok = errors.is_empty();
+    db::run(ctx.pool(), move |c| {
+        crate::audit::record(
+            c,
+            &actor,
+            "password_confirm",
+            what,
+            if ok {
+                crate::audit::OK
+            } else {
+                crate::audit::FAILED
+            },
+            "",
+        )?;
+        Ok(())
+    })
+    .await?;
+    if !ok {
+        return confirm_page(&ctx, StatusCode::UNPROCESSABLE_ENTITY, next, errors);
+    }
+    ctx.session
+        .insert(
+            crate::web::ctx::CONFIRMED_KEY,
+            chrono::Utc::now().timestamp(),
+        )
+        .map_err(AppError::internal)?;
+    Ok(see_other(&next))
 }

@@ -803,6 +803,9 @@ pub async fn package(
     if !matches!(ctx.role, Role::CityOperator | Role::CityLeader) && uid != ctx.unit.id {
         return Err(AppError::NotFound);
     }
+    if let Some(confirm) = ctx.confirm_password_first() {
+        return Ok(confirm);
+    }
     let base = base_url(&req);
     let store = Store::new(&ctx.state.config.data_dir);
     let (actor, who) = (ctx.actor(), ctx.user.display_name.clone());

@@ -98,6 +98,9 @@ pub async fn index(ctx: Ctx, filter: web::Query<AuditFilter>) -> Result<HttpResp
 /// The filtered audit log as CSV (the export is itself audited).
 pub async fn export(ctx: Ctx, filter: web::Query<AuditFilter>) -> Result<HttpResponse, AppError> {
     ctx.require(&[Role::AuditAdmin])?;
+    if let Some(confirm) = ctx.confirm_password_first() {
+        return Ok(confirm);
+    }
     let mut f = filter.into_inner();
     f.page = Some(0);
     let actor = ctx.actor();

@@ -28,6 +28,10 @@ pub const SEEN_EVERY_SECS: i64 = 60;
 /// The client address at login (shown on the “我的会话” page).
 pub const LOGIN_IP_KEY: &str = "login_ip";
 const FLASH_KEY: &str = "flash";
+/// When the password was last re-entered for a sensitive action (unix seconds).
+pub const CONFIRMED_KEY: &str = "pw_confirmed";
+/// How long a re-entered password covers further sensitive actions.
+pub const CONFIRM_VALID_SECS: i64 = 600;
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct Flash {
@@ -158,6 +162,8 @@ pub struct Ctx {
     pub ip: String,
     pub csrf: String,
     pub path: String,
+    /// The path with its query string, to come back to after a confirmation.
+    pub uri: String,
     /// The password is older than the security policy allows: it must be changed now.
     pub password_expired: bool,
 }
@@ -179,6 +185,20 @@ impl Ctx {
         } else {
             Err(AppError::NotFound)
         }
+    }
+
+    /// Sensitive actions (exports holding personal data) need the password re-entered
+    /// within the last ten minutes. `Some(redirect)` to the confirmation page, which
+    /// comes back here, when it was not.
+    pub fn confirm_password_first(&self) -> Option<actix_web::HttpResponse> {
+        let at = self.session.get::<i64>(CONFIRMED_KEY).ok().flatten();
+        let fresh = at.is_some_and(|t| chrono::Utc::now().timestamp() - t < CONFIRM_VALID_SECS);
+        (!fresh).then(|| {
+            crate::web::see_other(&format!(
+                "/account/confirm?next={}",
+                crate::web::periods::utf8_percent(&self.uri)
+            ))
+        })
     }
 
     pub fn pool(&self) -> &db::DbPool {
@@ -324,6 +344,11 @@ impl FromRequest for Ctx {
                 ip: client_ip(&req),
                 csrf,
                 path,
+                uri: req
+                    .uri()
+                    .path_and_query()
+                    .map(|p| p.as_str().to_string())
+                    .unwrap_or_default(),
                 password_expired,
             })
         })

@@ -1388,6 +1388,9 @@ pub async fn export(
     raw: web::Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require(MESSAGE_ROLES)?;
+    if let Some(confirm) = ctx.confirm_password_first() {
+        return Ok(confirm);
+    }
     let format = raw
         .iter()
         .find(|(k, _)| k == "format")

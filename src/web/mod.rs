@@ -155,6 +155,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/account/2fa/recovery",
             web::post().to(account::twofactor_recovery),
         )
+        .route("/account/confirm", web::get().to(account::confirm_form))
+        .route("/account/confirm", web::post().to(account::confirm_submit))
         .route("/account/password", web::get().to(account::password_form))
         .route(
             "/account/password",

@@ -38,6 +38,7 @@ async fn the_audit_chain_reveals_edits_deletions_and_reordering() {
     let (status, page) = auditor.page("/audit?event=login&username=center").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("密码错误"));
+    auditor.confirm_password().await;
     let r = auditor.get("/audit/export?event=login").await;
     let csv = String::from_utf8(r.bytes().await.expect("csv").to_vec()).expect("utf-8");
     assert!(csv.contains("封存序号") && csv.contains("center"));

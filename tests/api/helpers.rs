@@ -242,6 +242,18 @@ impl Browser {
             .expect("POST multipart")
     }
 
+    /// Re-enter the demo password, as a clerk does before an export with personal data.
+    pub async fn confirm_password(&self) {
+        let r = self
+            .submit(
+                "/account/confirm?next=/",
+                "/account/confirm",
+                &[("password", DEMO_PASSWORD), ("next", "/")],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "password confirmed");
+    }
+
     pub async fn login(&self, username: &str, password: &str) -> Response {
         self.submit(
             "/login",

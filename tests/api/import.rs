@@ -267,6 +267,7 @@ async fn an_export_round_trips_through_the_importer() {
     {
         crate::lifecycle::register(&center, t, n).await;
     }
+    center.confirm_password().await;
     let r = center.get("/messages/export?format=xlsx").await;
     assert_eq!(r.status(), StatusCode::OK);
     let xlsx = r.bytes().await.expect("xlsx").to_vec();

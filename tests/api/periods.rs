@@ -79,6 +79,7 @@ async fn units_report_their_archives_and_the_centre_accepts_or_returns_them() {
     // The handover package: self-contained pages, metadata and a manifest that verifies.
     let pkg = format!("{page}/package?unit={xixiu_unit}");
     assert_eq!(pingba.get(&pkg).await.status(), StatusCode::NOT_FOUND);
+    center.confirm_password().await;
     let r = center.get(&pkg).await;
     assert_eq!(r.status(), StatusCode::OK);
     let zip = r.bytes().await.expect("zip");

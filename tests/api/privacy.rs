@@ -3,7 +3,7 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{location, spawn_app};
 use crate::lifecycle::{ok, register, unit_id};
 
 /// Whether a body holds an unmasked mainland mobile number (1 followed by ten digits).
@@ -26,7 +26,8 @@ async fn the_full_contact_is_shown_only_on_request_and_audited() {
     let id = register(&center, "个人信息测试", "陈十三").await;
     let page = format!("/messages/{id}");
 
-    // Masked everywhere.
+    // Masked everywhere (exports too, once the password is re-entered).
+    center.confirm_password().await;
     for path in [
         page.clone(),
         "/messages".to_string(),
@@ -90,4 +91,74 @@ async fn the_full_contact_is_shown_only_on_request_and_audited() {
     assert_eq!(app.count("audit_log WHERE event = 'contact_view'"), 2);
     let (_, leader_page) = leader.page(&page).await;
     assert!(!leader_page.contains("查看完整联系方式"));
+}
+
+#[tokio::test]
+async fn exports_with_personal_data_ask_for_the_password_again() {
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    register(&center, "导出确认测试", "褚十四").await;
+    let export = "/messages/export?format=csv&state=registered";
+    let r = center.get(export).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let confirm = location(&r);
+    assert_eq!(
+        confirm,
+        format!(
+            "/account/confirm?next={}",
+            liuyan::web::periods::utf8_percent(export)
+        )
+    );
+    let (status, page) = center.page(&confirm).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("导出留言清单") && page.contains("登录密码"),
+        "{page}"
+    );
+    assert_eq!(app.count("audit_log WHERE event = 'export'"), 0);
+    // A wrong password: the page again, nothing exported.
+    let r = center
+        .submit(
+            &confirm,
+            "/account/confirm",
+            &[("password", "Wrong@2026x"), ("next", export)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(center.get(export).await.status(), StatusCode::SEE_OTHER);
+    // The right one: back to the export, which now answers.
+    let r = center
+        .submit(
+            &confirm,
+            "/account/confirm",
+            &[
+                ("password", crate::helpers::DEMO_PASSWORD),
+                ("next", export),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r), export);
+    let r = center.get(export).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(app.count("audit_log WHERE event = 'export'"), 1);
+    assert_eq!(
+        app.count("audit_log WHERE event = 'password_confirm' AND result = '成功'"),
+        1
+    );
+    assert_eq!(
+        app.count("audit_log WHERE event = 'password_confirm' AND result = '失败'"),
+        1
+    );
+    // Only paths on this site are followed afterwards.
+    let r = center
+        .submit(
+            &confirm,
+            "/account/confirm",
+            &[
+                ("password", crate::helpers::DEMO_PASSWORD),
+                ("next", "//evil.example/x"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r), "/");
 }
