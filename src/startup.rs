@@ -112,6 +112,7 @@ impl Application {
             config,
             hasher,
             sealer,
+            cache: Default::default(),
         });
         let server = HttpServer::new(move || {
             App::new()

@@ -225,7 +225,7 @@ pub fn by_unit(
 }
 
 /// Dashboard counts, all within the scope.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Overview {
     pub by_state: Vec<(String, i64)>,
     pub overdue: i64,

@@ -317,6 +317,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    data_generation (id) {
+        id -> Integer,
+        n -> BigInt,
+    }
+}
+
 diesel::joinable!(users -> units (unit_id));
 diesel::joinable!(attachments -> messages (message_id));
 diesel::joinable!(message_events -> messages (message_id));

@@ -123,19 +123,39 @@ fn scope_words(role: Role, unit: &Unit) -> String {
     }
 }
 
+/// `stats::by_unit`, kept while the data is unchanged.
+fn by_unit_cached(
+    state: &crate::web::AppState,
+    c: &mut db::DbConn,
+    scope: &model::Scope,
+    from: NaiveDate,
+    to: NaiveDate,
+    today: NaiveDate,
+) -> Result<HashMap<i32, Figures>, AppError> {
+    state
+        .cache
+        .get_or(c, format!("by_unit {scope:?} {from} {to} {today}"), |c| {
+            let cal = config::calendar(c)?;
+            Ok(stats::by_unit(c, scope, from, to, today, &cal)?)
+        })
+}
+
 pub async fn dashboard(ctx: Ctx) -> Result<HttpResponse, AppError> {
     ctx.require(VIEWERS)?;
     let (role, me) = (ctx.role, ctx.unit.id);
     let today = china_today();
     let year_from = NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today);
+    let state = ctx.state.clone();
     let (o, all) = db::run(ctx.pool(), move |c| {
         let scope = model::scope_for(c, role, me)?;
-        let cal = config::calendar(c)?;
-        let soon = cal.add_working_days(today, DUE_SOON_DAYS);
-        Ok((
-            stats::overview(c, &scope, today, soon, year_from)?,
-            units::all(c)?,
-        ))
+        let o = state
+            .cache
+            .get_or(c, format!("overview {scope:?} {today}"), |c| {
+                let cal = config::calendar(c)?;
+                let soon = cal.add_working_days(today, DUE_SOON_DAYS);
+                stats::overview(c, &scope, today, soon, year_from)
+            })?;
+        Ok((o, units::all(c)?))
     })
     .await?;
     let names: HashMap<i32, String> = all.iter().map(|u| (u.id, u.short_name.clone())).collect();
@@ -324,10 +344,10 @@ async fn compute_stats(
     let (from, to, ids) = stats_request(pairs, &choices);
     let (role, me) = (ctx.role, ctx.unit.id);
     let today = china_today();
+    let state = ctx.state.clone();
     let mut figures = db::run(ctx.pool(), move |c| {
         let scope = model::scope_for(c, role, me)?;
-        let cal = config::calendar(c)?;
-        Ok(stats::by_unit(c, &scope, from, to, today, &cal)?)
+        by_unit_cached(&state, c, &scope, from, to, today)
     })
     .await?;
     let mut total = Figures::default();
@@ -550,10 +570,11 @@ pub async fn bulletin(
         (monday, monday + Duration::days(6))
     };
     let (role, me) = (ctx.role, ctx.unit.id);
+    let state = ctx.state.clone();
     let (mut figures, all, open, cal) = db::run(ctx.pool(), move |c| {
         let scope = model::scope_for(c, role, me)?;
         let cal = config::calendar(c)?;
-        let figures = stats::by_unit(c, &scope, from, to, today, &cal)?;
+        let figures = by_unit_cached(&state, c, &scope, from, to, today)?;
         let open: Vec<model::Message> = model::scoped(&scope)
             .filter(crate::db::schema::messages::dsl::state.eq_any(RUNNING))
             .filter(

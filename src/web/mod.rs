@@ -33,6 +33,8 @@ pub struct AppState {
     pub config: Config,
     pub hasher: Hasher,
     pub sealer: crate::auth::sealing::Sealer,
+    /// Summaries kept while their data is unchanged (dashboard, statistics, scoreboard).
+    pub cache: crate::cache::Cache,
 }
 
 /// Render a page with status 200.

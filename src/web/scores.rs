@@ -76,6 +76,7 @@ pub type Ranked = Vec<(Unit, Score, usize)>;
 /// end), otherwise computed now. Returns (unit, score, rank), best first.
 pub fn board(
     conn: &mut DbConn,
+    cache: &crate::cache::Cache,
     year: i32,
     as_of: NaiveDate,
 ) -> Result<(store::Year, Ranked, bool), AppError> {
@@ -90,27 +91,29 @@ pub fn board(
         rows.sort_by_key(|(_, s, r)| (*r, -s.total));
         return Ok((y, rows, true));
     }
-    let units = assessed(&all);
-    let ids: Vec<i32> = units.iter().map(|u| u.id).collect();
-    let mut facts = facts::gather(conn, year, as_of, &ids)?;
-    let mut rows: Vec<(Unit, Score)> = units
-        .into_iter()
-        .map(|u| {
-            let f = facts.remove(&u.id).unwrap_or_default();
-            let s = scoring::compute(&y.rules, &f);
-            (u, s)
-        })
-        .collect();
-    rows.sort_by_key(|(u, s)| (-s.total, u.sort_order, u.id));
-    let ranks = scoring::ranks(&rows.iter().map(|(_, s)| s.total).collect::<Vec<_>>());
-    Ok((
-        y,
-        rows.into_iter()
-            .zip(ranks)
-            .map(|((u, s), r)| (u, s, r))
-            .collect(),
-        false,
-    ))
+    let rules = y.rules.clone();
+    let ranked = cache.get_or(conn, format!("board {year} {as_of}"), |conn| {
+        let units = assessed(&all);
+        let ids: Vec<i32> = units.iter().map(|u| u.id).collect();
+        let mut facts = facts::gather(conn, year, as_of, &ids)?;
+        let mut rows: Vec<(Unit, Score)> = units
+            .into_iter()
+            .map(|u| {
+                let f = facts.remove(&u.id).unwrap_or_default();
+                let s = scoring::compute(&rules, &f);
+                (u, s)
+            })
+            .collect();
+        rows.sort_by_key(|(u, s)| (-s.total, u.sort_order, u.id));
+        let ranks = scoring::ranks(&rows.iter().map(|(_, s)| s.total).collect::<Vec<_>>());
+        Ok::<Ranked, AppError>(
+            rows.into_iter()
+                .zip(ranks)
+                .map(|((u, s), r)| (u, s, r))
+                .collect(),
+        )
+    })?;
+    Ok((y, ranked, false))
 }
 
 // ---------- scoreboard ----------
@@ -153,7 +156,9 @@ pub async fn index(ctx: Ctx, q: web::Query<YearQuery>) -> Result<HttpResponse, A
     }
     let q = q.into_inner();
     let (year, as_of) = year_and_day(&q);
-    let (y, rows, frozen) = db::run(ctx.pool(), move |c| board(c, year, as_of)).await?;
+    let state = ctx.state.clone();
+    let (y, rows, frozen) =
+        db::run(ctx.pool(), move |c| board(c, &state.cache, year, as_of)).await?;
     let mut rows: Vec<BoardRow> = rows
         .into_iter()
         .map(|(u, s, rank)| BoardRow {
@@ -205,7 +210,8 @@ pub async fn index(ctx: Ctx, q: web::Query<YearQuery>) -> Result<HttpResponse, A
 pub async fn export(ctx: Ctx, q: web::Query<YearQuery>) -> Result<HttpResponse, AppError> {
     ctx.require(ALL)?;
     let (year, as_of) = year_and_day(&q);
-    let (y, rows, _) = db::run(ctx.pool(), move |c| board(c, year, as_of)).await?;
+    let state = ctx.state.clone();
+    let (y, rows, _) = db::run(ctx.pool(), move |c| board(c, &state.cache, year, as_of)).await?;
     use rust_xlsxwriter::{Format, FormatBorder, Workbook};
     let x = |e: rust_xlsxwriter::XlsxError| AppError::internal(e);
     let mut wb = Workbook::new();
@@ -305,7 +311,9 @@ pub async fn unit_page(
         return Err(AppError::NotFound);
     }
     let (year, as_of) = year_and_day(&q);
-    let (y, rows, frozen) = db::run(ctx.pool(), move |c| board(c, year, as_of)).await?;
+    let state = ctx.state.clone();
+    let (y, rows, frozen) =
+        db::run(ctx.pool(), move |c| board(c, &state.cache, year, as_of)).await?;
     let of = rows.len();
     let (unit, score, rank) = rows
         .into_iter()
@@ -862,7 +870,8 @@ pub async fn finalise_page(ctx: Ctx, q: web::Query<YearQuery>) -> Result<HttpRes
     ctx.require(&[Role::CityOperator])?;
     let year = year_and_day(&q).0;
     let end = NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or_default();
-    let (y, rows, _) = db::run(ctx.pool(), move |c| board(c, year, end)).await?;
+    let state = ctx.state.clone();
+    let (y, rows, _) = db::run(ctx.pool(), move |c| board(c, &state.cache, year, end)).await?;
     let rows: Vec<BoardRow> = rows
         .into_iter()
         .map(|(u, s, rank)| BoardRow {
@@ -913,9 +922,10 @@ pub async fn finalise(
     }
     let end = NaiveDate::from_ymd_opt(year, 12, 31).ok_or(AppError::NotFound)?;
     let (by, actor) = (ctx.user.display_name.clone(), ctx.actor());
+    let state = ctx.state.clone();
     let done = db::run(ctx.pool(), move |c| {
         db::write_tx(c, |c| {
-            let (y, rows, frozen) = board(c, year, end)?;
+            let (y, rows, frozen) = board(c, &state.cache, year, end)?;
             if frozen || y.finalised.is_some() {
                 return Ok(false);
             }

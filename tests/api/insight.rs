@@ -58,6 +58,55 @@ async fn every_dashboard_number_equals_the_list_it_links_to() {
     assert!(bulletin.contains("督办通报") && bulletin.contains("各单位办理情况"));
 }
 
+/// The dashboard's count of one state (its linked number).
+fn state_count(html: &str, state: &str) -> i64 {
+    linked_numbers(html)
+        .into_iter()
+        .find(|(href, _)| href == &format!("/messages?state={state}"))
+        .map(|(_, n)| n)
+        .unwrap_or_else(|| panic!("no count for {state}"))
+}
+
+#[tokio::test]
+async fn summaries_are_reused_only_while_the_data_is_unchanged() {
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    let generation = || liuyan::cache::generation(&mut app.db()).expect("generation");
+    let (_, html) = center.page("/dashboard").await;
+    assert_eq!(state_count(&html, "registered"), 0);
+    // Reading, logging in and looking at pages leave the data generation alone.
+    let g0 = generation();
+    app.login_as("xixiu").await;
+    center.page("/messages").await;
+    assert_eq!(generation(), g0);
+    // A registration moves it; the dashboard, statistics and scoreboard show it at once.
+    let id = register(&center, "缓存测试留言", "卫十五").await;
+    assert!(generation() > g0);
+    let (_, html) = center.page("/dashboard").await;
+    assert_eq!(state_count(&html, "registered"), 1);
+    ok(
+        &center,
+        id,
+        "assign",
+        &[("unit_id", &unit_id(&app, "安顺市西秀区"))],
+    )
+    .await;
+    let (_, html) = center.page("/dashboard").await;
+    assert_eq!(state_count(&html, "registered"), 0);
+    assert_eq!(state_count(&html, "assigned"), 1);
+    // A settings change (a holiday) moves it too.
+    let g1 = generation();
+    let r = center
+        .submit(
+            "/settings/holidays",
+            "/settings/holidays",
+            &[("day", "2030-01-02"), ("is_off", "1"), ("name", "测试假日")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(generation() > g1);
+}
+
 /// The statistics row of a unit: the cells after its name.
 fn stat_row(html: &str, unit: &str) -> Vec<String> {
     let row = html

@@ -1,0 +1,18 @@
+DROP TRIGGER gen_messages ON messages;
+DROP TRIGGER gen_message_events ON message_events;
+DROP TRIGGER gen_attachments ON attachments;
+DROP TRIGGER gen_holidays ON holidays;
+DROP TRIGGER gen_settings ON settings;
+DROP TRIGGER gen_options ON options;
+DROP TRIGGER gen_deadline_rules ON deadline_rules;
+DROP TRIGGER gen_units ON units;
+DROP TRIGGER gen_reply_templates ON reply_templates;
+DROP TRIGGER gen_score_years ON score_years;
+DROP TRIGGER gen_score_entries ON score_entries;
+DROP TRIGGER gen_score_results ON score_results;
+DROP TRIGGER gen_archive_periods ON archive_periods;
+DROP TRIGGER gen_archive_submissions ON archive_submissions;
+DROP TRIGGER gen_archive_prints ON archive_prints;
+DROP TRIGGER gen_return_marks ON return_marks;
+DROP FUNCTION bump_generation();
+DROP TABLE data_generation;

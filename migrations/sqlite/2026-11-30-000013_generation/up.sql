@@ -1,0 +1,54 @@
+-- A counter that moves with every write to the tables the summaries read (dashboard,
+-- statistics, bulletins, scoreboard). A summary computed under one value is reused only
+-- while the counter still has it, so cached figures are always those of the current data.
+-- Triggers, not application code, move it: no write path can forget.
+CREATE TABLE data_generation (id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1), n BIGINT NOT NULL);
+INSERT INTO data_generation (id, n) VALUES (1, 0);
+CREATE TRIGGER gen_messages_insert AFTER INSERT ON messages BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_messages_update AFTER UPDATE ON messages BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_messages_delete AFTER DELETE ON messages BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_message_events_insert AFTER INSERT ON message_events BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_message_events_update AFTER UPDATE ON message_events BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_message_events_delete AFTER DELETE ON message_events BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_attachments_insert AFTER INSERT ON attachments BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_attachments_update AFTER UPDATE ON attachments BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_attachments_delete AFTER DELETE ON attachments BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_holidays_insert AFTER INSERT ON holidays BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_holidays_update AFTER UPDATE ON holidays BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_holidays_delete AFTER DELETE ON holidays BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_settings_insert AFTER INSERT ON settings BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_settings_update AFTER UPDATE ON settings BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_settings_delete AFTER DELETE ON settings BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_options_insert AFTER INSERT ON options BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_options_update AFTER UPDATE ON options BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_options_delete AFTER DELETE ON options BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_deadline_rules_insert AFTER INSERT ON deadline_rules BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_deadline_rules_update AFTER UPDATE ON deadline_rules BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_deadline_rules_delete AFTER DELETE ON deadline_rules BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_units_insert AFTER INSERT ON units BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_units_update AFTER UPDATE ON units BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_units_delete AFTER DELETE ON units BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_reply_templates_insert AFTER INSERT ON reply_templates BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_reply_templates_update AFTER UPDATE ON reply_templates BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_reply_templates_delete AFTER DELETE ON reply_templates BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_score_years_insert AFTER INSERT ON score_years BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_score_years_update AFTER UPDATE ON score_years BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_score_years_delete AFTER DELETE ON score_years BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_score_entries_insert AFTER INSERT ON score_entries BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_score_entries_update AFTER UPDATE ON score_entries BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_score_entries_delete AFTER DELETE ON score_entries BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_score_results_insert AFTER INSERT ON score_results BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_score_results_update AFTER UPDATE ON score_results BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_score_results_delete AFTER DELETE ON score_results BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_archive_periods_insert AFTER INSERT ON archive_periods BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_archive_periods_update AFTER UPDATE ON archive_periods BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_archive_periods_delete AFTER DELETE ON archive_periods BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_archive_submissions_insert AFTER INSERT ON archive_submissions BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_archive_submissions_update AFTER UPDATE ON archive_submissions BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_archive_submissions_delete AFTER DELETE ON archive_submissions BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_archive_prints_insert AFTER INSERT ON archive_prints BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_archive_prints_update AFTER UPDATE ON archive_prints BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_archive_prints_delete AFTER DELETE ON archive_prints BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_return_marks_insert AFTER INSERT ON return_marks BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_return_marks_update AFTER UPDATE ON return_marks BEGIN UPDATE data_generation SET n = n + 1; END;
+CREATE TRIGGER gen_return_marks_delete AFTER DELETE ON return_marks BEGIN UPDATE data_generation SET n = n + 1; END;

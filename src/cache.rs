@@ -1,0 +1,92 @@
+//! Summaries that read a whole period of messages (the dashboard, statistics, bulletins,
+//! the scoreboard) are kept until the data they were computed from changes.
+//!
+//! Every write to a table they read moves `data_generation.n` (database triggers, so no
+//! code path can forget, on every instance of the site). A result is reused only while
+//! the counter still holds the value read *before* it was computed, so a page never shows
+//! figures older than the data: they stay exact. The first reader after a change pays
+//! for the computation, and readers that arrive meanwhile wait for it rather than
+//! compute it again.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use diesel::prelude::*;
+
+use crate::db::schema::data_generation::dsl as g;
+use crate::db::DbConn;
+
+type Entry = (i64, Arc<dyn Any + Send + Sync>);
+
+/// At most this many results are kept (beyond it, all are dropped and rebuilt on demand).
+const CAPACITY: usize = 512;
+
+#[derive(Default)]
+pub struct Cache {
+    entries: Mutex<HashMap<String, Entry>>,
+    /// One lock per key being computed, so that concurrent readers compute it once.
+    computing: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+}
+
+/// The current data generation.
+pub fn generation(conn: &mut DbConn) -> QueryResult<i64> {
+    g::data_generation.select(g::n).first(conn)
+}
+
+impl Cache {
+    fn lookup<T: Clone + Send + Sync + 'static>(&self, key: &str, gen: i64) -> Option<T> {
+        let entries = self.entries.lock().ok()?;
+        let (at, value) = entries.get(key)?;
+        if *at != gen {
+            return None;
+        }
+        value.downcast_ref::<T>().cloned()
+    }
+
+    fn store<T: Clone + Send + Sync + 'static>(&self, key: String, gen: i64, value: T) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= CAPACITY {
+                entries.clear();
+            }
+            entries.insert(key, (gen, Arc::new(value)));
+        }
+    }
+
+    /// The value for `key` under the current data generation, computed by `f` when there
+    /// is none. Runs on a blocking thread (as every database call does).
+    pub fn get_or<T, E>(
+        &self,
+        conn: &mut DbConn,
+        key: String,
+        f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        T: Clone + Send + Sync + 'static,
+        E: From<diesel::result::Error>,
+    {
+        let gen = generation(conn)?;
+        if let Some(v) = self.lookup(&key, gen) {
+            return Ok(v);
+        }
+        let lock = self
+            .computing
+            .lock()
+            .map(|mut m| m.entry(key.clone()).or_default().clone())
+            .ok();
+        let _guard = lock.as_ref().and_then(|l| l.lock().ok());
+        // Someone else may have computed it while this reader waited.
+        let gen = generation(conn)?;
+        if let Some(v) = self.lookup(&key, gen) {
+            return Ok(v);
+        }
+        let value = f(conn)?;
+        self.store(key.clone(), gen, value.clone());
+        if let Ok(mut m) = self.computing.lock() {
+            if m.len() > CAPACITY {
+                m.clear();
+            }
+        }
+        Ok(value)
+    }
+}
