@@ -1,0 +1,2 @@
+-- Column order only: nothing to undo.
+SELECT 1;
