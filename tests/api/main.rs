@@ -8,6 +8,7 @@ mod auth;
 mod authz;
 mod backup;
 mod batch;
+mod browser;
 mod concurrency;
 mod crash;
 mod generate;
