@@ -57,18 +57,18 @@ impl Driver {
             .and_then(|l| l.local_addr())
             .expect("free port")
             .port();
-        let child = Command::new(bin)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver");
+        let driver = Driver {
+            child: Command::new(bin)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start chromedriver"),
+            url: format!("http://127.0.0.1:{port}"),
+        };
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(Driver {
-                    child,
-                    url: format!("http://127.0.0.1:{port}"),
-                });
+                return Some(driver);
             }
             std::thread::sleep(Duration::from_millis(100));
         }
