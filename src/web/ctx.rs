@@ -67,6 +67,8 @@ pub struct Layout {
     pub crumbs: Vec<Crumb>,
     pub csrf: String,
     pub flash: Option<Flash>,
+    /// Who printed the page and when (a print-only line): empty without a user.
+    pub stamp: String,
 }
 
 impl Layout {
@@ -81,6 +83,7 @@ impl Layout {
             crumbs: Vec::new(),
             csrf,
             flash: None,
+            stamp: String::new(),
         }
     }
 
@@ -222,7 +225,18 @@ impl Ctx {
             crumbs: Vec::new(),
             csrf: self.csrf.clone(),
             flash,
+            stamp: self.print_stamp(),
         }
+    }
+
+    /// “打印单位：… 打印人：… 打印时间：2026年11月30日 14:05”, printed on every document.
+    pub fn print_stamp(&self) -> String {
+        format!(
+            "打印单位：{}　打印人：{}　打印时间：{}",
+            self.unit.name,
+            self.user.display_name,
+            crate::clock::to_china(db::now()).format("%Y年%m月%d日 %H:%M")
+        )
     }
 
     /// A message for the next page (after a redirect).

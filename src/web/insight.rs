@@ -537,6 +537,7 @@ pub struct BulletinUnit {
 #[derive(Template)]
 #[template(path = "insight/bulletin.html")]
 struct BulletinPage {
+    stamp: String,
     title: String,
     range: String,
     kind: String,
@@ -635,6 +636,7 @@ pub async fn bulletin(
     let step = if monthly { 31 } else { 7 };
     let kind = if monthly { "month" } else { "week" };
     render(&BulletinPage {
+        stamp: ctx.print_stamp(),
         title: if monthly {
             format!(
                 "网民留言办理督办通报（{}年{}月）",

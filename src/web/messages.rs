@@ -1071,6 +1071,7 @@ pub async fn todo(ctx: &Ctx) -> Result<(Vec<TodoRow>, model::TodoCounts), AppErr
 #[derive(Template)]
 #[template(path = "messages/notice.html")]
 struct NoticePage {
+    stamp: String,
     kind: String,
     to_unit: String,
     from_unit: String,
@@ -1105,6 +1106,7 @@ pub async fn notice(ctx: Ctx, path: web::Path<(i32, i32)>) -> Result<HttpRespons
         .unwrap_or_default();
     let msg = &data.msg;
     render(&NoticePage {
+        stamp: ctx.print_stamp(),
         kind: Action::parse(&ev.action)
             .map(|a| a.label())
             .unwrap_or("督办")

@@ -960,6 +960,7 @@ pub async fn finalise(
 #[derive(Template)]
 #[template(path = "scores/letter.html")]
 struct LetterPage {
+    stamp: String,
     kind: &'static str,
     year: i32,
     unit: String,
@@ -990,6 +991,7 @@ pub async fn letter(ctx: Ctx, path: web::Path<(i32, i32)>) -> Result<HttpRespons
         Grade::Pass => return Err(AppError::NotFound),
     };
     render(&LetterPage {
+        stamp: ctx.print_stamp(),
         kind,
         year,
         unit: all
@@ -1014,6 +1016,7 @@ pub async fn letter(ctx: Ctx, path: web::Path<(i32, i32)>) -> Result<HttpRespons
 #[derive(Template)]
 #[template(path = "scores/report.html")]
 struct ReportPage {
+    stamp: String,
     year: i32,
     rows: Vec<(usize, String, String, &'static str)>,
     grades: [usize; 3],
@@ -1085,6 +1088,7 @@ pub async fn report(ctx: Ctx, path: web::Path<i32>) -> Result<HttpResponse, AppE
         .collect();
     problems.sort_by_key(|(_, c, _)| -c);
     render(&ReportPage {
+        stamp: ctx.print_stamp(),
         year,
         rows,
         grades,
