@@ -465,6 +465,9 @@ pub struct ActForm {
     /// 保管期限 chosen at 销号 (empty: the configured default).
     #[serde(default)]
     pub retention: String,
+    /// "1" once the user has seen the confirmation page of an irreversible action (销号).
+    #[serde(default)]
+    pub confirm: String,
 }
 
 pub enum ActOutcome {
@@ -474,6 +477,11 @@ pub enum ActOutcome {
     Conflict,
     /// Not allowed now, with the reason.
     Refused(String),
+    /// Allowed, but irreversible: to be confirmed first (销号, with the 保管期限 it
+    /// will get). Nothing was changed.
+    Confirm {
+        retention: String,
+    },
 }
 
 pub const CONFLICT_MESSAGE: &str = "该留言已被他人更新，请刷新后重试";
@@ -609,6 +617,10 @@ pub fn batch(
                 ActOutcome::Invalid(e) => return Err(Stop::Invalid(e)),
                 ActOutcome::Conflict => refused.push((ref_no, CONFLICT_MESSAGE.to_string())),
                 ActOutcome::Refused(r) => refused.push((ref_no, r)),
+                // The batch's review page was the confirmation.
+                ActOutcome::Confirm { .. } => {
+                    return Err(Stop::App(AppError::internal("batch without confirmation")))
+                }
             }
         }
         if refused.is_empty() {
@@ -910,6 +922,9 @@ fn act_in(
                     errors.add("retention", "请选择保管期限：永久、30年或10年。");
                     return Ok(ActOutcome::Invalid(errors));
                 };
+                if form.confirm != "1" {
+                    return Ok(ActOutcome::Confirm { retention });
+                }
                 let handler = msg
                     .handling_unit_id
                     .and_then(|h| all_units.iter().find(|u| u.id == h))

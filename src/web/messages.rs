@@ -927,6 +927,18 @@ pub async fn show(
     render(&page)
 }
 
+#[derive(Template)]
+#[template(path = "messages/confirm_archive.html")]
+struct ConfirmArchivePage {
+    layout: Layout,
+    id: i32,
+    ref_no: String,
+    title: String,
+    unit: String,
+    retention: String,
+    form: ActForm,
+}
+
 pub async fn act(
     ctx: Ctx,
     path: web::Path<(i32, String)>,
@@ -985,6 +997,27 @@ pub async fn act(
                 Some(("error", &format!("{CONFLICT_MESSAGE}。您填写的内容保留在下方表单中，请核对最新记录后重新提交。{again}"))),
             );
             render_status(StatusCode::CONFLICT, &page)
+        }
+        ActOutcome::Confirm { retention } => {
+            let data = load_page(&ctx, id).await?;
+            render(&ConfirmArchivePage {
+                layout: ctx
+                    .layout("确认销号")
+                    .crumb("留言列表", "/messages")
+                    .crumb(&data.msg.ref_no, &format!("/messages/{id}"))
+                    .crumb("确认销号", ""),
+                id,
+                ref_no: data.msg.ref_no.clone(),
+                title: data.msg.title.clone(),
+                unit: data
+                    .msg
+                    .handling_unit_id
+                    .and_then(|h| data.all.iter().find(|u| u.id == h))
+                    .map(|u| u.name.clone())
+                    .unwrap_or_default(),
+                retention,
+                form,
+            })
         }
         ActOutcome::Refused(reason) => {
             let data = load_page(&ctx, id).await?;
@@ -1241,6 +1274,8 @@ pub async fn batch(
     let form = ActForm {
         report_ref_no: field(&pairs, "report_ref_no").to_string(),
         text: field(&pairs, "text").to_string(),
+        // The batch is carried out only from its review page, which is the confirmation.
+        confirm: "1".to_string(),
         ..Default::default()
     };
     let confirm = field(&pairs, "confirm") == "1";

@@ -184,7 +184,12 @@ async fn concurrent_close_outs_get_gap_free_piece_numbers() {
             tokio::spawn(async move {
                 b.post_raw(
                     &format!("/messages/{id}/act/archive"),
-                    &[("version", &v), ("csrf_token", &t), ("retention", "30年")],
+                    &[
+                        ("version", &v),
+                        ("csrf_token", &t),
+                        ("retention", "30年"),
+                        ("confirm", "1"),
+                    ],
                 )
                 .await
                 .status()

@@ -438,6 +438,8 @@ async fn a_message_from_register_to_archive_in_real_browsers() {
     center.expect("已呈报").await;
     center.press("销号").await;
     center.press("确认销号").await;
+    center.expect("档号一经编制不再改变").await;
+    center.press("确认销号").await;
     center.expect("已销号").await;
 
     // The archive page, printed to PDF by the browser.

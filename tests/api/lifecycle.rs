@@ -106,7 +106,22 @@ pub async fn act(b: &Browser, id: i32, action: &str, fields: &[(&str, &str)]) ->
 }
 
 pub async fn ok(b: &Browser, id: i32, action: &str, fields: &[(&str, &str)]) {
-    let r = act(b, id, action, fields).await;
+    let mut fields = fields.to_vec();
+    if action == "archive" {
+        // 销号 is irreversible: first a confirmation page, and nothing changes.
+        let before = db_version(&mut liuyan::db::establish(&b.database_url).expect("db"), id);
+        let r = act(b, id, action, &fields).await;
+        assert_eq!(r.status(), StatusCode::OK, "archive asks first");
+        let page = r.text().await.unwrap_or_default();
+        assert!(
+            page.contains("确认销号") && page.contains("档号一经编制不再改变"),
+            "{page}"
+        );
+        let after = db_version(&mut liuyan::db::establish(&b.database_url).expect("db"), id);
+        assert_eq!(before, after, "nothing changed before the confirmation");
+        fields.push(("confirm", "1"));
+    }
+    let r = act(b, id, action, &fields).await;
     let status = r.status();
     let body = if status == StatusCode::SEE_OTHER {
         String::new()
