@@ -327,6 +327,7 @@ diesel::table! {
 diesel::joinable!(users -> units (unit_id));
 diesel::joinable!(attachments -> messages (message_id));
 diesel::joinable!(message_events -> messages (message_id));
+diesel::joinable!(archive_prints -> messages (message_id));
 diesel::allow_tables_to_appear_in_same_query!(
     units,
     users,

@@ -5,13 +5,16 @@
 
 use std::collections::HashMap;
 
-use chrono::{Duration, NaiveDate};
+use chrono::{Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::archive::{self, periods};
 use crate::attachments;
 use crate::clock::{china_day_start, to_china};
-use crate::db::schema::{message_events::dsl as e, messages::dsl as m, return_marks::dsl as rm};
+use crate::db::schema::{
+    archive_prints::dsl as ap, message_events::dsl as e, messages::dsl as m,
+    return_marks::dsl as rm,
+};
 use crate::db::DbConn;
 use crate::error::AppError;
 use crate::messages::model::{self, Message};
@@ -20,16 +23,45 @@ use crate::scoring::{store, Cause, Facts};
 /// Days an archive may wait for its paper copy before it counts as inconsistent.
 pub const PRINT_GRACE_DAYS: i64 = 10;
 
-fn cause(msg: &Message, what: String, date: NaiveDate) -> Cause {
+fn cause(id: i32, ref_no: &str, what: String, date: NaiveDate) -> Cause {
     Cause {
-        message_id: Some(msg.id),
-        ref_no: msg.ref_no.clone(),
+        message_id: Some(id),
+        ref_no: ref_no.to_string(),
         what,
         date: date.to_string(),
     }
 }
 
+/// The columns of a message the deadline items need (no long texts).
+#[derive(Queryable)]
+struct Dated {
+    id: i32,
+    ref_no: String,
+    unit: Option<i32>,
+    state: String,
+    accept_due: Option<NaiveDate>,
+    accepted_at: Option<NaiveDateTime>,
+    due_at: Option<NaiveDate>,
+    replied_at: Option<NaiveDateTime>,
+}
+
+/// An event with its message's handling unit and 文号.
+type UnitEvent = (
+    i32,
+    i32,
+    String,
+    NaiveDateTime,
+    String,
+    String,
+    Option<i32>,
+    String,
+);
+
 /// Facts for every unit in `units` for `year`, counting what happened up to `as_of`.
+///
+/// Each item is read with its own indexed query and only the columns it needs: a year
+/// holds hundreds of thousands of messages, and loading them whole (with 主要诉求 and the
+/// timeline of each) took minutes.
 pub fn gather(
     conn: &mut DbConn,
     year: i32,
@@ -53,180 +85,230 @@ pub fn gather(
         china_day_start(end + Duration::days(1)),
     );
     let in_year = |d: NaiveDate| d >= start && d <= end;
+    let dated_cols = (
+        m::id,
+        m::ref_no,
+        m::handling_unit_id,
+        m::state,
+        m::accept_due,
+        m::accepted_at,
+        m::due_at,
+        m::replied_at,
+    );
 
-    // Messages handled by the units that were live in the year.
-    let msgs: Vec<Message> = m::messages
+    // D01 超期签收: 签收 due in the year.
+    let to_accept: Vec<Dated> = m::messages
+        .filter(m::accept_due.between(start, end))
         .filter(m::handling_unit_id.eq_any(units))
-        .filter(
-            m::accept_due
-                .between(start, end)
-                .or(m::due_at.between(start, end))
-                .or(m::closed_at.ge(t0).and(m::closed_at.lt(t1)))
-                .or(m::archived_at.ge(t0).and(m::archived_at.lt(t1)))
-                .or(m::id.eq_any(
-                    e::message_events
-                        .filter(e::at.ge(t0))
-                        .filter(e::at.lt(t1))
-                        .filter(e::action.eq_any([
-                            "urge",
-                            "supervise",
-                            "flag",
-                            "reject",
-                            "follow_up",
-                            "approve",
-                        ]))
-                        .select(e::message_id),
-                )),
-        )
+        .select(dated_cols)
         .load(conn)?;
-    let by_id: HashMap<i32, &Message> = msgs.iter().map(|x| (x.id, x)).collect();
-    for msg in &msgs {
-        let Some(unit) = msg.handling_unit_id else {
+    for msg in &to_accept {
+        let (Some(unit), Some(due)) = (msg.unit, msg.accept_due) else {
             continue;
         };
-        // D01 超期签收.
-        if let Some(due) = msg.accept_due.filter(|d| in_year(*d)) {
-            match msg.accepted_at {
-                Some(t) if to_china(t).date() > due => push(
-                    unit,
-                    "D01",
-                    cause(
-                        msg,
-                        format!("应于 {due} 前签收，{} 签收", to_china(t).date()),
-                        due,
-                    ),
+        match msg.accepted_at {
+            Some(t) if to_china(t).date() > due => push(
+                unit,
+                "D01",
+                cause(
+                    msg.id,
+                    &msg.ref_no,
+                    format!("应于 {due} 前签收，{} 签收", to_china(t).date()),
+                    due,
                 ),
-                None if msg.state == "assigned" && end > due => push(
-                    unit,
-                    "D01",
-                    cause(msg, format!("应于 {due} 前签收，至今未签收"), due),
+            ),
+            None if msg.state == "assigned" && end > due => push(
+                unit,
+                "D01",
+                cause(
+                    msg.id,
+                    &msg.ref_no,
+                    format!("应于 {due} 前签收，至今未签收"),
+                    due,
                 ),
-                _ => {}
-            }
+            ),
+            _ => {}
         }
-        // D02 超期答复/超期办结.
-        if let Some(due) = msg.due_at.filter(|d| in_year(*d)) {
-            let running = matches!(msg.state.as_str(), "assigned" | "handling");
-            match msg.replied_at {
-                Some(t) if !running && to_china(t).date() > due => push(
-                    unit,
-                    "D02",
-                    cause(
-                        msg,
-                        format!("应于 {due} 前答复，{} 答复", to_china(t).date()),
-                        due,
-                    ),
+    }
+    // D02 超期答复/超期办结: reply due in the year.
+    let to_reply: Vec<Dated> = m::messages
+        .filter(m::due_at.between(start, end))
+        .filter(m::handling_unit_id.eq_any(units))
+        .select(dated_cols)
+        .load(conn)?;
+    for msg in &to_reply {
+        let (Some(unit), Some(due)) = (msg.unit, msg.due_at) else {
+            continue;
+        };
+        let running = matches!(msg.state.as_str(), "assigned" | "handling");
+        match msg.replied_at {
+            Some(t) if !running && to_china(t).date() > due => push(
+                unit,
+                "D02",
+                cause(
+                    msg.id,
+                    &msg.ref_no,
+                    format!("应于 {due} 前答复，{} 答复", to_china(t).date()),
+                    due,
                 ),
-                _ if running && end > due => push(
-                    unit,
-                    "D02",
-                    cause(msg, format!("应于 {due} 前答复，至今未答复"), due),
+            ),
+            _ if running && end > due => push(
+                unit,
+                "D02",
+                cause(
+                    msg.id,
+                    &msg.ref_no,
+                    format!("应于 {due} 前答复，至今未答复"),
+                    due,
                 ),
-                _ => {}
-            }
+            ),
+            _ => {}
         }
-        // D08 档案要素不全.
-        if let Some(closed) = msg
-            .closed_at
-            .map(|t| to_china(t).date())
-            .filter(|d| in_year(*d))
-        {
-            if matches!(msg.state.as_str(), "reported" | "archived") {
-                let missing = msg.missing_elements();
-                if !missing.is_empty() {
-                    push(
-                        unit,
-                        "D08",
-                        cause(msg, format!("缺：{}", missing.join("、")), closed),
-                    );
-                }
-            }
+    }
+    // D08 档案要素不全: 呈报 with elements missing (销号 refuses an incomplete record and
+    // later corrections are appended events, so an archived one is always complete).
+    let reported: Vec<Message> = m::messages
+        .filter(m::state.eq("reported"))
+        .filter(m::handling_unit_id.eq_any(units))
+        .filter(m::closed_at.ge(t0))
+        .filter(m::closed_at.lt(t1))
+        .load(conn)?;
+    for msg in &reported {
+        let (Some(unit), Some(closed)) = (msg.handling_unit_id, msg.closed_at) else {
+            continue;
+        };
+        let missing = msg.missing_elements();
+        if !missing.is_empty() {
+            push(
+                unit,
+                "D08",
+                cause(
+                    msg.id,
+                    &msg.ref_no,
+                    format!("缺：{}", missing.join("、")),
+                    to_china(closed).date(),
+                ),
+            );
         }
     }
 
-    // Events: supervision, replies, rejections, follow-ups and approvals.
-    let ids: Vec<i32> = msgs.iter().map(|x| x.id).collect();
+    // Events in the year: rejections, follow-ups and approvals, against the message's
+    // handling unit.
+    let unit_events = |conn: &mut DbConn,
+                       actions: &[&str],
+                       from: chrono::NaiveDateTime|
+     -> QueryResult<Vec<UnitEvent>> {
+        e::message_events
+            .inner_join(m::messages)
+            .filter(e::action.eq_any(actions))
+            .filter(e::at.ge(from))
+            .filter(e::at.lt(t1))
+            .filter(m::handling_unit_id.eq_any(units))
+            .select((
+                e::message_id,
+                e::seq,
+                e::action,
+                e::at,
+                e::text,
+                e::detail,
+                m::handling_unit_id,
+                m::ref_no,
+            ))
+            .load(conn)
+    };
     let mut closed: HashMap<i32, (i64, i64)> = HashMap::new();
-    for chunk in ids.chunks(900) {
-        let evs: Vec<model::Event> = e::message_events
-            .filter(e::message_id.eq_any(chunk))
-            .filter(e::action.eq_any([
-                "urge",
-                "supervise",
-                "flag",
-                "reply",
-                "reject",
-                "follow_up",
-                "approve",
-            ]))
-            .order((e::message_id, e::seq))
-            .load(conn)?;
-        for ev in &evs {
-            let Some(msg) = by_id.get(&ev.message_id) else {
-                continue;
-            };
-            let Some(unit) = msg.handling_unit_id else {
-                continue;
-            };
-            let day = to_china(ev.at).date();
-            let detail: serde_json::Value =
-                serde_json::from_str(&ev.detail).unwrap_or(serde_json::Value::Null);
-            match ev.action.as_str() {
-                "urge" | "supervise" | "flag" => {
-                    let Some(deadline) = detail
-                        .get("deadline")
-                        .and_then(|v| v.as_str())
-                        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-                        .filter(|d| in_year(*d))
-                    else {
-                        continue;
-                    };
-                    let met = evs.iter().any(|r| {
-                        r.message_id == ev.message_id
-                            && r.seq > ev.seq
-                            && r.action == "reply"
-                            && to_china(r.at).date() <= deadline
-                    });
-                    if !met && end > deadline {
-                        push(
-                            unit,
-                            "D03",
-                            cause(
-                                msg,
-                                format!(
-                                    "{} {}，要求 {deadline} 前落实，未按期答复",
-                                    day,
-                                    archive::event_label(&ev.action)
-                                ),
-                                deadline,
-                            ),
-                        );
-                    }
-                }
-                "reject" if in_year(day) => push(
+    for (id, _, action, at, text, detail, unit, ref_no) in
+        unit_events(conn, &["reject", "follow_up", "approve"], t0)?
+    {
+        let Some(unit) = unit else { continue };
+        let day = to_china(at).date();
+        let detail: serde_json::Value =
+            serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null);
+        match action.as_str() {
+            "reject" => push(
+                unit,
+                "D04",
+                cause(id, &ref_no, format!("{day} 答复被驳回重办：{text}"), day),
+            ),
+            "follow_up"
+                if detail.get("satisfaction").and_then(|v| v.as_str()) == Some("不满意") =>
+            {
+                push(
                     unit,
-                    "D04",
-                    cause(msg, format!("{day} 答复被驳回重办：{}", ev.text), day),
-                ),
-                "follow_up"
-                    if in_year(day)
-                        && detail.get("satisfaction").and_then(|v| v.as_str())
-                            == Some("不满意") =>
-                {
-                    push(unit, "D05", cause(msg, format!("{day} 回访不满意"), day));
-                }
-                "approve" if in_year(day) => {
-                    let resolved = detail.get("resolved").and_then(|v| v.as_bool());
-                    let c = closed.entry(unit).or_default();
-                    c.0 += 1;
-                    if resolved == Some(true) {
-                        c.1 += 1;
-                    } else {
-                        push(unit, "D06", cause(msg, format!("{day} 办结，未化解"), day));
-                    }
-                }
-                _ => {}
+                    "D05",
+                    cause(id, &ref_no, format!("{day} 回访不满意"), day),
+                );
             }
+            "approve" => {
+                let resolved = detail.get("resolved").and_then(|v| v.as_bool());
+                let c = closed.entry(unit).or_default();
+                c.0 += 1;
+                if resolved == Some(true) {
+                    c.1 += 1;
+                } else {
+                    push(
+                        unit,
+                        "D06",
+                        cause(id, &ref_no, format!("{day} 办结，未化解"), day),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    // D03 督办后未按期落实: supervision whose deadline falls in the year (issued up to a
+    // year before), met only by a reply by the deadline.
+    let supervision = unit_events(
+        conn,
+        &["urge", "supervise", "flag"],
+        china_day_start(start - Duration::days(366)),
+    )?;
+    let supervised: Vec<i32> = supervision.iter().map(|s| s.0).collect();
+    let mut replies: HashMap<i32, Vec<(i32, NaiveDate)>> = HashMap::new();
+    for chunk in supervised.chunks(900) {
+        let rows: Vec<(i32, i32, NaiveDateTime)> = e::message_events
+            .filter(e::message_id.eq_any(chunk))
+            .filter(e::action.eq("reply"))
+            .select((e::message_id, e::seq, e::at))
+            .load(conn)?;
+        for (id, seq, at) in rows {
+            replies
+                .entry(id)
+                .or_default()
+                .push((seq, to_china(at).date()));
+        }
+    }
+    for (id, seq, action, at, _, detail, unit, ref_no) in &supervision {
+        let Some(unit) = *unit else { continue };
+        let detail: serde_json::Value =
+            serde_json::from_str(detail).unwrap_or(serde_json::Value::Null);
+        let Some(deadline) = detail
+            .get("deadline")
+            .and_then(|v| v.as_str())
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .filter(|d| in_year(*d))
+        else {
+            continue;
+        };
+        let met = replies
+            .get(id)
+            .is_some_and(|r| r.iter().any(|(s, d)| s > seq && *d <= deadline));
+        if !met && end > deadline {
+            let day = to_china(*at).date();
+            push(
+                unit,
+                "D03",
+                cause(
+                    *id,
+                    ref_no,
+                    format!(
+                        "{} {}，要求 {deadline} 前落实，未按期答复",
+                        day,
+                        archive::event_label(action)
+                    ),
+                    deadline,
+                ),
+            );
         }
     }
 
@@ -322,46 +404,87 @@ pub fn gather(
         }
     }
 
-    // D10 纸质档与电子档不一致.
-    let names: HashMap<i32, String> = crate::units::all(conn)?
-        .into_iter()
-        .map(|u| (u.id, u.name))
-        .collect();
-    for msg in msgs.iter().filter(|x| x.state == "archived") {
-        let Some(day) = msg
-            .archived_at
-            .map(|t| to_china(t).date())
-            .filter(|d| in_year(*d))
-        else {
+    // D10 纸质档与电子档不一致: archived in the year and never printed within the grace
+    // days, or changed since the latest print. After 销号 a record changes only by an
+    // appended 更正, so only a print older than the 销号, or a 更正 after it, can differ:
+    // those few are compared in full, as the message page does.
+    let archived = || {
+        m::messages
+            .filter(m::state.eq("archived"))
+            .filter(m::handling_unit_id.eq_any(units))
+            .filter(m::archived_at.ge(t0))
+            .filter(m::archived_at.lt(t1))
+    };
+    let unprinted: Vec<(i32, String, Option<i32>, Option<NaiveDateTime>)> = archived()
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            ap::archive_prints.filter(ap::message_id.eq(m::id)),
+        )))
+        .select((m::id, m::ref_no, m::handling_unit_id, m::archived_at))
+        .load(conn)?;
+    for (id, ref_no, unit, at) in unprinted {
+        let (Some(unit), Some(at)) = (unit, at) else {
             continue;
         };
-        let Some(unit) = msg.handling_unit_id else {
-            continue;
-        };
-        let events = model::events(conn, msg.id)?;
-        let files = attachments::for_message(conn, msg.id)?;
-        let content = archive::printed_content(msg, &names, &events, &files);
-        let latest = archive::latest_print(conn, msg.id)?;
-        match archive::paper_status(latest.as_ref(), &content) {
-            None if end > day + Duration::days(PRINT_GRACE_DAYS) => push(
+        let day = to_china(at).date();
+        if end > day + Duration::days(PRINT_GRACE_DAYS) {
+            push(
                 unit,
                 "D10",
                 cause(
-                    msg,
+                    id,
+                    &ref_no,
                     format!("{day} 销号，{PRINT_GRACE_DAYS} 天内未打印纸质档"),
                     day,
                 ),
-            ),
-            Some(changes) if !changes.is_empty() => push(
-                unit,
-                "D10",
-                cause(
-                    msg,
-                    format!("打印后电子档变更 {} 处，未重新打印", changes.len()),
-                    day,
-                ),
-            ),
-            _ => {}
+            );
+        }
+    }
+    let printed: Vec<(i32, Option<NaiveDateTime>, Option<NaiveDateTime>)> = archived()
+        .inner_join(ap::archive_prints.on(ap::message_id.eq(m::id)))
+        .group_by((m::id, m::archived_at))
+        .select((m::id, m::archived_at, diesel::dsl::max(ap::printed_at)))
+        .load(conn)?;
+    let amended: std::collections::HashSet<i32> = archived()
+        .inner_join(e::message_events)
+        .filter(e::action.eq("amend"))
+        .select(m::id)
+        .load::<i32>(conn)?
+        .into_iter()
+        .collect();
+    let to_compare: Vec<i32> = printed
+        .into_iter()
+        .filter(|(id, archived_at, last)| amended.contains(id) || last < archived_at)
+        .map(|(id, _, _)| id)
+        .collect();
+    if !to_compare.is_empty() {
+        let names: HashMap<i32, String> = crate::units::all(conn)?
+            .into_iter()
+            .map(|u| (u.id, u.name))
+            .collect();
+        for id in to_compare {
+            let msg: Message = m::messages.find(id).first(conn)?;
+            let (Some(unit), Some(at)) = (msg.handling_unit_id, msg.archived_at) else {
+                continue;
+            };
+            let day = to_china(at).date();
+            let events = model::events(conn, msg.id)?;
+            let files = attachments::for_message(conn, msg.id)?;
+            let content = archive::printed_content(&msg, &names, &events, &files);
+            let latest = archive::latest_print(conn, msg.id)?;
+            if let Some(changes) = archive::paper_status(latest.as_ref(), &content) {
+                if !changes.is_empty() {
+                    push(
+                        unit,
+                        "D10",
+                        cause(
+                            msg.id,
+                            &msg.ref_no,
+                            format!("打印后电子档变更 {} 处，未重新打印", changes.len()),
+                            day,
+                        ),
+                    );
+                }
+            }
         }
     }
 

@@ -9,7 +9,7 @@ use crate::helpers::{csrf_of, spawn_app, Browser, TestApp};
 use crate::lifecycle::{act, ok, register, state, version_of};
 
 /// Take a 已回访 message through 呈报 and 销号.
-async fn archived(app: &TestApp, center: &Browser, xixiu: &Browser, title: &str) -> i32 {
+pub async fn archived(app: &TestApp, center: &Browser, xixiu: &Browser, title: &str) -> i32 {
     let id = followed_up(app, center, xixiu, title).await;
     ok(
         center,

@@ -294,3 +294,66 @@ async fn a_year_of_work_scored_explained_finalised_and_frozen() {
     assert_eq!(s, StatusCode::OK);
     assert!(report.contains("不合格 1 个"), "{report}");
 }
+
+#[tokio::test]
+async fn paper_copies_and_supervision_deadlines_are_scored_from_the_record() {
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    let xixiu = app.login_as("xixiu").await;
+    let archived = crate::archive::archived;
+    // Three archives of 西秀区: never printed; printed after 销号; printed, then corrected.
+    let never = archived(&app, &center, &xixiu, "从未打印的档案").await;
+    let kept = archived(&app, &center, &xixiu, "打印后未变的档案").await;
+    let changed = archived(&app, &center, &xixiu, "打印后更正的档案").await;
+    for id in [kept, changed] {
+        let r = center
+            .submit(
+                &format!("/messages/{id}/archive"),
+                &format!("/messages/{id}/archive/print"),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    }
+    ok(
+        &center,
+        changed,
+        "amend",
+        &[("text", "更正：反映人姓名有误")],
+    )
+    .await;
+    // A 催办 due on 12月1日 that 西秀区 never answers.
+    let urged = assigned_to(&app, &center, "安顺市西秀区", "催办后未落实").await;
+    ok(&xixiu, urged, "accept", &[]).await;
+    ok(
+        &center,
+        urged,
+        "urge",
+        &[("text", "请于12月1日前答复"), ("deadline", "2026-12-01")],
+    )
+    .await;
+
+    let xixiu_unit = unit_id(&app, "安顺市西秀区");
+    let page = |as_of: &str| format!("/scores/unit/{xixiu_unit}?year=2026&as_of={as_of}");
+    // Today: the 10-day grace for paper has not passed, the deadline neither; the corrected
+    // archive already differs from its paper copy.
+    let (_, today) = center.page(&page("2026-11-30")).await;
+    assert!(today.contains("打印后电子档变更"), "{today}");
+    assert!(!today.contains("天内未打印纸质档"));
+    assert!(!today.contains("未按期答复"));
+    // At the end of the year: the unprinted archive and the unmet deadline count too,
+    // each with its message; the consistent one does not.
+    let (_, year_end) = center.page(&page("2026-12-31")).await;
+    assert!(year_end.contains("销号，10 天内未打印纸质档"), "{year_end}");
+    assert!(year_end.contains("要求 2026-12-01 前落实，未按期答复"));
+    for id in [never, changed, urged] {
+        assert!(
+            year_end.contains(&format!("/messages/{id}\"")),
+            "cause {id} linked"
+        );
+    }
+    assert!(
+        !year_end.contains(&format!("/messages/{kept}\"")),
+        "consistent paper"
+    );
+}
