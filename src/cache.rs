@@ -35,34 +35,34 @@ pub fn generation(conn: &mut DbConn) -> QueryResult<i64> {
 }
 
 impl Cache {
-    fn lookup<T: Clone + Send + Sync + 'static>(&self, key: &str, gen: i64) -> Option<T> {
+    fn lookup<T: Send + Sync + 'static>(&self, key: &str, gen: i64) -> Option<Arc<T>> {
         let entries = self.entries.lock().ok()?;
         let (at, value) = entries.get(key)?;
         if *at != gen {
             return None;
         }
-        value.downcast_ref::<T>().cloned()
+        value.clone().downcast::<T>().ok()
     }
 
-    fn store<T: Clone + Send + Sync + 'static>(&self, key: String, gen: i64, value: T) {
+    fn store<T: Send + Sync + 'static>(&self, key: String, gen: i64, value: Arc<T>) {
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= CAPACITY {
                 entries.clear();
             }
-            entries.insert(key, (gen, Arc::new(value)));
+            entries.insert(key, (gen, value));
         }
     }
 
     /// The value for `key` under the current data generation, computed by `f` when there
-    /// is none. Runs on a blocking thread (as every database call does).
+    /// is none (shared, not copied). Runs on a blocking thread, as every database call does.
     pub fn get_or<T, E>(
         &self,
         conn: &mut DbConn,
         key: String,
         f: impl FnOnce(&mut DbConn) -> Result<T, E>,
-    ) -> Result<T, E>
+    ) -> Result<Arc<T>, E>
     where
-        T: Clone + Send + Sync + 'static,
+        T: Send + Sync + 'static,
         E: From<diesel::result::Error>,
     {
         let gen = generation(conn)?;
@@ -80,7 +80,7 @@ impl Cache {
         if let Some(v) = self.lookup(&key, gen) {
             return Ok(v);
         }
-        let value = f(conn)?;
+        let value = Arc::new(f(conn)?);
         self.store(key.clone(), gen, value.clone());
         if let Ok(mut m) = self.computing.lock() {
             if m.len() > CAPACITY {

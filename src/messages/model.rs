@@ -452,12 +452,24 @@ pub fn all_filtered(
 /// Everything waiting for the user's unit to act; None for roles that act on nothing.
 fn todo_query<'a>(role: Role, unit_id: i32) -> Option<Boxed<'a>> {
     let q = m::messages.into_boxed();
-    let owner_states = ["registered", "replied", "closed", "followed_up", "reported"];
-    let owner = m::owner_unit_id.eq(unit_id).and(
-        m::state.eq_any(owner_states).or(m::state
-            .eq("handling")
-            .and(m::extension_requested_days.is_not_null())),
-    );
+    // The owner's steps, and an extension request waiting for its approval — written so
+    // that (owner, state) lead an index that also holds the ordering columns.
+    let owner_states = [
+        "registered",
+        "replied",
+        "closed",
+        "followed_up",
+        "reported",
+        "handling",
+    ];
+    let owner = m::owner_unit_id
+        .eq(unit_id)
+        .and(m::state.eq_any(owner_states))
+        .and(
+            m::state
+                .ne("handling")
+                .or(m::extension_requested_days.is_not_null()),
+        );
     Some(match role {
         Role::CityOperator => q.filter(owner),
         Role::CountyOperator => q.filter(

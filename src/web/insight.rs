@@ -132,12 +132,13 @@ fn by_unit_cached(
     to: NaiveDate,
     today: NaiveDate,
 ) -> Result<HashMap<i32, Figures>, AppError> {
-    state
+    let figures = state
         .cache
         .get_or(c, format!("by_unit {scope:?} {from} {to} {today}"), |c| {
             let cal = config::calendar(c)?;
-            Ok(stats::by_unit(c, scope, from, to, today, &cal)?)
-        })
+            Ok::<_, AppError>(stats::by_unit(c, scope, from, to, today, &cal)?)
+        })?;
+    Ok(std::sync::Arc::unwrap_or_clone(figures))
 }
 
 pub async fn dashboard(ctx: Ctx) -> Result<HttpResponse, AppError> {
@@ -155,6 +156,7 @@ pub async fn dashboard(ctx: Ctx) -> Result<HttpResponse, AppError> {
                 let soon = cal.add_working_days(today, DUE_SOON_DAYS);
                 stats::overview(c, &scope, today, soon, year_from)
             })?;
+        let o = std::sync::Arc::unwrap_or_clone(o);
         Ok((o, units::all(c)?))
     })
     .await?;

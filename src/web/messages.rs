@@ -1042,7 +1042,7 @@ pub struct TodoRow {
 }
 
 /// At most this many 待办 rows on the home page; the counts are always exact.
-pub const TODO_ROWS: i64 = 200;
+pub const TODO_ROWS: i64 = 50;
 
 /// What the user's unit has to do, most urgent first, with the exact counts.
 pub async fn todo(ctx: &Ctx) -> Result<(Vec<TodoRow>, model::TodoCounts), AppError> {
@@ -1449,21 +1449,21 @@ pub async fn export(
             return Ok(Err(rows.len()));
         }
         let names = unit_names(&units::all(c)?);
-        let mut people: HashMap<i32, (String, String)> = HashMap::new();
+        // 经办人 and 审核人: who gave the latest reply and the latest approval (read from
+        // the covering index (message_id, action, seq, actor_name), no table rows).
+        let mut people: HashMap<i32, ((i32, String), (i32, String))> = HashMap::new();
         let ids: Vec<i32> = rows.iter().map(|m| m.id).collect();
         for chunk in ids.chunks(900) {
-            let evs: Vec<(i32, String, String)> = e::message_events
+            let evs: Vec<(i32, String, i32, String)> = e::message_events
                 .filter(e::message_id.eq_any(chunk))
                 .filter(e::action.eq_any(["reply", "approve"]))
-                .order((e::message_id, e::seq))
-                .select((e::message_id, e::action, e::actor_name))
+                .select((e::message_id, e::action, e::seq, e::actor_name))
                 .load(c)?;
-            for (id, action, who) in evs {
+            for (id, action, seq, who) in evs {
                 let p = people.entry(id).or_default();
-                if action == "reply" {
-                    p.0 = who;
-                } else {
-                    p.1 = who;
+                let slot = if action == "reply" { &mut p.0 } else { &mut p.1 };
+                if seq > slot.0 {
+                    *slot = (seq, who);
                 }
             }
         }
@@ -1473,7 +1473,7 @@ pub async fn export(
             .map(|m| {
                 let els = archive::elements(m, &names);
                 let v = |i: usize| els.get(i).map(|e| e.value.clone()).unwrap_or_default();
-                let (handler, reviewer) = people.get(&m.id).cloned().unwrap_or_default();
+                let ((_, handler), (_, reviewer)) = people.get(&m.id).cloned().unwrap_or_default();
                 vec![
                     v(0),
                     v(1),

@@ -69,8 +69,8 @@ fn year_and_day(q: &YearQuery) -> (i32, NaiveDate) {
     (year, as_of)
 }
 
-/// Units with their scores and ranks, best first.
-pub type Ranked = Vec<(Unit, Score, usize)>;
+/// Units with their scores and ranks, best first (shared with the cache, not copied).
+pub type Ranked = std::sync::Arc<Vec<(Unit, Score, usize)>>;
 
 /// The scores of all assessed units: frozen ones for a finalised year (asked for at its
 /// end), otherwise computed now. Returns (unit, score, rank), best first.
@@ -89,7 +89,7 @@ pub fn board(
             .filter_map(|(u, s, r)| all.iter().find(|x| x.id == u).map(|x| (x.clone(), s, r)))
             .collect();
         rows.sort_by_key(|(_, s, r)| (*r, -s.total));
-        return Ok((y, rows, true));
+        return Ok((y, std::sync::Arc::new(rows), true));
     }
     let rules = y.rules.clone();
     let ranked = cache.get_or(conn, format!("board {year} {as_of}"), |conn| {
@@ -106,7 +106,7 @@ pub fn board(
             .collect();
         rows.sort_by_key(|(u, s)| (-s.total, u.sort_order, u.id));
         let ranks = scoring::ranks(&rows.iter().map(|(_, s)| s.total).collect::<Vec<_>>());
-        Ok::<Ranked, AppError>(
+        Ok::<Vec<(Unit, Score, usize)>, AppError>(
             rows.into_iter()
                 .zip(ranks)
                 .map(|((u, s), r)| (u, s, r))
@@ -160,14 +160,14 @@ pub async fn index(ctx: Ctx, q: web::Query<YearQuery>) -> Result<HttpResponse, A
     let (y, rows, frozen) =
         db::run(ctx.pool(), move |c| board(c, &state.cache, year, as_of)).await?;
     let mut rows: Vec<BoardRow> = rows
-        .into_iter()
+        .iter()
         .map(|(u, s, rank)| BoardRow {
             unit_id: u.id,
-            name: u.short_name,
+            name: u.short_name.clone(),
             total: points_text(s.total),
             grade: s.grade.label(),
             grade_css: s.grade.css(),
-            rank,
+            rank: *rank,
             counts: y.rules.items.iter().map(|i| s.count(&i.code)).collect(),
         })
         .collect();
@@ -316,9 +316,10 @@ pub async fn unit_page(
         db::run(ctx.pool(), move |c| board(c, &state.cache, year, as_of)).await?;
     let of = rows.len();
     let (unit, score, rank) = rows
-        .into_iter()
+        .iter()
         .find(|(u, _, _)| u.id == uid)
         .ok_or(AppError::NotFound)?;
+    let rank = *rank;
     let lines = score
         .lines
         .iter()
@@ -373,7 +374,7 @@ pub async fn unit_page(
         } else {
             "本年度尚无办结的留言。".to_string()
         },
-        unit,
+        unit: unit.clone(),
     })
 }
 
@@ -873,14 +874,14 @@ pub async fn finalise_page(ctx: Ctx, q: web::Query<YearQuery>) -> Result<HttpRes
     let state = ctx.state.clone();
     let (y, rows, _) = db::run(ctx.pool(), move |c| board(c, &state.cache, year, end)).await?;
     let rows: Vec<BoardRow> = rows
-        .into_iter()
+        .iter()
         .map(|(u, s, rank)| BoardRow {
             unit_id: u.id,
-            name: u.name,
+            name: u.name.clone(),
             total: points_text(s.total),
             grade: s.grade.label(),
             grade_css: s.grade.css(),
-            rank,
+            rank: *rank,
             counts: Vec::new(),
         })
         .collect();
@@ -930,7 +931,7 @@ pub async fn finalise(
                 return Ok(false);
             }
             let results: Vec<(i32, Score, usize)> =
-                rows.into_iter().map(|(u, s, r)| (u.id, s, r)).collect();
+                rows.iter().map(|(u, s, r)| (u.id, s.clone(), *r)).collect();
             let ok = store::finalise(c, year, &y.rules, &results, &by)?;
             audit::record(
                 c,

@@ -1,0 +1,2 @@
+DROP INDEX message_events_msg_action;
+DROP INDEX audit_log_user_event;

@@ -1,0 +1,2 @@
+DROP INDEX messages_owner_todo;
+DROP INDEX messages_handling_todo;
