@@ -405,6 +405,172 @@ pub const COUNT_CAP: i64 = 1_000;
 
 /// One page of the filtered list (newest first) and the total: `None` when there are
 /// more than `COUNT_CAP`.
+/// The columns of `Message` with its long texts (主要诉求, the reply and its draft, the
+/// follow-up's words) left empty: what a list row shows. The long texts sit at the end
+/// of the SQLite row, so not asking for them spares reading their overflow pages.
+macro_rules! list_columns {
+    () => {{
+        use diesel::dsl::sql;
+        use diesel::sql_types::{Nullable, Text};
+        (
+            (
+                m::id,
+                m::ref_no,
+                m::owner_unit_id,
+                m::level,
+                m::source_platform,
+                m::platform_ref,
+                m::complainant_name,
+                m::complainant_contact,
+                m::title,
+                sql::<Text>("''"),
+                m::posted_at,
+                m::category,
+                m::handling_unit_id,
+                m::forwarded_unit_id,
+                m::state,
+                m::version,
+                m::registered_at,
+                m::assigned_at,
+                m::accept_due,
+                m::accepted_at,
+            ),
+            (
+                m::due_at,
+                m::extension_days,
+                m::extension_requested_days,
+                sql::<Nullable<Text>>("NULL"),
+                sql::<Nullable<Text>>("NULL"),
+                m::proposed_resolved,
+                m::replied_at,
+                m::resolved,
+                m::closed_at,
+                m::followup_due,
+                m::satisfaction,
+                sql::<Nullable<Text>>("NULL"),
+                m::followed_up_at,
+                m::report_ref_no,
+                m::reported_at,
+                m::archived_at,
+                m::supervision_level,
+                m::supervision_due,
+                m::updated_at,
+                m::archive_no,
+                m::retention,
+            ),
+        )
+    }};
+}
+
+/// A list row loaded without its long texts (see `list_columns`).
+type ListTuple = (
+    (
+        i32,
+        String,
+        i32,
+        String,
+        String,
+        Option<String>,
+        String,
+        String,
+        String,
+        String,
+        NaiveDateTime,
+        String,
+        Option<i32>,
+        Option<i32>,
+        String,
+        i32,
+        NaiveDateTime,
+        Option<NaiveDateTime>,
+        Option<NaiveDate>,
+        Option<NaiveDateTime>,
+    ),
+    (
+        Option<NaiveDate>,
+        i32,
+        Option<i32>,
+        Option<String>,
+        Option<String>,
+        Option<bool>,
+        Option<NaiveDateTime>,
+        Option<bool>,
+        Option<NaiveDateTime>,
+        Option<NaiveDate>,
+        Option<String>,
+        Option<String>,
+        Option<NaiveDateTime>,
+        Option<String>,
+        Option<NaiveDateTime>,
+        Option<NaiveDateTime>,
+        Option<String>,
+        Option<NaiveDate>,
+        NaiveDateTime,
+        Option<String>,
+        Option<String>,
+    ),
+);
+
+fn from_list_tuple(t: ListTuple) -> Message {
+    let (a, b) = t;
+    Message {
+        id: a.0,
+        ref_no: a.1,
+        owner_unit_id: a.2,
+        level: a.3,
+        source_platform: a.4,
+        platform_ref: a.5,
+        complainant_name: a.6,
+        complainant_contact: a.7,
+        title: a.8,
+        appeal: a.9,
+        posted_at: a.10,
+        category: a.11,
+        handling_unit_id: a.12,
+        forwarded_unit_id: a.13,
+        state: a.14,
+        version: a.15,
+        registered_at: a.16,
+        assigned_at: a.17,
+        accept_due: a.18,
+        accepted_at: a.19,
+        due_at: b.0,
+        extension_days: b.1,
+        extension_requested_days: b.2,
+        draft_reply: b.3,
+        handling_summary: b.4,
+        proposed_resolved: b.5,
+        replied_at: b.6,
+        resolved: b.7,
+        closed_at: b.8,
+        followup_due: b.9,
+        satisfaction: b.10,
+        evaluation: b.11,
+        followed_up_at: b.12,
+        report_ref_no: b.13,
+        reported_at: b.14,
+        archived_at: b.15,
+        supervision_level: b.16,
+        supervision_due: b.17,
+        updated_at: b.18,
+        archive_no: b.19,
+        retention: b.20,
+    }
+}
+
+/// Load list rows: without the long texts, unless a search needs them for its snippets.
+fn load_rows(conn: &mut DbConn, q: Boxed<'_>, with_texts: bool) -> QueryResult<Vec<Message>> {
+    if with_texts {
+        q.load::<Message>(conn)
+    } else {
+        Ok(q.select(list_columns!())
+            .load::<ListTuple>(conn)?
+            .into_iter()
+            .map(from_list_tuple)
+            .collect())
+    }
+}
+
 pub fn list(
     conn: &mut DbConn,
     scope: &Scope,
@@ -417,19 +583,26 @@ pub fn list(
         .load::<i32>(conn)?
         .len() as i64;
     let total = (seen <= COUNT_CAP).then_some(seen);
+    let with_texts = !f.q.trim().is_empty();
     let rows = match f.before {
-        Some(before) => filtered(scope, f, today)
-            .filter(m::id.lt(before))
-            .order(m::id.desc())
-            .limit(PAGE_SIZE)
-            .load::<Message>(conn)?,
+        Some(before) => load_rows(
+            conn,
+            filtered(scope, f, today)
+                .filter(m::id.lt(before))
+                .order(m::id.desc())
+                .limit(PAGE_SIZE),
+            with_texts,
+        )?,
         None => {
             let page = f.page.unwrap_or(1).max(1);
-            filtered(scope, f, today)
-                .order(m::id.desc())
-                .limit(PAGE_SIZE)
-                .offset((page - 1) * PAGE_SIZE)
-                .load::<Message>(conn)?
+            load_rows(
+                conn,
+                filtered(scope, f, today)
+                    .order(m::id.desc())
+                    .limit(PAGE_SIZE)
+                    .offset((page - 1) * PAGE_SIZE),
+                with_texts,
+            )?
         }
     };
     Ok((rows, total))
@@ -494,14 +667,25 @@ pub fn todo(conn: &mut DbConn, role: Role, unit_id: i32, limit: i64) -> QueryRes
     let Some(q) = todo_query(role, unit_id) else {
         return Ok(Vec::new());
     };
-    q.order((
-        m::supervision_level.is_null(),
-        m::due_at.is_null(),
-        m::due_at.asc(),
-        m::id.asc(),
-    ))
-    .limit(limit)
-    .load(conn)
+    // First the ids, sorted from the covering index alone (a centre may have tens of
+    // thousands waiting; sorting whole rows read each of them), then those rows.
+    let ids: Vec<i32> = q
+        .order((
+            m::supervision_level.is_null(),
+            m::due_at.is_null(),
+            m::due_at.asc(),
+            m::id.asc(),
+        ))
+        .limit(limit)
+        .select(m::id)
+        .load(conn)?;
+    let mut rows = load_rows(
+        conn,
+        m::messages.into_boxed().filter(m::id.eq_any(&ids)),
+        false,
+    )?;
+    rows.sort_by_key(|r| ids.iter().position(|i| *i == r.id));
+    Ok(rows)
 }
 
 /// The 待办 counts, each one COUNT query, so they stay exact however long the list.
@@ -524,42 +708,45 @@ pub fn todo_counts(
     let Some(_) = todo_query(role, unit_id) else {
         return Ok(TodoCounts::default());
     };
-    let base = || todo_query(role, unit_id).unwrap_or_else(|| m::messages.into_boxed());
-    let mine = m::handling_unit_id
-        .eq(unit_id)
-        .or(m::forwarded_unit_id.eq(unit_id));
+    // One pass over the 待办 (each count a conditional sum; the states are those of
+    // `RUNNING`): separate COUNT queries let the planner pick a state index and read
+    // every running message of the city.
+    use diesel::dsl::sql;
+    use diesel::sql_types::{BigInt, Date, Integer};
+    let q = todo_query(role, unit_id).unwrap_or_else(|| m::messages.into_boxed());
+    let (total, to_accept, handling, to_review, supervised, overdue): (i64, i64, i64, i64, i64, i64) = q
+        .select((
+            sql::<BigInt>("CAST(COUNT(*) AS BIGINT)"),
+            sql::<BigInt>("CAST(COALESCE(SUM(CASE WHEN state = 'assigned' AND handling_unit_id = ")
+                .bind::<Integer, _>(unit_id)
+                .sql(" THEN 1 ELSE 0 END), 0) AS BIGINT)"),
+            sql::<BigInt>("CAST(COALESCE(SUM(CASE WHEN state = 'handling' AND (handling_unit_id = ")
+                .bind::<Integer, _>(unit_id)
+                .sql(" OR forwarded_unit_id = ")
+                .bind::<Integer, _>(unit_id)
+                .sql(") THEN 1 ELSE 0 END), 0) AS BIGINT)"),
+            sql::<BigInt>("CAST(COALESCE(SUM(CASE WHEN state = 'replied' AND owner_unit_id = ")
+                .bind::<Integer, _>(unit_id)
+                .sql(" THEN 1 ELSE 0 END), 0) AS BIGINT)"),
+            sql::<BigInt>("CAST(COALESCE(SUM(CASE WHEN state IN ('assigned', 'handling', 'replied') AND supervision_level IS NOT NULL AND (handling_unit_id = ")
+                .bind::<Integer, _>(unit_id)
+                .sql(" OR forwarded_unit_id = ")
+                .bind::<Integer, _>(unit_id)
+                .sql(") THEN 1 ELSE 0 END), 0) AS BIGINT)"),
+            sql::<BigInt>("CAST(COALESCE(SUM(CASE WHEN (state IN ('assigned', 'handling', 'replied') AND due_at < ")
+                .bind::<Date, _>(today)
+                .sql(") OR (state = 'closed' AND followup_due < ")
+                .bind::<Date, _>(today)
+                .sql(") THEN 1 ELSE 0 END), 0) AS BIGINT)"),
+        ))
+        .first(conn)?;
     Ok(TodoCounts {
-        total: base().count().get_result(conn)?,
-        to_accept: base()
-            .filter(m::state.eq("assigned"))
-            .filter(m::handling_unit_id.eq(unit_id))
-            .count()
-            .get_result(conn)?,
-        handling: base()
-            .filter(m::state.eq("handling"))
-            .filter(mine)
-            .count()
-            .get_result(conn)?,
-        to_review: base()
-            .filter(m::state.eq("replied"))
-            .filter(m::owner_unit_id.eq(unit_id))
-            .count()
-            .get_result(conn)?,
-        supervised: base()
-            .filter(m::state.eq_any(RUNNING))
-            .filter(m::supervision_level.is_not_null())
-            .filter(mine)
-            .count()
-            .get_result(conn)?,
-        overdue: base()
-            .filter(
-                m::state
-                    .eq_any(RUNNING)
-                    .and(m::due_at.lt(today))
-                    .or(m::state.eq("closed").and(m::followup_due.lt(today))),
-            )
-            .count()
-            .get_result(conn)?,
+        total,
+        to_accept,
+        handling,
+        to_review,
+        supervised,
+        overdue,
     })
 }
 

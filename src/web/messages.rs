@@ -1461,7 +1461,11 @@ pub async fn export(
                 .load(c)?;
             for (id, action, seq, who) in evs {
                 let p = people.entry(id).or_default();
-                let slot = if action == "reply" { &mut p.0 } else { &mut p.1 };
+                let slot = if action == "reply" {
+                    &mut p.0
+                } else {
+                    &mut p.1
+                };
                 if seq > slot.0 {
                     *slot = (seq, who);
                 }

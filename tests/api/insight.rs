@@ -270,3 +270,106 @@ async fn the_next_page_continues_from_the_last_row() {
     assert!(!ids(&second).is_empty());
     assert!(ids(&first).iter().all(|i| !ids(&second).contains(i)));
 }
+
+/// The 待办 tiles of a page: label → number.
+fn tiles(html: &str) -> std::collections::HashMap<String, i64> {
+    html.split("<span class=\"tile-num\">")
+        .skip(1)
+        .filter_map(|s| {
+            let (n, rest) = s.split_once("</span>")?;
+            let label = rest
+                .split("<span class=\"tile-text\">")
+                .nth(1)?
+                .split('<')
+                .next()?;
+            Some((label.to_string(), n.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn todo_counts_match_the_record() {
+    use diesel::prelude::*;
+    use liuyan::db::schema::{messages::dsl as m, units::dsl as u};
+    let app = spawn_with_demo_messages().await;
+    let today = liuyan::clock::china_today();
+    for (who, unit) in [
+        ("center", "安顺市社情民意研究中心"),
+        ("xixiu", "安顺市西秀区"),
+        ("zhujian", "安顺市住房和城乡建设局"),
+    ] {
+        let b = app.login_as(who).await;
+        let (_, html) = b.page("/").await;
+        let t = tiles(&html);
+        let mut c = app.db();
+        let uid: i32 = u::units
+            .filter(u::name.eq(unit))
+            .select(u::id)
+            .first(&mut c)
+            .expect("unit");
+        // What each tile counts, recomputed from the messages themselves.
+        let all: Vec<liuyan::messages::model::Message> = m::messages.load(&mut c).expect("all");
+        let mine = |x: &liuyan::messages::model::Message| {
+            x.handling_unit_id == Some(uid) || x.forwarded_unit_id == Some(uid)
+        };
+        let owner_waits = |x: &liuyan::messages::model::Message| {
+            x.owner_unit_id == uid
+                && (["registered", "replied", "closed", "followed_up", "reported"]
+                    .contains(&x.state.as_str())
+                    || (x.state == "handling" && x.extension_requested_days.is_some()))
+        };
+        let handler_waits = |x: &liuyan::messages::model::Message| match who {
+            "center" => false,
+            "xixiu" => {
+                x.handling_unit_id == Some(uid)
+                    && ["assigned", "handling"].contains(&x.state.as_str())
+            }
+            _ => {
+                (x.handling_unit_id == Some(uid)
+                    && ["assigned", "handling"].contains(&x.state.as_str()))
+                    || (x.forwarded_unit_id == Some(uid) && x.state == "handling")
+            }
+        };
+        let waiting: Vec<&liuyan::messages::model::Message> = all
+            .iter()
+            .filter(|x| (who != "zhujian" && owner_waits(x)) || handler_waits(x))
+            .collect();
+        let count = |f: &dyn Fn(&liuyan::messages::model::Message) -> bool| {
+            waiting.iter().filter(|x| f(x)).count() as i64
+        };
+        let running = |x: &liuyan::messages::model::Message| {
+            ["assigned", "handling", "replied"].contains(&x.state.as_str())
+        };
+        assert_eq!(
+            t["待签收"],
+            count(&|x| x.state == "assigned" && x.handling_unit_id == Some(uid)),
+            "{who}"
+        );
+        assert_eq!(
+            t["待答复"],
+            count(&|x| x.state == "handling" && mine(x)),
+            "{who}"
+        );
+        assert_eq!(
+            t["待审核"],
+            count(&|x| x.state == "replied" && x.owner_unit_id == uid),
+            "{who}"
+        );
+        assert_eq!(
+            t["被督办"],
+            count(&|x| running(x) && x.supervision_level.is_some() && mine(x)),
+            "{who}"
+        );
+        assert_eq!(
+            t["已超期"],
+            count(&|x| (running(x) && x.due_at.is_some_and(|d| d < today))
+                || (x.state == "closed" && x.followup_due.is_some_and(|d| d < today))),
+            "{who}"
+        );
+        assert!(
+            html.contains(&format!("待办（{}）", waiting.len())),
+            "{who} total"
+        );
+        assert!(!waiting.is_empty(), "{who} has something waiting in the demo");
+    }
+}

@@ -1,2 +1,3 @@
 DROP INDEX messages_owner_todo;
 DROP INDEX messages_handling_todo;
+DROP INDEX messages_category_state;
