@@ -1048,15 +1048,21 @@ pub const TODO_ROWS: i64 = 50;
 pub async fn todo(ctx: &Ctx) -> Result<(Vec<TodoRow>, model::TodoCounts), AppError> {
     let (role, unit) = (ctx.role, ctx.unit.id);
     let today = china_today();
-    let (msgs, counts, all, cal) = db::run(ctx.pool(), move |c| {
-        Ok((
-            model::todo(c, role, unit, TODO_ROWS)?,
-            model::todo_counts(c, role, unit, today)?,
-            units::all(c)?,
-            config::calendar(c)?,
-        ))
+    let state = ctx.state.clone();
+    let (waiting, all, cal) = db::run(ctx.pool(), move |c| {
+        // Kept while the data is unchanged (a centre may have tens of thousands waiting).
+        let waiting = state
+            .cache
+            .get_or(c, format!("todo {role:?} {unit} {today}"), |c| {
+                Ok::<_, AppError>((
+                    model::todo(c, role, unit, TODO_ROWS)?,
+                    model::todo_counts(c, role, unit, today)?,
+                ))
+            })?;
+        Ok((waiting, units::all(c)?, config::calendar(c)?))
     })
     .await?;
+    let (msgs, counts) = (&waiting.0, waiting.1);
     let names = unit_names(&all);
     let mut rows: Vec<(TodoRow, bool, Option<chrono::NaiveDate>)> = msgs
         .iter()
@@ -1451,7 +1457,9 @@ pub async fn export(
         let names = unit_names(&units::all(c)?);
         // 经办人 and 审核人: who gave the latest reply and the latest approval (read from
         // the covering index (message_id, action, seq, actor_name), no table rows).
-        let mut people: HashMap<i32, ((i32, String), (i32, String))> = HashMap::new();
+        // message → ((seq, 经办人), (seq, 审核人))
+        type Latest = (i32, String);
+        let mut people: HashMap<i32, (Latest, Latest)> = HashMap::new();
         let ids: Vec<i32> = rows.iter().map(|m| m.id).collect();
         for chunk in ids.chunks(900) {
             let evs: Vec<(i32, String, i32, String)> = e::message_events
