@@ -68,6 +68,10 @@ pub const DEMO_ACCOUNTS: &[(&str, &str, Role, &str)] = &[
     ),
 ];
 
+/// Beyond this many messages missing from the search index, it is rebuilt in the
+/// background instead of at start-up.
+pub const BACKGROUND_REINDEX: i64 = 20_000;
+
 pub struct Prepared {
     /// Set when this start created the first administrator: print it once.
     pub initial_admin_password: Option<String>,
@@ -100,7 +104,11 @@ pub fn prepare(conn: &mut DbConn, demo: bool, demo_messages: bool) -> anyhow::Re
         } else {
             None
         };
-        crate::search::rebuild_if_needed(conn)?;
+        // A few missing index entries are written now; many (an upgrade of a large site)
+        // by a background job once the site is up (see startup).
+        if crate::search::behind(conn)? <= BACKGROUND_REINDEX {
+            crate::search::rebuild_if_needed(conn)?;
+        }
         let cookie_key = match db::get_setting(conn, COOKIE_KEY_SETTING)? {
             Some(hexkey) => hex::decode(hexkey).map_err(AppError::internal)?,
             None => {

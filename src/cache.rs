@@ -82,11 +82,22 @@ impl Cache {
         }
         let value = Arc::new(f(conn)?);
         self.store(key.clone(), gen, value.clone());
+        give_back_memory();
         if let Ok(mut m) = self.computing.lock() {
             if m.len() > CAPACITY {
                 m.clear();
             }
         }
         Ok(value)
+    }
+}
+
+/// Return the memory a large computation freed to the operating system (glibc keeps it
+/// otherwise, and the server's resident size would stay at its peak).
+fn give_back_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free heap pages; it is safe to call at any time.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }

@@ -1,12 +1,13 @@
 //! Chinese full-text search over 留言标题, 主要诉求, the reply and 反映人.
 //!
 //! SQLite: an FTS5 trigram table serves words of three characters or more; a second FTS5
-//! table holds the same text split into single characters, so one- and two-character
-//! words (the commonest Chinese queries) are found as phrases through an index too.
-//! PostgreSQL: pg_trgm (GIN) for three or more characters and a `simple` tsvector of the
-//! split text for shorter words. The index is written by the application in the same
-//! transaction as the message. User text is always a bound parameter and is quoted as a
-//! phrase, so FTS syntax in it has no effect.
+//! table holds each run of text as its overlapping character pairs (and its last
+//! character), so a two-character word — the commonest Chinese query — is one token of
+//! an index, and a single character is a prefix of one. PostgreSQL: pg_trgm (GIN) for
+//! three or more characters and a `simple` tsvector of the split text for shorter words.
+//! The index is written by the application in the same transaction as the message. User
+//! text is always a bound parameter and is quoted as a phrase, so FTS syntax in it has no
+//! effect.
 
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Integer, Text};
@@ -42,6 +43,34 @@ pub fn split_chars(text: &str) -> String {
             out.push(' ');
         }
     }
+    out
+}
+
+/// Text as the tokens of the short-word index: for each run of letters and digits, its
+/// overlapping pairs of characters and its last character alone ("停水三天" → "停水 水三
+/// 三天 天"). A two-character word is then one token; a single character is a prefix.
+pub fn grams(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 3);
+    let mut run: Vec<char> = Vec::new();
+    let flush = |run: &mut Vec<char>, out: &mut String| {
+        for w in run.windows(2) {
+            out.extend(w);
+            out.push(' ');
+        }
+        if let Some(last) = run.last() {
+            out.push(*last);
+            out.push(' ');
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            run.extend(c.to_lowercase());
+        } else {
+            flush(&mut run, &mut out);
+        }
+    }
+    flush(&mut run, &mut out);
     out
 }
 
@@ -93,14 +122,10 @@ pub fn index_new(conn: &mut DbConn, id: i32, text: &str) -> QueryResult<()> {
 }
 
 fn write(conn: &mut DbConn, id: i32, text: &str, replace: bool) -> QueryResult<()> {
-    let chars = split_chars(text);
     match conn {
         DbConn::Sqlite(c) => {
             if replace {
                 diesel::sql_query("DELETE FROM messages_fts WHERE rowid = ?")
-                    .bind::<Integer, _>(id)
-                    .execute(c)?;
-                diesel::sql_query("DELETE FROM messages_chars WHERE rowid = ?")
                     .bind::<Integer, _>(id)
                     .execute(c)?;
             }
@@ -108,10 +133,7 @@ fn write(conn: &mut DbConn, id: i32, text: &str, replace: bool) -> QueryResult<(
                 .bind::<Integer, _>(id)
                 .bind::<Text, _>(text)
                 .execute(c)?;
-            diesel::sql_query("INSERT INTO messages_chars (rowid, chars) VALUES (?, ?)")
-                .bind::<Integer, _>(id)
-                .bind::<Text, _>(&chars)
-                .execute(c)?;
+            write_grams(c, id, text, replace)?;
         }
         DbConn::Pg(c) => {
             diesel::sql_query(
@@ -121,10 +143,29 @@ fn write(conn: &mut DbConn, id: i32, text: &str, replace: bool) -> QueryResult<(
             )
             .bind::<Integer, _>(id)
             .bind::<Text, _>(text)
-            .bind::<Text, _>(&chars)
+            .bind::<Text, _>(split_chars(text))
             .execute(c)?;
         }
     }
+    Ok(())
+}
+
+/// The short-word (SQLite) index entry of one message.
+fn write_grams(
+    c: &mut diesel::SqliteConnection,
+    id: i32,
+    text: &str,
+    replace: bool,
+) -> QueryResult<()> {
+    if replace {
+        diesel::sql_query("DELETE FROM messages_grams WHERE rowid = ?")
+            .bind::<Integer, _>(id)
+            .execute(c)?;
+    }
+    diesel::sql_query("INSERT INTO messages_grams (rowid, grams) VALUES (?, ?)")
+        .bind::<Integer, _>(id)
+        .bind::<Text, _>(grams(text))
+        .execute(c)?;
     Ok(())
 }
 
@@ -134,31 +175,63 @@ struct Max {
     n: Option<i32>,
 }
 
-/// Index the messages added since the index was last complete (after an upgrade, the
-/// demo seeding or a bulk load). Cheap when nothing is missing: two index look-ups.
-pub fn rebuild_if_needed(conn: &mut DbConn) -> QueryResult<usize> {
-    let indexed = match conn {
-        DbConn::Sqlite(c) => {
-            diesel::sql_query("SELECT MAX(rowid) AS n FROM messages_fts")
-                .get_result::<Max>(c)?
-                .n
+/// How many messages the index may be missing (0 when complete): the rebuild runs at
+/// start-up when few, in the background when many (after an upgrade of a large site).
+pub fn behind(conn: &mut DbConn) -> QueryResult<i64> {
+    let (full, short) = watermarks(conn)?;
+    m::messages
+        .filter(m::id.gt(full.min(short)))
+        .count()
+        .get_result(conn)
+}
+
+fn watermarks(conn: &mut DbConn) -> QueryResult<(i32, i32)> {
+    let max = |conn: &mut DbConn, sql: &str| -> QueryResult<i32> {
+        Ok(match conn {
+            DbConn::Sqlite(c) => diesel::sql_query(sql).get_result::<Max>(c)?.n,
+            DbConn::Pg(c) => diesel::sql_query(sql).get_result::<Max>(c)?.n,
         }
-        DbConn::Pg(c) => {
-            diesel::sql_query("SELECT MAX(message_id) AS n FROM message_search")
-                .get_result::<Max>(c)?
-                .n
-        }
+        .unwrap_or(0))
+    };
+    if matches!(conn, DbConn::Sqlite(_)) {
+        Ok((
+            max(conn, "SELECT MAX(rowid) AS n FROM messages_fts")?,
+            max(conn, "SELECT MAX(rowid) AS n FROM messages_grams")?,
+        ))
+    } else {
+        let n = max(conn, "SELECT MAX(message_id) AS n FROM message_search")?;
+        Ok((n, n))
     }
-    .unwrap_or(0);
+}
+
+/// Index the messages added since the index was last complete (after an upgrade, the
+/// demo seeding or a bulk load). Cheap when nothing is missing: a few index look-ups.
+pub fn rebuild_if_needed(conn: &mut DbConn) -> QueryResult<usize> {
+    let (full, short) = watermarks(conn)?;
     let ids: Vec<i32> = m::messages
-        .filter(m::id.gt(indexed))
+        .filter(m::id.gt(full.min(short)))
         .select(m::id)
         .order(m::id)
         .load(conn)?;
     for chunk in ids.chunks(1000) {
         conn.transaction(|c| {
-            for id in chunk {
-                index(c, *id)?;
+            for &id in chunk {
+                if id > full {
+                    index(c, id)?;
+                } else if let DbConn::Sqlite(sc) = c {
+                    // Only the short-word index is behind (it was added by an upgrade).
+                    let (title, appeal, reply, name): (String, String, Option<String>, String) =
+                        m::messages
+                            .find(id)
+                            .select((
+                                m::title,
+                                m::appeal,
+                                m::handling_summary,
+                                m::complainant_name,
+                            ))
+                            .first(sc)?;
+                    write_grams(sc, id, &body(&title, &appeal, reply.as_deref(), &name), id <= short)?;
+                }
             }
             QueryResult::Ok(())
         })?;
@@ -183,13 +256,22 @@ pub fn condition(
             .bind::<Text, _>(fts_phrase(term))
             .sql(")"),
         ),
-        (false, true) => Box::new(
-            diesel::dsl::sql::<Bool>(
-                "messages.id IN (SELECT rowid FROM messages_chars WHERE messages_chars MATCH ",
+        // One or two characters: one token of the pairs index (a prefix for one).
+        (false, true) => {
+            let word = term.to_lowercase();
+            let query = if word.chars().count() == 1 {
+                format!("{}*", fts_phrase(&word))
+            } else {
+                fts_phrase(&word)
+            };
+            Box::new(
+                diesel::dsl::sql::<Bool>(
+                    "messages.id IN (SELECT rowid FROM messages_grams WHERE messages_grams MATCH ",
+                )
+                .bind::<Text, _>(query)
+                .sql(")"),
             )
-            .bind::<Text, _>(fts_phrase(&chars))
-            .sql(")"),
-        ),
+        }
         (true, false) => Box::new(
             diesel::dsl::sql::<Bool>(
                 "messages.id IN (SELECT message_id FROM message_search WHERE body ILIKE ",
@@ -289,6 +371,8 @@ mod tests {
         assert_eq!(fts_phrase("a\"b"), "\"a\"\"b\"");
         assert_eq!(like_pattern("50%_a\\"), "%50\\%\\_a\\\\%");
         assert_eq!(split_chars("停水，三天A1"), "停 水 三 天 A 1 ");
+        assert_eq!(grams("停水三天，A1"), "停水 水三 三天 天 a1 1 ");
+        assert_eq!(grams("水"), "水 ");
         assert_eq!(describe(false, "停水"), "fts5-chars");
         assert_eq!(describe(false, "停水了"), "fts5-trigram");
         assert_eq!(describe(true, "水"), "tsvector-chars");
