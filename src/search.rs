@@ -230,7 +230,12 @@ pub fn rebuild_if_needed(conn: &mut DbConn) -> QueryResult<usize> {
                                 m::complainant_name,
                             ))
                             .first(sc)?;
-                    write_grams(sc, id, &body(&title, &appeal, reply.as_deref(), &name), id <= short)?;
+                    write_grams(
+                        sc,
+                        id,
+                        &body(&title, &appeal, reply.as_deref(), &name),
+                        id <= short,
+                    )?;
                 }
             }
             QueryResult::Ok(())

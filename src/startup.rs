@@ -94,11 +94,16 @@ impl Application {
         let hasher = Hasher::new().map_err(|e| anyhow::anyhow!("{e}"))?;
         let reindex_pool = pool.clone();
         std::thread::spawn(move || {
-            let Ok(mut c) = reindex_pool.get() else { return };
+            let Ok(mut c) = reindex_pool.get() else {
+                return;
+            };
             match crate::search::behind(&mut c) {
                 Ok(0) | Err(_) => {}
                 Ok(n) => {
-                    tracing::warn!(missing = n, "检索索引不完整，正在后台补建（完成前短词检索可能漏掉较早的留言）");
+                    tracing::warn!(
+                        missing = n,
+                        "检索索引不完整，正在后台补建（完成前短词检索可能漏掉较早的留言）"
+                    );
                     match crate::search::rebuild_if_needed(&mut c) {
                         Ok(done) => tracing::warn!(done, "检索索引补建完成"),
                         Err(e) => tracing::error!(error = %e, "检索索引补建失败"),

@@ -370,6 +370,9 @@ async fn todo_counts_match_the_record() {
             html.contains(&format!("待办（{}）", waiting.len())),
             "{who} total"
         );
-        assert!(!waiting.is_empty(), "{who} has something waiting in the demo");
+        assert!(
+            !waiting.is_empty(),
+            "{who} has something waiting in the demo"
+        );
     }
 }
