@@ -30,18 +30,27 @@ login() { # user -> cookie jar
   echo "$jar"
 }
 
+browser() { # headless Chromium with a profile of its own each time (one retry)
+  local i profile
+  for i in 1 2; do
+    profile=$(mktemp -d "$DATA/profile.XXXXXX")
+    if chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
+      --disable-background-networking --disable-component-update --no-first-run \
+      --user-data-dir="$profile" "$@" >/dev/null 2>&1; then
+      return 0
+    fi
+  done
+  echo "chromium failed: $*" >&2
+}
+
 shot() { # user jar path [print]
   local name
   name="$1$(echo "$3" | tr '/?=&' '____')"
   local html="$DATA/$name.html"
   curl -s -b "$2" "$BASE$3" | sed "s|<head>|<head><base href=\"$BASE/\">|" > "$html"
-  chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
-    --disable-component-update --no-first-run --hide-scrollbars \
-    --screenshot="$OUT/$name.png" --window-size=1280,1400 "file://$html" >/dev/null 2>&1
+  browser --hide-scrollbars --screenshot="$OUT/$name.png" --window-size=1280,1400 "file://$html"
   if [ "${4:-}" = print ]; then
-    chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
-      --disable-component-update --no-first-run --no-pdf-header-footer \
-      --print-to-pdf="$OUT/$name.pdf" "file://$html" >/dev/null 2>&1
+    browser --no-pdf-header-footer --print-to-pdf="$OUT/$name.pdf" "file://$html"
   fi
   echo "$OUT/$name.png"
 }

@@ -497,6 +497,15 @@ pub fn standing(acting: &Acting, msg: &Message) -> Standing {
     )
 }
 
+/// 催办 is for a message not yet overdue, 督办 for an overdue one (挂牌督办 for either).
+pub fn supervision_fits(action: Action, overdue: bool) -> bool {
+    match action {
+        Action::Urge => !overdue,
+        Action::Supervise => overdue,
+        _ => true,
+    }
+}
+
 pub fn facts(msg: &Message) -> Facts {
     Facts {
         extension_pending: msg.extension_requested_days.is_some(),
@@ -833,12 +842,12 @@ fn act_in(
                     .due_at
                     .map(|d| deadline_status(&cal, today, d).is_overdue())
                     .unwrap_or(false);
-                if action == Action::Urge && overdue {
+                if !supervision_fits(action, overdue) && overdue {
                     return Ok(ActOutcome::Refused(
                         "该留言已超期，应使用“督办”或“挂牌督办”。".to_string(),
                     ));
                 }
-                if action == Action::Supervise && !overdue {
+                if !supervision_fits(action, overdue) {
                     return Ok(ActOutcome::Refused(
                         "该留言尚未超期，应使用“催办”；情况严重可“挂牌督办”。".to_string(),
                     ));

@@ -63,6 +63,16 @@ fn unit_names(all: &[Unit]) -> HashMap<i32, String> {
 }
 
 /// The deadline cue of a message, the same on every page: (words, css class).
+/// The deadline the message is waiting on now: the 回访 one once it is 办结, otherwise
+/// the reply's (shown in the 到期 column, beside the cue that counts from it).
+fn current_due(msg: &Message) -> Option<chrono::NaiveDate> {
+    if msg.state() == State::Closed {
+        msg.followup_due
+    } else {
+        msg.due_at
+    }
+}
+
 pub fn deadline_cue(
     cal: &Calendar,
     today: chrono::NaiveDate,
@@ -283,8 +293,7 @@ fn row(
             .unwrap_or_else(|| "—".to_string()),
         category: msg.category.clone(),
         posted: format_time(msg.posted_at),
-        due: msg
-            .due_at
+        due: current_due(msg)
             .map(|d| d.format("%Y-%m-%d").to_string())
             .unwrap_or_default(),
         cue: deadline_cue(cal, today, msg),
@@ -630,7 +639,16 @@ fn show_page(
     let today = china_today();
     let who = acting(ctx);
     let standing = service::standing(&who, msg);
-    let available = lifecycle::available(msg.state(), standing, service::facts(msg));
+    // Only the kind of supervision that fits the deadline is offered (催办 before it, 督办
+    // after it), as the service will check.
+    let overdue = msg
+        .due_at
+        .map(|d| deadline_status(&data.cal, today, d).is_overdue())
+        .unwrap_or(false);
+    let available: Vec<Action> = lifecycle::available(msg.state(), standing, service::facts(msg))
+        .into_iter()
+        .filter(|a| service::supervision_fits(*a, overdue))
+        .collect();
     let elements = archive::elements(msg, &names);
     let assign_units: Vec<Choice> = data
         .all
@@ -1096,7 +1114,7 @@ pub async fn todo(ctx: &Ctx) -> Result<(Vec<TodoRow>, model::TodoCounts), AppErr
                     overdue,
                 },
                 supervised,
-                m.due_at,
+                current_due(m),
             )
         })
         .collect();

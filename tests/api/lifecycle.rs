@@ -576,7 +576,13 @@ async fn supervision_shows_on_top_of_the_handlers_todo_with_a_printable_notice()
     let id = register(&center, "农民工工资拖欠", "周九").await;
     let unit = unit_id(&app, "安顺市人力资源和社会保障局");
     ok(&center, id, "assign", &[("unit_id", &unit)]).await;
-    // Not overdue: 督办 is refused, 催办 is right.
+    // Not overdue: only 催办 (and 挂牌督办) is offered; 督办 is refused if sent anyway.
+    let (_, page) = center.page(&format!("/messages/{id}")).await;
+    assert!(page.contains(">催办</summary>") && page.contains(">挂牌督办</summary>"));
+    assert!(
+        !page.contains(">督办</summary>"),
+        "督办 not offered before the deadline"
+    );
     let r = act(
         &center,
         id,
