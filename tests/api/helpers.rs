@@ -118,6 +118,9 @@ impl TestApp {
             client: Client::builder()
                 .cookie_store(true)
                 .redirect(Policy::none())
+                // The server closes idle connections after 5 s; reusing one just as it
+                // does fails a request (IncompleteMessage), so idle ones are dropped first.
+                .pool_idle_timeout(std::time::Duration::from_secs(2))
                 .build()
                 .expect("client"),
         }
