@@ -18,7 +18,7 @@ use crate::db::schema::{
 use crate::db::DbConn;
 use crate::error::AppError;
 use crate::messages::model::{self, Message};
-use crate::scoring::{store, Cause, Facts};
+use crate::scoring::{store, Cause, Facts, Occurrences};
 
 /// Days an archive may wait for its paper copy before it counts as inconsistent.
 pub const PRINT_GRACE_DAYS: i64 = 10;
@@ -72,7 +72,7 @@ pub fn gather(
     let end = NaiveDate::from_ymd_opt(year, 12, 31)
         .ok_or(AppError::NotFound)?
         .min(as_of);
-    let mut auto: HashMap<i32, HashMap<&'static str, Vec<Cause>>> = HashMap::new();
+    let mut auto: HashMap<i32, HashMap<&'static str, Occurrences>> = HashMap::new();
     let mut push = |unit: i32, code: &'static str, c: Cause| {
         auto.entry(unit)
             .or_default()
@@ -492,7 +492,7 @@ pub fn gather(
     Ok(units
         .iter()
         .map(|&u| {
-            let mut codes: Vec<(String, Vec<Cause>)> = auto
+            let mut codes: Vec<(String, Occurrences)> = auto
                 .remove(&u)
                 .unwrap_or_default()
                 .into_iter()

@@ -270,11 +270,31 @@ pub struct ManualPoint {
     pub author: String,
 }
 
+/// How many causes of one item are kept to be listed (the count is always exact): a unit
+/// page listing tens of thousands would help nobody, and holding them all cost memory.
+pub const CAUSES_LISTED: usize = 200;
+
+/// The occurrences of one automatic item: how many, and the first `CAUSES_LISTED`.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Occurrences {
+    pub count: i64,
+    pub listed: Vec<Cause>,
+}
+
+impl Occurrences {
+    pub fn push(&mut self, c: Cause) {
+        self.count += 1;
+        if self.listed.len() < CAUSES_LISTED {
+            self.listed.push(c);
+        }
+    }
+}
+
 /// The facts of one unit for one year (up to a day).
 #[derive(Debug, Default, Clone)]
 pub struct Facts {
     /// Occurrences per automatic deduction item code.
-    pub auto: Vec<(String, Vec<Cause>)>,
+    pub auto: Vec<(String, Occurrences)>,
     /// Messages closed in the period and how many of them were resolved.
     pub closed: i64,
     pub resolved: i64,
@@ -345,14 +365,13 @@ pub fn compute(rules: &Rules, facts: &Facts) -> Score {
                 let n = i64::from(qualifies);
                 (n, n * it.each, causes, Vec::new())
             } else {
-                let causes = facts
+                let occ = facts
                     .auto
                     .iter()
                     .find(|(c, _)| *c == it.code)
                     .map(|(_, v)| v.clone())
                     .unwrap_or_default();
-                let n = causes.len() as i64;
-                (n, n * it.each, causes, Vec::new())
+                (occ.count, occ.count * it.each, occ.listed, Vec::new())
             }
         } else {
             let mine: Vec<ManualPoint> = facts
@@ -442,15 +461,24 @@ pub fn ranks(totals: &[i64]) -> Vec<usize> {
 mod tests {
     use super::*;
 
-    fn causes(n: usize) -> Vec<Cause> {
-        (0..n)
-            .map(|i| Cause {
+    fn causes(n: usize) -> Occurrences {
+        let mut o = Occurrences::default();
+        for i in 0..n {
+            o.push(Cause {
                 message_id: Some(i as i32),
                 ref_no: format!("R{i}"),
                 what: String::new(),
                 date: String::new(),
-            })
-            .collect()
+            });
+        }
+        o
+    }
+
+    #[test]
+    fn counts_stay_exact_beyond_the_listed_causes() {
+        let o = causes(CAUSES_LISTED + 50);
+        assert_eq!(o.count, (CAUSES_LISTED + 50) as i64);
+        assert_eq!(o.listed.len(), CAUSES_LISTED);
     }
 
     fn manual(id: i32, item: &str, points: i64) -> ManualPoint {

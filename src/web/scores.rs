@@ -278,6 +278,8 @@ pub struct LineView {
     pub capped: bool,
     pub basis: String,
     pub causes: Vec<scoring::Cause>,
+    /// Occurrences counted but not listed (beyond `scoring::CAUSES_LISTED`).
+    pub unlisted: i64,
     pub manual: Vec<(scoring::ManualPoint, String)>,
 }
 
@@ -333,6 +335,11 @@ pub async fn unit_page(
             capped: l.capped,
             basis: l.basis.clone(),
             causes: l.causes.clone(),
+            unlisted: if l.manual.is_empty() {
+                (l.count - l.causes.len() as i64).max(0)
+            } else {
+                0
+            },
             manual: l
                 .manual
                 .iter()
