@@ -39,7 +39,10 @@ echo "start-up: ${READY} s"
 PEAK=0
 sample_uss() {
   while kill -0 $PID 2>/dev/null; do
-    U=$(awk '/^Private_(Clean|Dirty)/ {s+=$2} END {print s}' /proc/$PID/smaps_rollup 2>/dev/null || echo 0)
+    # The server's own memory: its anonymous pages. Private_Clean would also count the
+    # pages of the database file SQLite reads through its memory map — the kernel's page
+    # cache, shared and reclaimable, not the server's.
+    U=$(awk '/^Anonymous/ {s+=$2} END {print s}' /proc/$PID/smaps_rollup 2>/dev/null || echo 0)
     echo "$U" >> "$DIR/uss.txt"
     sleep 0.2
   done
@@ -134,7 +137,7 @@ HEALTH=$(echo "${ROWS[0]}" | cut -d'|' -f2)
   echo
   echo "### $(date '+%Y-%m-%d %H:%M') — $MESSAGES messages, SQLite, $(nproc) cores, $CONNS connections, $DURATION each"
   echo
-  echo "$(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB. Start-up ${READY} s; server peak USS $((PEAK / 1024)) MB."
+  echo "$(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB. Start-up ${READY} s; server peak private (anonymous) memory $((PEAK / 1024)) MB."
   echo
   echo "| page | req/s | p50 | p99 | ratio to /healthz | non-2xx |"
   echo "|---|---:|---:|---:|---:|---:|"

@@ -23,10 +23,11 @@ use crate::scoring::{store, Cause, Facts, Occurrences};
 /// Days an archive may wait for its paper copy before it counts as inconsistent.
 pub const PRINT_GRACE_DAYS: i64 = 10;
 
-fn cause(id: i32, ref_no: &str, what: String, date: NaiveDate) -> Cause {
+/// A cause naming a message; its 文号 is filled in at the end, for the listed ones only.
+fn cause(id: i32, what: String, date: NaiveDate) -> Cause {
     Cause {
         message_id: Some(id),
-        ref_no: ref_no.to_string(),
+        ref_no: String::new(),
         what,
         date: date.to_string(),
     }
@@ -36,7 +37,6 @@ fn cause(id: i32, ref_no: &str, what: String, date: NaiveDate) -> Cause {
 #[derive(Queryable)]
 struct Dated {
     id: i32,
-    ref_no: String,
     unit: Option<i32>,
     state: String,
     accept_due: Option<NaiveDate>,
@@ -45,17 +45,8 @@ struct Dated {
     replied_at: Option<NaiveDateTime>,
 }
 
-/// An event with its message's handling unit and 文号.
-type UnitEvent = (
-    i32,
-    i32,
-    String,
-    NaiveDateTime,
-    String,
-    String,
-    Option<i32>,
-    String,
-);
+/// An event (message, seq, action, time, text, detail) with its message's handling unit.
+type UnitEvent = (i32, i32, String, NaiveDateTime, String, String, Option<i32>);
 
 /// Facts for every unit in `units` for `year`, counting what happened up to `as_of`.
 ///
@@ -87,7 +78,6 @@ pub fn gather(
     let in_year = |d: NaiveDate| d >= start && d <= end;
     let dated_cols = (
         m::id,
-        m::ref_no,
         m::handling_unit_id,
         m::state,
         m::accept_due,
@@ -112,7 +102,6 @@ pub fn gather(
                 "D01",
                 cause(
                     msg.id,
-                    &msg.ref_no,
                     format!("应于 {due} 前签收，{} 签收", to_china(t).date()),
                     due,
                 ),
@@ -120,12 +109,7 @@ pub fn gather(
             None if msg.state == "assigned" && end > due => push(
                 unit,
                 "D01",
-                cause(
-                    msg.id,
-                    &msg.ref_no,
-                    format!("应于 {due} 前签收，至今未签收"),
-                    due,
-                ),
+                cause(msg.id, format!("应于 {due} 前签收，至今未签收"), due),
             ),
             _ => {}
         }
@@ -147,7 +131,6 @@ pub fn gather(
                 "D02",
                 cause(
                     msg.id,
-                    &msg.ref_no,
                     format!("应于 {due} 前答复，{} 答复", to_china(t).date()),
                     due,
                 ),
@@ -155,12 +138,7 @@ pub fn gather(
             _ if running && end > due => push(
                 unit,
                 "D02",
-                cause(
-                    msg.id,
-                    &msg.ref_no,
-                    format!("应于 {due} 前答复，至今未答复"),
-                    due,
-                ),
+                cause(msg.id, format!("应于 {due} 前答复，至今未答复"), due),
             ),
             _ => {}
         }
@@ -184,7 +162,6 @@ pub fn gather(
                 "D08",
                 cause(
                     msg.id,
-                    &msg.ref_no,
                     format!("缺：{}", missing.join("、")),
                     to_china(closed).date(),
                 ),
@@ -194,13 +171,16 @@ pub fn gather(
 
     // Events in the year: rejections, follow-ups and approvals, against the message's
     // handling unit.
+    // Only the events that count are loaded (a follow-up only when 不满意, an approval
+    // only when not 化解: the JSON detail is written by this program, compactly).
     let unit_events = |conn: &mut DbConn,
-                       actions: &[&str],
+                       action: &str,
+                       detail_like: Option<&str>,
                        from: chrono::NaiveDateTime|
      -> QueryResult<Vec<UnitEvent>> {
-        e::message_events
+        let mut q = e::message_events
             .inner_join(m::messages)
-            .filter(e::action.eq_any(actions))
+            .filter(e::action.eq(action.to_string()))
             .filter(e::at.ge(from))
             .filter(e::at.lt(t1))
             .filter(m::handling_unit_id.eq_any(units))
@@ -212,57 +192,75 @@ pub fn gather(
                 e::text,
                 e::detail,
                 m::handling_unit_id,
-                m::ref_no,
             ))
-            .load(conn)
+            .into_boxed();
+        if let Some(like) = detail_like {
+            q = q.filter(e::detail.like(like.to_string()));
+        }
+        q.load(conn)
     };
+    // Approvals in the year per unit, and how many of them 化解 (counted in the database).
+    let approvals =
+        |conn: &mut DbConn, like: Option<&str>| -> QueryResult<Vec<(Option<i32>, i64)>> {
+            let q = e::message_events
+                .inner_join(m::messages)
+                .filter(e::action.eq("approve"))
+                .filter(e::at.ge(t0))
+                .filter(e::at.lt(t1))
+                .filter(m::handling_unit_id.eq_any(units));
+            match like {
+                Some(l) => q
+                    .filter(e::detail.like(l.to_string()))
+                    .group_by(m::handling_unit_id)
+                    .select((m::handling_unit_id, diesel::dsl::count_star()))
+                    .load(conn),
+                None => q
+                    .group_by(m::handling_unit_id)
+                    .select((m::handling_unit_id, diesel::dsl::count_star()))
+                    .load(conn),
+            }
+        };
     let mut closed: HashMap<i32, (i64, i64)> = HashMap::new();
-    for (id, _, action, at, text, detail, unit, ref_no) in
-        unit_events(conn, &["reject", "follow_up", "approve"], t0)?
+    for (unit, n) in approvals(conn, None)? {
+        if let Some(u) = unit {
+            closed.entry(u).or_default().0 += n;
+        }
+    }
+    for (unit, n) in approvals(conn, Some("%\"resolved\":true%"))? {
+        if let Some(u) = unit {
+            closed.entry(u).or_default().1 += n;
+        }
+    }
+    for (id, _, _, at, text, _, unit) in unit_events(conn, "reject", None, t0)? {
+        let Some(unit) = unit else { continue };
+        let day = to_china(at).date();
+        push(
+            unit,
+            "D04",
+            cause(id, format!("{day} 答复被驳回重办：{text}"), day),
+        );
+    }
+    for (id, _, _, at, _, _, unit) in
+        unit_events(conn, "follow_up", Some("%\"satisfaction\":\"不满意\"%"), t0)?
     {
         let Some(unit) = unit else { continue };
         let day = to_china(at).date();
-        let detail: serde_json::Value =
-            serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null);
-        match action.as_str() {
-            "reject" => push(
-                unit,
-                "D04",
-                cause(id, &ref_no, format!("{day} 答复被驳回重办：{text}"), day),
-            ),
-            "follow_up"
-                if detail.get("satisfaction").and_then(|v| v.as_str()) == Some("不满意") =>
-            {
-                push(
-                    unit,
-                    "D05",
-                    cause(id, &ref_no, format!("{day} 回访不满意"), day),
-                );
-            }
-            "approve" => {
-                let resolved = detail.get("resolved").and_then(|v| v.as_bool());
-                let c = closed.entry(unit).or_default();
-                c.0 += 1;
-                if resolved == Some(true) {
-                    c.1 += 1;
-                } else {
-                    push(
-                        unit,
-                        "D06",
-                        cause(id, &ref_no, format!("{day} 办结，未化解"), day),
-                    );
-                }
-            }
-            _ => {}
+        push(unit, "D05", cause(id, format!("{day} 回访不满意"), day));
+    }
+    for (id, _, _, at, _, detail, unit) in unit_events(conn, "approve", None, t0)? {
+        let Some(unit) = unit else { continue };
+        if detail.contains("\"resolved\":true") {
+            continue;
         }
+        let day = to_china(at).date();
+        push(unit, "D06", cause(id, format!("{day} 办结，未化解"), day));
     }
     // D03 督办后未按期落实: supervision whose deadline falls in the year (issued up to a
     // year before), met only by a reply by the deadline.
-    let supervision = unit_events(
-        conn,
-        &["urge", "supervise", "flag"],
-        china_day_start(start - Duration::days(366)),
-    )?;
+    let since = china_day_start(start - Duration::days(366));
+    let mut supervision = unit_events(conn, "urge", None, since)?;
+    supervision.extend(unit_events(conn, "supervise", None, since)?);
+    supervision.extend(unit_events(conn, "flag", None, since)?);
     let supervised: Vec<i32> = supervision.iter().map(|s| s.0).collect();
     let mut replies: HashMap<i32, Vec<(i32, NaiveDate)>> = HashMap::new();
     for chunk in supervised.chunks(900) {
@@ -278,7 +276,7 @@ pub fn gather(
                 .push((seq, to_china(at).date()));
         }
     }
-    for (id, seq, action, at, _, detail, unit, ref_no) in &supervision {
+    for (id, seq, action, at, _, detail, unit) in &supervision {
         let Some(unit) = *unit else { continue };
         let detail: serde_json::Value =
             serde_json::from_str(detail).unwrap_or(serde_json::Value::Null);
@@ -300,7 +298,6 @@ pub fn gather(
                 "D03",
                 cause(
                     *id,
-                    ref_no,
                     format!(
                         "{} {}，要求 {deadline} 前落实，未按期答复",
                         day,
@@ -415,13 +412,13 @@ pub fn gather(
             .filter(m::archived_at.ge(t0))
             .filter(m::archived_at.lt(t1))
     };
-    let unprinted: Vec<(i32, String, Option<i32>, Option<NaiveDateTime>)> = archived()
+    let unprinted: Vec<(i32, Option<i32>, Option<NaiveDateTime>)> = archived()
         .filter(diesel::dsl::not(diesel::dsl::exists(
             ap::archive_prints.filter(ap::message_id.eq(m::id)),
         )))
-        .select((m::id, m::ref_no, m::handling_unit_id, m::archived_at))
+        .select((m::id, m::handling_unit_id, m::archived_at))
         .load(conn)?;
-    for (id, ref_no, unit, at) in unprinted {
+    for (id, unit, at) in unprinted {
         let (Some(unit), Some(at)) = (unit, at) else {
             continue;
         };
@@ -432,7 +429,6 @@ pub fn gather(
                 "D10",
                 cause(
                     id,
-                    &ref_no,
                     format!("{day} 销号，{PRINT_GRACE_DAYS} 天内未打印纸质档"),
                     day,
                 ),
@@ -478,12 +474,36 @@ pub fn gather(
                         "D10",
                         cause(
                             msg.id,
-                            &msg.ref_no,
                             format!("打印后电子档变更 {} 处，未重新打印", changes.len()),
                             day,
                         ),
                     );
                 }
+            }
+        }
+    }
+
+    // The 文号 of the causes that are listed (not of every occurrence counted).
+    let ids: Vec<i32> = auto
+        .values()
+        .flat_map(|h| h.values())
+        .flat_map(|o| o.listed.iter())
+        .filter(|c| c.ref_no.is_empty())
+        .filter_map(|c| c.message_id)
+        .collect();
+    let mut refs: HashMap<i32, String> = HashMap::new();
+    for chunk in ids.chunks(900) {
+        refs.extend(
+            m::messages
+                .filter(m::id.eq_any(chunk))
+                .select((m::id, m::ref_no))
+                .load::<(i32, String)>(conn)?,
+        );
+    }
+    for o in auto.values_mut().flat_map(|h| h.values_mut()) {
+        for c in o.listed.iter_mut().filter(|c| c.ref_no.is_empty()) {
+            if let Some(r) = c.message_id.and_then(|i| refs.get(&i)) {
+                c.ref_no = r.clone();
             }
         }
     }

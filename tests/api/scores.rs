@@ -351,6 +351,20 @@ async fn paper_copies_and_supervision_deadlines_are_scored_from_the_record() {
             year_end.contains(&format!("/messages/{id}\"")),
             "cause {id} linked"
         );
+        // …and named by its 留言文号.
+        let ref_no: String = {
+            use diesel::prelude::*;
+            use liuyan::db::schema::messages::dsl as m;
+            m::messages
+                .find(id)
+                .select(m::ref_no)
+                .first(&mut app.db())
+                .expect("ref no")
+        };
+        assert!(
+            year_end.contains(&format!("/messages/{id}\">{ref_no}</a>")),
+            "{ref_no}"
+        );
     }
     assert!(
         !year_end.contains(&format!("/messages/{kept}\"")),
