@@ -542,3 +542,105 @@ async fn two_browsers_on_one_message_and_no_javascript_needed() {
     first.c.close().await.expect("close");
     second.c.close().await.expect("close");
 }
+
+/// Press keys on whatever has the focus, as a person at the keyboard does (WebDriver key
+/// actions: sending keys to an element would first move the focus to it).
+async fn keys(p: &Person, text: &str) {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    let mut seq = KeyActions::new("keyboard".to_string());
+    for c in text.chars() {
+        seq = seq
+            .then(KeyAction::Down { value: c })
+            .then(KeyAction::Up { value: c });
+    }
+    p.c.perform_actions(seq).await.expect("keys");
+}
+
+/// The id (or the text, for a button) of the focused element.
+async fn focused(p: &Person) -> String {
+    let e = p.c.active_element().await.expect("focused element");
+    match e.attr("id").await.ok().flatten().filter(|i| !i.is_empty()) {
+        Some(id) => id,
+        None => e.text().await.unwrap_or_default().trim().to_string(),
+    }
+}
+
+#[tokio::test]
+async fn the_keyboard_alone_reaches_every_field_and_action() {
+    let Some(driver) = Driver::start() else {
+        return;
+    };
+    let app = spawn_app().await;
+    let tab = char::from(fantoccini::key::Key::Tab).to_string();
+    let enter = char::from(fantoccini::key::Key::Enter).to_string();
+    let mut p = Person::new(&driver, &app, None).await;
+    // Log in: the user name has the focus, Tab to the password, Enter sends the form.
+    p.goto("/login").await;
+    assert_eq!(focused(&p).await, "username");
+    keys(&p, "center").await;
+    keys(&p, &tab).await;
+    keys(&p, crate::helpers::DEMO_PASSWORD).await;
+    let before = p.document().await;
+    keys(&p, &enter).await;
+    p.loaded_after(before).await;
+    p.expect("退出").await;
+    // Registering: Tab from the top of the page reaches every field in the order of the
+    // form, then the 登记 button.
+    p.goto("/messages/new").await;
+    let mut order = Vec::new();
+    for _ in 0..60 {
+        keys(&p, &tab).await;
+        let f = focused(&p).await;
+        if f == "登记" {
+            break;
+        }
+        order.push(f);
+    }
+    let fields = [
+        "level",
+        "source_platform",
+        "platform_ref",
+        "category",
+        "complainant_name",
+        "complainant_contact",
+        "title",
+        "appeal",
+        "posted_at",
+        "files",
+    ];
+    let positions: Vec<usize> = fields
+        .iter()
+        .map(|f| {
+            order
+                .iter()
+                .position(|o| o == f)
+                .unwrap_or_else(|| panic!("{f} not reached by Tab: {order:?}"))
+        })
+        .collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "fields in form order: {order:?}"
+    );
+    assert_eq!(focused(&p).await, "登记", "the button after the fields");
+    // An action on a message opens from the keyboard: Tab to “转办”, Enter, and its
+    // first field is next.
+    let id = crate::lifecycle::register(&app.login_as("center").await, "键盘办理", "键盘人").await;
+    p.goto(&format!("/messages/{id}")).await;
+    let mut reached = false;
+    for _ in 0..80 {
+        keys(&p, &tab).await;
+        if focused(&p).await == "转办" {
+            reached = true;
+            break;
+        }
+    }
+    assert!(reached, "转办 reached by Tab");
+    keys(&p, &enter).await;
+    keys(&p, &tab).await;
+    assert_eq!(
+        focused(&p).await,
+        "assign-unit",
+        "the 核办单位 field follows"
+    );
+    p.c.close().await.expect("close");
+}
