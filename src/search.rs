@@ -97,8 +97,8 @@ pub fn body(title: &str, appeal: &str, reply: Option<&str>, name: &str) -> Strin
     format!("{title}\n{appeal}\n{}\n{name}", reply.unwrap_or(""))
 }
 
-/// (Re)index one message, inside the caller's transaction.
-pub fn index(conn: &mut DbConn, id: i32) -> QueryResult<()> {
+/// The searchable text of a stored message.
+fn stored_text(conn: &mut DbConn, id: i32) -> QueryResult<String> {
     let (title, appeal, reply, name): (String, String, Option<String>, String) = m::messages
         .find(id)
         .select((
@@ -108,12 +108,13 @@ pub fn index(conn: &mut DbConn, id: i32) -> QueryResult<()> {
             m::complainant_name,
         ))
         .first(conn)?;
-    write(
-        conn,
-        id,
-        &body(&title, &appeal, reply.as_deref(), &name),
-        true,
-    )
+    Ok(body(&title, &appeal, reply.as_deref(), &name))
+}
+
+/// (Re)index one message, inside the caller's transaction.
+pub fn index(conn: &mut DbConn, id: i32) -> QueryResult<()> {
+    let text = stored_text(conn, id)?;
+    write(conn, id, &text, true)
 }
 
 /// Index a message that has never been indexed (a bulk load): no old entry to remove.
@@ -218,24 +219,12 @@ pub fn rebuild_if_needed(conn: &mut DbConn) -> QueryResult<usize> {
             for &id in chunk {
                 if id > full {
                     index(c, id)?;
-                } else if let DbConn::Sqlite(sc) = c {
+                } else {
                     // Only the short-word index is behind (it was added by an upgrade).
-                    let (title, appeal, reply, name): (String, String, Option<String>, String) =
-                        m::messages
-                            .find(id)
-                            .select((
-                                m::title,
-                                m::appeal,
-                                m::handling_summary,
-                                m::complainant_name,
-                            ))
-                            .first(sc)?;
-                    write_grams(
-                        sc,
-                        id,
-                        &body(&title, &appeal, reply.as_deref(), &name),
-                        id <= short,
-                    )?;
+                    let text = stored_text(c, id)?;
+                    if let DbConn::Sqlite(sc) = c {
+                        write_grams(sc, id, &text, id <= short)?;
+                    }
                 }
             }
             QueryResult::Ok(())

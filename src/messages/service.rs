@@ -497,6 +497,12 @@ pub fn standing(acting: &Acting, msg: &Message) -> Standing {
     )
 }
 
+/// Whether the reply deadline has passed.
+pub fn reply_overdue(cal: &Calendar, today: NaiveDate, msg: &Message) -> bool {
+    msg.due_at
+        .is_some_and(|d| deadline_status(cal, today, d).is_overdue())
+}
+
 /// 催办 is for a message not yet overdue, 督办 for an overdue one (挂牌督办 for either).
 pub fn supervision_fits(action: Action, overdue: bool) -> bool {
     match action {
@@ -838,18 +844,15 @@ fn act_in(
             }
             Action::Urge | Action::Supervise | Action::Flag => {
                 require_text(&mut errors, &text, "请填写督办内容。");
-                let overdue = msg
-                    .due_at
-                    .map(|d| deadline_status(&cal, today, d).is_overdue())
-                    .unwrap_or(false);
-                if !supervision_fits(action, overdue) && overdue {
-                    return Ok(ActOutcome::Refused(
-                        "该留言已超期，应使用“督办”或“挂牌督办”。".to_string(),
-                    ));
-                }
+                let overdue = reply_overdue(&cal, today, &msg);
                 if !supervision_fits(action, overdue) {
                     return Ok(ActOutcome::Refused(
-                        "该留言尚未超期，应使用“催办”；情况严重可“挂牌督办”。".to_string(),
+                        if overdue {
+                            "该留言已超期，应使用“督办”或“挂牌督办”。"
+                        } else {
+                            "该留言尚未超期，应使用“催办”；情况严重可“挂牌督办”。"
+                        }
+                        .to_string(),
                     ));
                 }
                 match NaiveDate::parse_from_str(form.deadline.trim(), "%Y-%m-%d") {

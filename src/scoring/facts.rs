@@ -200,33 +200,26 @@ pub fn gather(
         q.load(conn)
     };
     // Approvals in the year per unit, and how many of them 化解 (counted in the database).
-    let approvals =
-        |conn: &mut DbConn, like: Option<&str>| -> QueryResult<Vec<(Option<i32>, i64)>> {
-            let q = e::message_events
-                .inner_join(m::messages)
-                .filter(e::action.eq("approve"))
-                .filter(e::at.ge(t0))
-                .filter(e::at.lt(t1))
-                .filter(m::handling_unit_id.eq_any(units));
-            match like {
-                Some(l) => q
-                    .filter(e::detail.like(l.to_string()))
-                    .group_by(m::handling_unit_id)
-                    .select((m::handling_unit_id, diesel::dsl::count_star()))
-                    .load(conn),
-                None => q
-                    .group_by(m::handling_unit_id)
-                    .select((m::handling_unit_id, diesel::dsl::count_star()))
-                    .load(conn),
-            }
-        };
+    // (LIKE '%' keeps every approval.)
+    let approvals = |conn: &mut DbConn, like: &str| -> QueryResult<Vec<(Option<i32>, i64)>> {
+        e::message_events
+            .inner_join(m::messages)
+            .filter(e::action.eq("approve"))
+            .filter(e::at.ge(t0))
+            .filter(e::at.lt(t1))
+            .filter(m::handling_unit_id.eq_any(units))
+            .filter(e::detail.like(like.to_string()))
+            .group_by(m::handling_unit_id)
+            .select((m::handling_unit_id, diesel::dsl::count_star()))
+            .load(conn)
+    };
     let mut closed: HashMap<i32, (i64, i64)> = HashMap::new();
-    for (unit, n) in approvals(conn, None)? {
+    for (unit, n) in approvals(conn, "%")? {
         if let Some(u) = unit {
             closed.entry(u).or_default().0 += n;
         }
     }
-    for (unit, n) in approvals(conn, Some("%\"resolved\":true%"))? {
+    for (unit, n) in approvals(conn, "%\"resolved\":true%")? {
         if let Some(u) = unit {
             closed.entry(u).or_default().1 += n;
         }

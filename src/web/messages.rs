@@ -79,13 +79,7 @@ pub fn deadline_cue(
     msg: &Message,
 ) -> Option<(String, &'static str)> {
     let state = msg.state();
-    let due = if state.deadline_runs() {
-        msg.due_at
-    } else if state == State::Closed {
-        msg.followup_due
-    } else {
-        None
-    }?;
+    let due = current_due(msg).filter(|_| state.deadline_runs() || state == State::Closed)?;
     let st = deadline_status(cal, today, due);
     let words = if state == State::Closed {
         format!("回访{}", st.label())
@@ -641,10 +635,7 @@ fn show_page(
     let standing = service::standing(&who, msg);
     // Only the kind of supervision that fits the deadline is offered (催办 before it, 督办
     // after it), as the service will check.
-    let overdue = msg
-        .due_at
-        .map(|d| deadline_status(&data.cal, today, d).is_overdue())
-        .unwrap_or(false);
+    let overdue = service::reply_overdue(&data.cal, today, msg);
     let available: Vec<Action> = lifecycle::available(msg.state(), standing, service::facts(msg))
         .into_iter()
         .filter(|a| service::supervision_fits(*a, overdue))

@@ -135,11 +135,15 @@ pub async fn policy(
         .filter(|(k, _)| k == "require_2fa")
         .filter_map(|(_, v)| Role::parse(v))
         .collect();
-    let max_age = pairs
-        .iter()
-        .find(|(k, _)| k == "max_age")
-        .and_then(|(_, v)| v.trim().parse::<i64>().ok())
-        .filter(|d| (0..=3650).contains(d));
+    // A whole number within a range, or None.
+    let number = |key: &str, range: std::ops::RangeInclusive<i64>| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| v.trim().parse::<i64>().ok())
+            .filter(|n| range.contains(n))
+    };
+    let max_age = number("max_age", 0..=3650);
     let Some(max_age) = max_age else {
         ctx.flash(
             "error",
@@ -147,11 +151,7 @@ pub async fn policy(
         );
         return Ok(see_other("/security"));
     };
-    let quota = pairs
-        .iter()
-        .find(|(k, _)| k == "quota_mb")
-        .and_then(|(_, v)| v.trim().parse::<i64>().ok())
-        .filter(|q| (0..=10_000_000).contains(q));
+    let quota = number("quota_mb", 0..=10_000_000);
     let Some(quota) = quota else {
         ctx.flash(
             "error",
