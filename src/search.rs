@@ -10,7 +10,7 @@
 //! effect.
 
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Integer, Text};
+use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text};
 
 use crate::db::schema::messages::dsl as m;
 use crate::db::DbConn;
@@ -235,52 +235,82 @@ pub fn rebuild_if_needed(conn: &mut DbConn) -> QueryResult<usize> {
 
 type Backend = <DbConn as Connection>::Backend;
 
-/// The condition "message matches this word", for the backend in use.
+/// An inclusive range of message ids that a search is confined to (see `window_floor`).
+pub type Window = (i32, i32);
+
+/// The SQLite FTS table and MATCH query that find one word: the trigram index for three
+/// characters or more, the character-pairs index for shorter words (a prefix for one).
+fn sqlite_match(term: &str) -> (&'static str, String) {
+    let word = term.to_lowercase();
+    match word.chars().count() {
+        1 => ("messages_grams", format!("{}*", fts_phrase(&word))),
+        2 => ("messages_grams", fts_phrase(&word)),
+        _ => ("messages_fts", fts_phrase(term)),
+    }
+}
+
+/// The condition "message matches this word", for the backend in use; on SQLite
+/// optionally confined to a window of ids, so that only the index entries inside it are
+/// read.
 pub fn condition(
     pg: bool,
     term: &str,
+    window: Option<Window>,
 ) -> Box<dyn BoxableExpression<m::messages, Backend, SqlType = Bool>> {
     let short = term.chars().count() < 3;
-    let chars = split_chars(term).trim().to_string();
-    match (pg, short) {
-        (false, false) => Box::new(
+    if !pg {
+        let (table, query) = sqlite_match(term);
+        let sql = diesel::dsl::sql::<Bool>(&format!(
+            "messages.id IN (SELECT rowid FROM {table} WHERE {table} MATCH "
+        ))
+        .bind::<Text, _>(query);
+        return match window {
+            Some((lo, hi)) => Box::new(
+                sql.sql(" AND rowid BETWEEN ")
+                    .bind::<Integer, _>(lo)
+                    .sql(" AND ")
+                    .bind::<Integer, _>(hi)
+                    .sql(")"),
+            ),
+            None => Box::new(sql.sql(")")),
+        };
+    }
+    if short {
+        Box::new(
             diesel::dsl::sql::<Bool>(
-                "messages.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ",
+                "messages.id IN (SELECT message_id FROM message_search WHERE chars @@ phraseto_tsquery('simple', ",
             )
-            .bind::<Text, _>(fts_phrase(term))
-            .sql(")"),
-        ),
-        // One or two characters: one token of the pairs index (a prefix for one).
-        (false, true) => {
-            let word = term.to_lowercase();
-            let query = if word.chars().count() == 1 {
-                format!("{}*", fts_phrase(&word))
-            } else {
-                fts_phrase(&word)
-            };
-            Box::new(
-                diesel::dsl::sql::<Bool>(
-                    "messages.id IN (SELECT rowid FROM messages_grams WHERE messages_grams MATCH ",
-                )
-                .bind::<Text, _>(query)
-                .sql(")"),
-            )
-        }
-        (true, false) => Box::new(
+            .bind::<Text, _>(split_chars(term).trim().to_string())
+            .sql("))"),
+        )
+    } else {
+        Box::new(
             diesel::dsl::sql::<Bool>(
                 "messages.id IN (SELECT message_id FROM message_search WHERE body ILIKE ",
             )
             .bind::<Text, _>(like_pattern(term))
             .sql(")"),
-        ),
-        (true, true) => Box::new(
-            diesel::dsl::sql::<Bool>(
-                "messages.id IN (SELECT message_id FROM message_search WHERE chars @@ phraseto_tsquery('simple', ",
-            )
-            .bind::<Text, _>(chars)
-            .sql("))"),
-        ),
+        )
     }
+}
+
+/// SQLite: the id of the `k`-th newest message at or below `top` that the word matches,
+/// read from the FTS index in id order without collecting the matches; `None` when fewer
+/// than `k` are left. `[that id, top]` is then a window holding exactly `k` matches.
+pub fn window_floor(conn: &mut DbConn, term: &str, top: i32, k: i64) -> QueryResult<Option<i32>> {
+    let (table, query) = sqlite_match(term);
+    diesel::select(
+        diesel::dsl::sql::<Nullable<Integer>>(&format!(
+            "(SELECT rowid FROM {table} WHERE {table} MATCH "
+        ))
+        .bind::<Text, _>(query)
+        .sql(" AND rowid <= ")
+        .bind::<Integer, _>(top)
+        .sql(" ORDER BY rowid DESC LIMIT 1 OFFSET ")
+        .bind::<BigInt, _>(k - 1)
+        .sql(")"),
+    )
+    .get_result(conn)
 }
 
 /// Split text into (segment, is_hit) for highlighting every occurrence of the terms.

@@ -76,10 +76,11 @@ impl Manager {
 /// timeout for writers, enforced foreign keys, and FULL sync so an acknowledged save
 /// survives a power cut.
 /// `busy_timeout` comes first so that switching to WAL waits for other connections.
-/// Reads go through a memory map (up to 2 GB, SQLite's limit) instead of a copy per page
-/// read: the mapped pages are the kernel's shared file cache, not the server's memory.
+/// Reads go through a memory map (up to 1 TB: the ceiling is raised at build time in
+/// `.cargo/config.toml`) instead of a copy per page read: the mapped pages are the
+/// kernel's shared file cache, not the server's memory.
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-     PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA mmap_size = 2147418112;";
+     PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA mmap_size = 1099511627776;";
 
 pub fn establish(url: &str) -> Result<DbConn, diesel::r2d2::Error> {
     match Backend::from_url(url) {

@@ -343,8 +343,17 @@ pub const PAGE_SIZE: i64 = 20;
 /// States in which the reply deadline runs (overdue and due-soon are counted in these).
 pub const RUNNING: [&str; 3] = ["assigned", "handling", "replied"];
 
-fn filtered<'a>(scope: &Scope, f: &ListFilter, today: NaiveDate) -> Boxed<'a> {
+/// The filtered list; a search on SQLite may be confined to a window of ids.
+fn filtered<'a>(
+    scope: &Scope,
+    f: &ListFilter,
+    today: NaiveDate,
+    window: Option<crate::search::Window>,
+) -> Boxed<'a> {
     let mut q = scoped(scope);
+    if let Some((lo, hi)) = window {
+        q = q.filter(m::id.between(lo, hi));
+    }
     if !f.state.is_empty() {
         q = q.filter(m::state.eq(f.state.clone()));
     }
@@ -386,7 +395,7 @@ fn filtered<'a>(scope: &Scope, f: &ListFilter, today: NaiveDate) -> Boxed<'a> {
         q = q.filter(m::closed_at.lt(crate::clock::china_day_start(d + chrono::Duration::days(1))));
     }
     for term in crate::search::terms(&f.q) {
-        q = q.filter(crate::search::condition(f.pg, &term));
+        q = q.filter(crate::search::condition(f.pg, &term, window));
     }
     if f.due_soon == "1" {
         let until = f.soon_until.unwrap_or(today);
@@ -577,17 +586,21 @@ pub fn list(
     f: &ListFilter,
     today: NaiveDate,
 ) -> QueryResult<(Vec<Message>, Option<i64>)> {
-    let seen = filtered(scope, f, today)
+    if !f.pg && !crate::search::terms(&f.q).is_empty() {
+        return search_list(conn, scope, f, today);
+    }
+    let seen = filtered(scope, f, today, None)
         .select(m::id)
         .limit(COUNT_CAP + 1)
         .load::<i32>(conn)?
         .len() as i64;
     let total = (seen <= COUNT_CAP).then_some(seen);
+    // A search on PostgreSQL shows snippets of the long texts.
     let with_texts = !f.q.trim().is_empty();
     let rows = match f.before {
         Some(before) => load_rows(
             conn,
-            filtered(scope, f, today)
+            filtered(scope, f, today, None)
                 .filter(m::id.lt(before))
                 .order(m::id.desc())
                 .limit(PAGE_SIZE),
@@ -597,7 +610,7 @@ pub fn list(
             let page = f.page.unwrap_or(1).max(1);
             load_rows(
                 conn,
-                filtered(scope, f, today)
+                filtered(scope, f, today, None)
                     .order(m::id.desc())
                     .limit(PAGE_SIZE)
                     .offset((page - 1) * PAGE_SIZE),
@@ -608,6 +621,89 @@ pub fn list(
     Ok((rows, total))
 }
 
+/// A search on SQLite: the matching ids are gathered newest first, window by window of
+/// the first word's index (see `search_ids`), so a page and its count read only the
+/// matches near the top instead of collecting every match of a common word.
+fn search_list(
+    conn: &mut DbConn,
+    scope: &Scope,
+    f: &ListFilter,
+    today: NaiveDate,
+) -> QueryResult<(Vec<Message>, Option<i64>)> {
+    let offset = match f.before {
+        Some(_) => 0,
+        None => (f.page.unwrap_or(1).max(1) - 1) * PAGE_SIZE,
+    };
+    let want = (COUNT_CAP + 1).max(offset + PAGE_SIZE);
+    let top = search_ids(conn, scope, f, today, i32::MAX, want, SEARCH_WINDOW)?;
+    let total = (top.len() as i64 <= COUNT_CAP).then_some(top.len() as i64);
+    let page: Vec<i32> = match f.before {
+        Some(before) => {
+            let below: Vec<i32> = top.iter().copied().filter(|id| *id < before).collect();
+            if below.len() as i64 >= PAGE_SIZE || (top.len() as i64) < want {
+                below.into_iter().take(PAGE_SIZE as usize).collect()
+            } else {
+                search_ids(conn, scope, f, today, before - 1, PAGE_SIZE, SEARCH_WINDOW)?
+            }
+        }
+        None => top
+            .iter()
+            .copied()
+            .skip(offset as usize)
+            .take(PAGE_SIZE as usize)
+            .collect(),
+    };
+    let rows = load_rows(
+        conn,
+        m::messages
+            .into_boxed()
+            .filter(m::id.eq_any(page))
+            .order(m::id.desc()),
+        true,
+    )?;
+    Ok((rows, total))
+}
+
+/// How many matches of the first word the first search window holds.
+const SEARCH_WINDOW: i64 = 1_024;
+
+/// The ids (newest first, at most `want`, none above `top`) of the filtered search
+/// results. The first word's index is walked down in windows of ids holding `k` of its
+/// matches, then four times as many each time; each window is one filtered query.
+fn search_ids(
+    conn: &mut DbConn,
+    scope: &Scope,
+    f: &ListFilter,
+    today: NaiveDate,
+    mut top: i32,
+    want: i64,
+    mut k: i64,
+) -> QueryResult<Vec<i32>> {
+    let terms = crate::search::terms(&f.q);
+    let Some(first) = terms.first() else {
+        return Ok(Vec::new());
+    };
+    let mut ids: Vec<i32> = Vec::new();
+    loop {
+        let floor = crate::search::window_floor(conn, first, top, k)?;
+        let window = (floor.unwrap_or(i32::MIN), top);
+        ids.extend(
+            filtered(scope, f, today, Some(window))
+                .select(m::id)
+                .order(m::id.desc())
+                .limit(want - ids.len() as i64)
+                .load::<i32>(conn)?,
+        );
+        match floor {
+            Some(lowest) if (ids.len() as i64) < want && lowest > i32::MIN => {
+                top = lowest - 1;
+                k = k.saturating_mul(4);
+            }
+            _ => return Ok(ids),
+        }
+    }
+}
+
 /// Every row of the filtered list (newest first), at most `limit`: for exports.
 pub fn all_filtered(
     conn: &mut DbConn,
@@ -616,7 +712,7 @@ pub fn all_filtered(
     today: NaiveDate,
     limit: i64,
 ) -> QueryResult<Vec<Message>> {
-    filtered(scope, f, today)
+    filtered(scope, f, today, None)
         .order(m::id.desc())
         .limit(limit)
         .load::<Message>(conn)
@@ -807,6 +903,62 @@ pub fn similar_titles(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Searching window by window gives exactly the rows of one query over all matches,
+    /// for any first window, scope, filter, starting point and length.
+    #[test]
+    fn search_windows_match_one_query() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = dir.path().join("t.db").to_string_lossy().to_string();
+        let mut conn = crate::db::establish(&url).expect("open");
+        crate::bootstrap::prepare(&mut conn, true, false).expect("prepare");
+        let today = NaiveDate::from_ymd_opt(2026, 11, 30).expect("date");
+        let texts = crate::generate::texts(None).expect("texts");
+        crate::generate::generate(&mut conn, 800, 2, today, &texts, |_| {}).expect("generate");
+        let county: i32 = u::units
+            .filter(u::name.eq("安顺市西秀区"))
+            .select(u::id)
+            .first(&mut conn)
+            .expect("西秀区");
+        let scopes = [
+            Scope::All,
+            scope_for(&mut conn, Role::CountyOperator, county).expect("scope"),
+        ];
+        let mut compared = 0;
+        for q in ["小区", "物业", "道路 小区", "水", "安顺市", "不存在的词语"] {
+            for state in ["", "archived"] {
+                for scope in &scopes {
+                    let f = ListFilter {
+                        q: q.into(),
+                        state: state.into(),
+                        ..Default::default()
+                    };
+                    let all: Vec<i32> = filtered(scope, &f, today, None)
+                        .select(m::id)
+                        .order(m::id.desc())
+                        .load(&mut conn)
+                        .expect("one query");
+                    compared += all.len();
+                    for k in [1, 3, 50, SEARCH_WINDOW] {
+                        let got = search_ids(&mut conn, scope, &f, today, i32::MAX, 100_000, k)
+                            .expect("windows");
+                        assert_eq!(got, all, "{q} {state} k={k}");
+                        let got = search_ids(&mut conn, scope, &f, today, i32::MAX, 7, k)
+                            .expect("windows");
+                        assert_eq!(got, all.iter().copied().take(7).collect::<Vec<_>>());
+                        if let Some(mid) = all.get(all.len() / 2) {
+                            let got = search_ids(&mut conn, scope, &f, today, *mid, 5, k)
+                                .expect("windows");
+                            let want: Vec<i32> =
+                                all.iter().copied().filter(|i| i <= mid).take(5).collect();
+                            assert_eq!(got, want, "{q} from {mid}");
+                        }
+                    }
+                }
+            }
+        }
+        assert!(compared > 100, "the words are found: {compared}");
+    }
 
     #[test]
     fn masking() {
