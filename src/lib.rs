@@ -16,6 +16,7 @@ pub mod forms;
 pub mod generate;
 pub mod import;
 pub mod messages;
+pub mod reference;
 pub mod scoring;
 pub mod search;
 pub mod startup;

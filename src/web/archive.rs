@@ -266,10 +266,11 @@ pub async fn one(
     let id = path.into_inner();
     let (role, unit) = (ctx.role, ctx.unit.id);
     let base = base_url(&req);
+    let state = ctx.state.clone();
     let (doc, latest, prints) = db::run(ctx.pool(), move |c| {
         let scope = model::scope_for(c, role, unit)?;
         let msg = model::find_scoped(c, &scope, id)?.ok_or(AppError::NotFound)?;
-        let names = names_of(&units::all(c)?);
+        let names = names_of(&crate::reference::get(c, &state.cache)?.units);
         let l = load(c, msg)?;
         Ok((
             build_doc(&l, &names, &base),

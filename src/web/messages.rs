@@ -370,25 +370,22 @@ pub async fn list(ctx: Ctx, query: web::Query<ListFilter>) -> Result<HttpRespons
     let (role, unit) = (ctx.role, ctx.unit.id);
     let today = china_today();
     let mut filter = f.clone();
-    let (rows, total, all, cal, levels, platforms, categories) = db::run(ctx.pool(), move |c| {
+    let state = ctx.state.clone();
+    let (rows, total, reference) = db::run(ctx.pool(), move |c| {
         let scope = model::scope_for(c, role, unit)?;
-        let cal = config::calendar(c)?;
+        let reference = crate::reference::get(c, &state.cache)?;
         filter.pg = matches!(c, db::DbConn::Pg(_));
-        filter.soon_until =
-            Some(cal.add_working_days(today, crate::messages::calendar::DUE_SOON_DAYS));
+        filter.soon_until = Some(
+            reference
+                .calendar
+                .add_working_days(today, crate::messages::calendar::DUE_SOON_DAYS),
+        );
         let (rows, total) = model::list(c, &scope, &filter, today)?;
-        Ok((
-            rows,
-            total,
-            units::all(c)?,
-            cal,
-            config::list(c, config::LEVEL)?,
-            config::list(c, config::PLATFORM)?,
-            config::list(c, config::CATEGORY)?,
-        ))
+        Ok((rows, total, reference))
     })
     .await?;
-    let names = unit_names(&all);
+    let (all, cal) = (&reference.units, &reference.calendar);
+    let names = unit_names(all);
     let page = f.page.unwrap_or(1).max(1);
     let pages = total
         .map(|t| ((t + PAGE_SIZE - 1) / PAGE_SIZE).max(1))
@@ -438,7 +435,7 @@ pub async fn list(ctx: Ctx, query: web::Query<ListFilter>) -> Result<HttpRespons
                             })
                             .or_else(|| crate::search::snippet(&m.complainant_name, &terms, 10))
                     },
-                    ..row(m, &names, &cal, today)
+                    ..row(m, &names, cal, today)
                 }
             })
             .collect(),
@@ -454,9 +451,9 @@ pub async fn list(ctx: Ctx, query: web::Query<ListFilter>) -> Result<HttpRespons
                 disabled: false,
             })
             .collect(),
-        levels: choices(&levels),
-        platforms: choices(&platforms),
-        categories: choices(&categories),
+        levels: choices(&reference.levels),
+        platforms: choices(&reference.platforms),
+        categories: choices(&reference.categories),
         units: unit_choices,
         prev_query: query_string(&f, page - 1),
         next_query: query_with(&f, page + 1, rows.last().map(|m| m.id)),
@@ -596,12 +593,12 @@ struct PageData {
     latest_print: Option<archive::Print>,
     default_retention: String,
     return_marks: Vec<(i32, String)>,
-    all: Vec<Unit>,
-    cal: Calendar,
+    reference: std::sync::Arc<crate::reference::Reference>,
 }
 
 async fn load_page(ctx: &Ctx, id: i32) -> Result<PageData, AppError> {
     let (role, unit) = (ctx.role, ctx.unit.id);
+    let state = ctx.state.clone();
     db::run(ctx.pool(), move |c| {
         let scope = model::scope_for(c, role, unit)?;
         let msg = model::find_scoped(c, &scope, id)?.ok_or(AppError::NotFound)?;
@@ -612,8 +609,7 @@ async fn load_page(ctx: &Ctx, id: i32) -> Result<PageData, AppError> {
             latest_print: archive::latest_print(c, id)?,
             default_retention: archive::settings(c)?.2,
             return_marks: crate::scoring::store::marks_of(c, id)?,
-            all: units::all(c)?,
-            cal: config::calendar(c)?,
+            reference: crate::reference::get(c, &state.cache)?,
             msg,
         })
     })
@@ -628,23 +624,24 @@ fn show_page(
     flash: Option<(&str, &str)>,
 ) -> ShowPage {
     let msg = &data.msg;
-    let names = unit_names(&data.all);
+    let names = unit_names(&data.reference.units);
     let name_of = |id: Option<i32>| id.and_then(|i| names.get(&i).cloned()).unwrap_or_default();
     let today = china_today();
     let who = acting(ctx);
     let standing = service::standing(&who, msg);
     // Only the kind of supervision that fits the deadline is offered (催办 before it, 督办
     // after it), as the service will check.
-    let overdue = service::reply_overdue(&data.cal, today, msg);
+    let overdue = service::reply_overdue(&data.reference.calendar, today, msg);
     let available: Vec<Action> = lifecycle::available(msg.state(), standing, service::facts(msg))
         .into_iter()
         .filter(|a| service::supervision_fits(*a, overdue))
         .collect();
     let elements = archive::elements(msg, &names);
     let assign_units: Vec<Choice> = data
-        .all
+        .reference
+        .units
         .iter()
-        .filter(|u| service::assignable(&data.all, msg.owner_unit_id, u))
+        .filter(|u| service::assignable(&data.reference.units, msg.owner_unit_id, u))
         .map(|u| Choice {
             value: u.id.to_string(),
             label: u.name.clone(),
@@ -652,7 +649,8 @@ fn show_page(
         })
         .collect();
     let forward_units: Vec<Choice> = data
-        .all
+        .reference
+        .units
         .iter()
         .filter(|u| {
             u.active && u.parent_id == msg.handling_unit_id && u.kind() == Some(UnitKind::SubUnit)
@@ -851,7 +849,7 @@ fn show_page(
         default_retention: data.default_retention.clone(),
         owner: name_of(Some(msg.owner_unit_id)),
         forwarded: name_of(msg.forwarded_unit_id),
-        cue: deadline_cue(&data.cal, today, msg),
+        cue: deadline_cue(&data.reference.calendar, today, msg),
         accept_due: if state == State::Assigned {
             msg.accept_due
                 .map(|d| d.format("%Y-%m-%d").to_string())
@@ -1021,7 +1019,7 @@ pub async fn act(
                 unit: data
                     .msg
                     .handling_unit_id
-                    .and_then(|h| data.all.iter().find(|u| u.id == h))
+                    .and_then(|h| data.reference.units.iter().find(|u| u.id == h))
                     .map(|u| u.name.clone())
                     .unwrap_or_default(),
                 retention,
@@ -1058,7 +1056,7 @@ pub async fn todo(ctx: &Ctx) -> Result<(Vec<TodoRow>, model::TodoCounts), AppErr
     let (role, unit) = (ctx.role, ctx.unit.id);
     let today = china_today();
     let state = ctx.state.clone();
-    let (waiting, all, cal) = db::run(ctx.pool(), move |c| {
+    let (waiting, reference) = db::run(ctx.pool(), move |c| {
         // Kept while the data is unchanged (a centre may have tens of thousands waiting).
         let waiting = state
             .cache
@@ -1068,11 +1066,12 @@ pub async fn todo(ctx: &Ctx) -> Result<(Vec<TodoRow>, model::TodoCounts), AppErr
                     model::todo_counts(c, role, unit, today)?,
                 ))
             })?;
-        Ok((waiting, units::all(c)?, config::calendar(c)?))
+        Ok((waiting, crate::reference::get(c, &state.cache)?))
     })
     .await?;
     let (msgs, counts) = (&waiting.0, waiting.1);
-    let names = unit_names(&all);
+    let (all, cal) = (&reference.units, &reference.calendar);
+    let names = unit_names(all);
     let mut rows: Vec<(TodoRow, bool, Option<chrono::NaiveDate>)> = msgs
         .iter()
         .map(|m| {
@@ -1095,7 +1094,7 @@ pub async fn todo(ctx: &Ctx) -> Result<(Vec<TodoRow>, model::TodoCounts), AppErr
                 State::Reported => "待销号",
                 State::Archived => "",
             };
-            let r = row(m, &names, &cal, today);
+            let r = row(m, &names, cal, today);
             let overdue = r.cue.as_ref().is_some_and(|(_, css)| *css == "due-over");
             let supervised = r.supervision.is_some() && handler;
             (
@@ -1143,7 +1142,7 @@ pub async fn notice(ctx: Ctx, path: web::Path<(i32, i32)>) -> Result<HttpRespons
         .iter()
         .find(|e| e.seq == seq && Action::parse(&e.action).is_some_and(|a| a.is_supervision()))
         .ok_or(AppError::NotFound)?;
-    let names = unit_names(&data.all);
+    let names = unit_names(&data.reference.units);
     let detail: serde_json::Value =
         serde_json::from_str(&ev.detail).unwrap_or(serde_json::Value::Null);
     let deadline = detail
