@@ -45,6 +45,13 @@ struct Dated {
     replied_at: Option<NaiveDateTime>,
 }
 
+/// Which events to load, by their JSON detail (written by this program, compactly).
+enum Detail {
+    Any,
+    Like(&'static str),
+    NotLike(&'static str),
+}
+
 /// An event (message, seq, action, time, text, detail) with its message's handling unit.
 type UnitEvent = (i32, i32, String, NaiveDateTime, String, String, Option<i32>);
 
@@ -87,12 +94,18 @@ pub fn gather(
     );
 
     // D01 超期签收: 签收 due in the year.
+    // The units are checked here, not in SQL: given a list of units, SQLite would walk
+    // them through a unit index and read every row, instead of the deadline's covering
+    // index.
+    let wanted: std::collections::HashSet<i32> = units.iter().copied().collect();
     let to_accept: Vec<Dated> = m::messages
         .filter(m::accept_due.between(start, end))
-        .filter(m::handling_unit_id.eq_any(units))
         .select(dated_cols)
         .load(conn)?;
-    for msg in &to_accept {
+    for msg in to_accept
+        .iter()
+        .filter(|d| d.unit.is_some_and(|u| wanted.contains(&u)))
+    {
         let (Some(unit), Some(due)) = (msg.unit, msg.accept_due) else {
             continue;
         };
@@ -117,10 +130,12 @@ pub fn gather(
     // D02 超期答复/超期办结: reply due in the year.
     let to_reply: Vec<Dated> = m::messages
         .filter(m::due_at.between(start, end))
-        .filter(m::handling_unit_id.eq_any(units))
         .select(dated_cols)
         .load(conn)?;
-    for msg in &to_reply {
+    for msg in to_reply
+        .iter()
+        .filter(|d| d.unit.is_some_and(|u| wanted.contains(&u)))
+    {
         let (Some(unit), Some(due)) = (msg.unit, msg.due_at) else {
             continue;
         };
@@ -175,7 +190,7 @@ pub fn gather(
     // only when not 化解: the JSON detail is written by this program, compactly).
     let unit_events = |conn: &mut DbConn,
                        action: &str,
-                       detail_like: Option<&str>,
+                       detail: Detail,
                        from: chrono::NaiveDateTime|
      -> QueryResult<Vec<UnitEvent>> {
         let mut q = e::message_events
@@ -194,37 +209,39 @@ pub fn gather(
                 m::handling_unit_id,
             ))
             .into_boxed();
-        if let Some(like) = detail_like {
-            q = q.filter(e::detail.like(like.to_string()));
+        match detail {
+            Detail::Any => {}
+            Detail::Like(p) => q = q.filter(e::detail.like(p.to_string())),
+            Detail::NotLike(p) => q = q.filter(e::detail.not_like(p.to_string())),
         }
         q.load(conn)
     };
-    // Approvals in the year per unit, and how many of them 化解 (counted in the database).
-    // (LIKE '%' keeps every approval.)
-    let approvals = |conn: &mut DbConn, like: &str| -> QueryResult<Vec<(Option<i32>, i64)>> {
-        e::message_events
-            .inner_join(m::messages)
-            .filter(e::action.eq("approve"))
-            .filter(e::at.ge(t0))
-            .filter(e::at.lt(t1))
-            .filter(m::handling_unit_id.eq_any(units))
-            .filter(e::detail.like(like.to_string()))
-            .group_by(m::handling_unit_id)
-            .select((m::handling_unit_id, diesel::dsl::count_star()))
-            .load(conn)
-    };
+    // Approvals in the year per unit, and how many of them 化解: counted in the database,
+    // in one pass over the year's approvals.
+    let approvals: Vec<(Option<i32>, i64, i64)> = e::message_events
+        .inner_join(m::messages)
+        .filter(e::action.eq("approve"))
+        .filter(e::at.ge(t0))
+        .filter(e::at.lt(t1))
+        .filter(m::handling_unit_id.eq_any(units))
+        .group_by(m::handling_unit_id)
+        .select((
+            m::handling_unit_id,
+            diesel::dsl::count_star(),
+            diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "COALESCE(SUM(CASE WHEN message_events.detail LIKE '%\"resolved\":true%' THEN 1 ELSE 0 END), 0)",
+            ),
+        ))
+        .load(conn)?;
     let mut closed: HashMap<i32, (i64, i64)> = HashMap::new();
-    for (unit, n) in approvals(conn, "%")? {
+    for (unit, n, resolved) in approvals {
         if let Some(u) = unit {
-            closed.entry(u).or_default().0 += n;
+            let c = closed.entry(u).or_default();
+            c.0 += n;
+            c.1 += resolved;
         }
     }
-    for (unit, n) in approvals(conn, "%\"resolved\":true%")? {
-        if let Some(u) = unit {
-            closed.entry(u).or_default().1 += n;
-        }
-    }
-    for (id, _, _, at, text, _, unit) in unit_events(conn, "reject", None, t0)? {
+    for (id, _, _, at, text, _, unit) in unit_events(conn, "reject", Detail::Any, t0)? {
         let Some(unit) = unit else { continue };
         let day = to_china(at).date();
         push(
@@ -233,27 +250,29 @@ pub fn gather(
             cause(id, format!("{day} 答复被驳回重办：{text}"), day),
         );
     }
-    for (id, _, _, at, _, _, unit) in
-        unit_events(conn, "follow_up", Some("%\"satisfaction\":\"不满意\"%"), t0)?
-    {
+    for (id, _, _, at, _, _, unit) in unit_events(
+        conn,
+        "follow_up",
+        Detail::Like("%\"satisfaction\":\"不满意\"%"),
+        t0,
+    )? {
         let Some(unit) = unit else { continue };
         let day = to_china(at).date();
         push(unit, "D05", cause(id, format!("{day} 回访不满意"), day));
     }
-    for (id, _, _, at, _, detail, unit) in unit_events(conn, "approve", None, t0)? {
+    for (id, _, _, at, _, _, unit) in
+        unit_events(conn, "approve", Detail::NotLike("%\"resolved\":true%"), t0)?
+    {
         let Some(unit) = unit else { continue };
-        if detail.contains("\"resolved\":true") {
-            continue;
-        }
         let day = to_china(at).date();
         push(unit, "D06", cause(id, format!("{day} 办结，未化解"), day));
     }
     // D03 督办后未按期落实: supervision whose deadline falls in the year (issued up to a
     // year before), met only by a reply by the deadline.
     let since = china_day_start(start - Duration::days(366));
-    let mut supervision = unit_events(conn, "urge", None, since)?;
-    supervision.extend(unit_events(conn, "supervise", None, since)?);
-    supervision.extend(unit_events(conn, "flag", None, since)?);
+    let mut supervision = unit_events(conn, "urge", Detail::Any, since)?;
+    supervision.extend(unit_events(conn, "supervise", Detail::Any, since)?);
+    supervision.extend(unit_events(conn, "flag", Detail::Any, since)?);
     let supervised: Vec<i32> = supervision.iter().map(|s| s.0).collect();
     let mut replies: HashMap<i32, Vec<(i32, NaiveDate)>> = HashMap::new();
     for chunk in supervised.chunks(900) {
@@ -398,23 +417,26 @@ pub fn gather(
     // days, or changed since the latest print. After 销号 a record changes only by an
     // appended 更正, so only a print older than the 销号, or a 更正 after it, can differ:
     // those few are compared in full, as the message page does.
+    // Read through the covering index (archived_at, state, handling_unit_id); the state
+    // and the units are checked here (see D01).
     let archived = || {
         m::messages
-            .filter(m::state.eq("archived"))
-            .filter(m::handling_unit_id.eq_any(units))
             .filter(m::archived_at.ge(t0))
             .filter(m::archived_at.lt(t1))
     };
-    let unprinted: Vec<(i32, Option<i32>, Option<NaiveDateTime>)> = archived()
+    let unprinted: Vec<(i32, String, Option<i32>, Option<NaiveDateTime>)> = archived()
         .filter(diesel::dsl::not(diesel::dsl::exists(
             ap::archive_prints.filter(ap::message_id.eq(m::id)),
         )))
-        .select((m::id, m::handling_unit_id, m::archived_at))
+        .select((m::id, m::state, m::handling_unit_id, m::archived_at))
         .load(conn)?;
-    for (id, unit, at) in unprinted {
+    for (id, state, unit, at) in unprinted {
         let (Some(unit), Some(at)) = (unit, at) else {
             continue;
         };
+        if state != "archived" || !wanted.contains(&unit) {
+            continue;
+        }
         let day = to_china(at).date();
         if end > day + Duration::days(PRINT_GRACE_DAYS) {
             push(
@@ -455,6 +477,9 @@ pub fn gather(
             let (Some(unit), Some(at)) = (msg.handling_unit_id, msg.archived_at) else {
                 continue;
             };
+            if msg.state != "archived" || !wanted.contains(&unit) {
+                continue;
+            }
             let day = to_china(at).date();
             let events = model::events(conn, msg.id)?;
             let files = attachments::for_message(conn, msg.id)?;
