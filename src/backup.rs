@@ -237,11 +237,16 @@ pub fn check_files(from: &Path, m: &Manifest, report: &mut Report) {
 }
 
 /// Restore a backup into an empty data location and verify the result.
-pub fn restore(config: &Config, from: &Path) -> anyhow::Result<Report> {
-    let m: Manifest = serde_json::from_slice(
+/// The manifest of a backup directory.
+pub fn manifest(from: &Path) -> anyhow::Result<Manifest> {
+    serde_json::from_slice(
         &fs::read(from.join("manifest.json")).context("备份目录中没有 manifest.json")?,
     )
-    .context("manifest.json 格式错误")?;
+    .context("manifest.json 格式错误")
+}
+
+pub fn restore(config: &Config, from: &Path) -> anyhow::Result<Report> {
+    let m = manifest(from)?;
     let mut report = Report::default();
     check_files(from, &m, &mut report);
     if !report.problems.is_empty() {

@@ -53,6 +53,9 @@ enum Command {
     Restore {
         #[arg(long)]
         from: std::path::PathBuf,
+        /// Do not ask for confirmation (for scripts).
+        #[arg(long)]
+        yes: bool,
     },
     /// Fill a new database with generated messages for benchmarks (with the demo
     /// accounts, password Anshun@2026).
@@ -116,8 +119,23 @@ fn tune_allocator() {
     // instead of one per thread keep freed memory from piling up in each.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
-        libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_ARENA_MAX, 4);
     }
+}
+
+/// Ask on the terminal; only the word 恢复 (or `yes`) confirms. Without a terminal
+/// nothing is confirmed (scripts pass `--yes`).
+fn confirmed(prompt: &str) -> anyhow::Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        println!("没有可以确认的终端：请在终端中运行，或加 --yes。");
+        return Ok(false);
+    }
+    print!("{prompt}");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(matches!(line.trim(), "恢复" | "yes"))
 }
 
 fn print_initial_admin(pw: &Option<String>) {
@@ -194,7 +212,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Restore { from } => {
+        Command::Restore { from, yes } => {
+            let m = liuyan::backup::manifest(&from)?;
+            println!("将把以下备份恢复到数据目录 {}：", config.data_dir.display());
+            println!("  备份时间：{}（{}）", m.created_at, m.backend);
+            for (t, n) in m
+                .rows
+                .iter()
+                .filter(|(t, _)| t == "messages" || t == "users")
+            {
+                println!("  {t}: {n} 行");
+            }
+            println!("  附件：{} 个", m.files.len());
+            if !yes && !confirmed("确认恢复请输入“恢复”：")? {
+                bail!("未确认，没有恢复任何数据。");
+            }
             let started = std::time::Instant::now();
             let report = liuyan::backup::restore(&config, &from)?;
             println!(
