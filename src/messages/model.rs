@@ -704,18 +704,27 @@ fn search_ids(
     }
 }
 
-/// Every row of the filtered list (newest first), at most `limit`: for exports.
-pub fn all_filtered(
+/// The ids of the filtered list (newest first), at most `limit`: for exports.
+pub fn filtered_ids(
     conn: &mut DbConn,
     scope: &Scope,
     f: &ListFilter,
     today: NaiveDate,
     limit: i64,
-) -> QueryResult<Vec<Message>> {
+) -> QueryResult<Vec<i32>> {
     filtered(scope, f, today, None)
+        .select(m::id)
         .order(m::id.desc())
         .limit(limit)
-        .load::<Message>(conn)
+        .load(conn)
+}
+
+/// These messages in full, newest first.
+pub fn by_ids(conn: &mut DbConn, ids: &[i32]) -> QueryResult<Vec<Message>> {
+    m::messages
+        .filter(m::id.eq_any(ids))
+        .order(m::id.desc())
+        .load(conn)
 }
 
 /// Everything waiting for the user's unit to act; None for roles that act on nothing.

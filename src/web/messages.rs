@@ -22,9 +22,10 @@ use crate::messages::service::{
     self, ActForm, ActOutcome, Acting, Files, RegisterForm, RegisterOutcome, CONFLICT_MESSAGE,
     FOLLOWUP_METHODS, SATISFACTION,
 };
-use crate::units::{self, Unit};
+use crate::units::Unit;
 use crate::web::admin::Choice;
 use crate::web::ctx::{format_time, Ctx, Layout};
+use crate::web::insight::Sheet;
 use crate::web::upload::CsrfUpload;
 use crate::web::{render, render_status, see_other};
 
@@ -1450,92 +1451,49 @@ pub async fn export(
     let mut filter = query.into_inner();
     let (role, unit, actor) = (ctx.role, ctx.unit.id, ctx.actor());
     let today = china_today();
+    let state = ctx.state.clone();
     let result = db::run(ctx.pool(), move |c| {
-        use crate::db::schema::message_events::dsl as e;
-        use diesel::prelude::*;
         let scope = model::scope_for(c, role, unit)?;
-        let cal = config::calendar(c)?;
+        let reference = crate::reference::get(c, &state.cache)?;
         filter.pg = matches!(c, db::DbConn::Pg(_));
-        filter.soon_until =
-            Some(cal.add_working_days(today, crate::messages::calendar::DUE_SOON_DAYS));
-        let rows = model::all_filtered(c, &scope, &filter, today, EXPORT_MAX + 1)?;
-        if rows.len() as i64 > EXPORT_MAX {
-            return Ok(Err(rows.len()));
+        filter.soon_until = Some(
+            reference
+                .calendar
+                .add_working_days(today, crate::messages::calendar::DUE_SOON_DAYS),
+        );
+        let ids = model::filtered_ids(c, &scope, &filter, today, EXPORT_MAX + 1)?;
+        if ids.len() as i64 > EXPORT_MAX {
+            return Ok(Err(ids.len()));
         }
-        let names = unit_names(&units::all(c)?);
-        // 经办人 and 审核人: who gave the latest reply and the latest approval (read from
-        // the covering index (message_id, action, seq, actor_name), no table rows).
-        // message → ((seq, 经办人), (seq, 审核人))
-        type Latest = (i32, String);
-        let mut people: HashMap<i32, (Latest, Latest)> = HashMap::new();
-        let ids: Vec<i32> = rows.iter().map(|m| m.id).collect();
-        for chunk in ids.chunks(900) {
-            let evs: Vec<(i32, String, i32, String)> = e::message_events
-                .filter(e::message_id.eq_any(chunk))
-                .filter(e::action.eq_any(["reply", "approve"]))
-                .select((e::message_id, e::action, e::seq, e::actor_name))
-                .load(c)?;
-            for (id, action, seq, who) in evs {
-                let p = people.entry(id).or_default();
-                let slot = if action == "reply" {
-                    &mut p.0
-                } else {
-                    &mut p.1
-                };
-                if seq > slot.0 {
-                    *slot = (seq, who);
-                }
+        let names = unit_names(&reference.units);
+        let mut sheet = if format == "csv" {
+            Sheet::csv(&EXPORT_HEADERS)?
+        } else {
+            Sheet::xlsx(
+                &format!("网民留言（导出于 {today}，共 {} 条）", ids.len()),
+                &EXPORT_HEADERS,
+            )?
+        };
+        // A chunk of messages at a time, so that a long export never holds them all.
+        for chunk in ids.chunks(500) {
+            let people = handlers_and_reviewers(c, chunk)?;
+            for m in model::by_ids(c, chunk)? {
+                sheet.push(&export_row(&m, &names, people.get(&m.id)))?;
             }
         }
-        let t = |x: Option<chrono::NaiveDateTime>| x.map(format_time).unwrap_or_default();
-        let table: Vec<Vec<String>> = rows
-            .iter()
-            .map(|m| {
-                let els = archive::elements(m, &names);
-                let v = |i: usize| els.get(i).map(|e| e.value.clone()).unwrap_or_default();
-                let ((_, handler), (_, reviewer)) = people.get(&m.id).cloned().unwrap_or_default();
-                vec![
-                    v(0),
-                    v(1),
-                    m.source_platform.clone(),
-                    m.platform_ref.clone().unwrap_or_default(),
-                    v(3),
-                    v(4),
-                    v(5),
-                    v(6),
-                    v(7),
-                    v(8),
-                    v(9),
-                    v(10),
-                    v(11),
-                    v(12),
-                    v(13),
-                    v(14),
-                    v(15),
-                    m.state().label().to_string(),
-                    t(m.assigned_at),
-                    t(m.accepted_at),
-                    t(m.replied_at),
-                    t(m.closed_at),
-                    handler,
-                    reviewer,
-                    m.archive_no.clone().unwrap_or_default(),
-                ]
-            })
-            .collect();
         crate::audit::record(
             c,
             &actor,
             "export",
-            &format!("导出留言列表 {} 条（联系方式已脱敏）", table.len()),
+            &format!("导出留言列表 {} 条（联系方式已脱敏）", ids.len()),
             crate::audit::OK,
             "",
         )?;
-        Ok(Ok(table))
+        Ok(Ok((sheet, format == "csv")))
     })
     .await?;
-    let table = match result {
-        Ok(t) => t,
+    let (sheet, csv) = match result {
+        Ok(s) => s,
         Err(n) => {
             ctx.flash(
                 "error",
@@ -1547,16 +1505,82 @@ pub async fn export(
         }
     };
     let stamp = today.format("%Y%m%d");
-    if format == "csv" {
-        crate::web::insight::csv_response(&format!("留言-{stamp}.csv"), &EXPORT_HEADERS, &table)
-    } else {
-        crate::web::insight::xlsx_response(
-            &format!("留言-{stamp}.xlsx"),
-            &format!("网民留言（导出于 {today}，共 {} 条）", table.len()),
-            &EXPORT_HEADERS,
-            &table,
-        )
+    sheet.download(&format!(
+        "留言-{stamp}.{}",
+        if csv { "csv" } else { "xlsx" }
+    ))
+}
+
+/// 经办人 and 审核人 of these messages: who gave the latest reply and the latest approval
+/// (read from the covering index (message_id, action, seq, actor_name), no table rows).
+fn handlers_and_reviewers(
+    c: &mut db::DbConn,
+    ids: &[i32],
+) -> Result<HashMap<i32, (String, String)>, AppError> {
+    use crate::db::schema::message_events::dsl as e;
+    use diesel::prelude::*;
+    // message → ((seq, 经办人), (seq, 审核人))
+    type Latest = (i32, String);
+    let mut latest: HashMap<i32, (Latest, Latest)> = HashMap::new();
+    let evs: Vec<(i32, String, i32, String)> = e::message_events
+        .filter(e::message_id.eq_any(ids))
+        .filter(e::action.eq_any(["reply", "approve"]))
+        .select((e::message_id, e::action, e::seq, e::actor_name))
+        .load(c)?;
+    for (id, action, seq, who) in evs {
+        let p = latest.entry(id).or_default();
+        let slot = if action == "reply" {
+            &mut p.0
+        } else {
+            &mut p.1
+        };
+        if seq > slot.0 {
+            *slot = (seq, who);
+        }
     }
+    Ok(latest
+        .into_iter()
+        .map(|(id, ((_, h), (_, r)))| (id, (h, r)))
+        .collect())
+}
+
+/// One exported row: the 16 elements, then who handled it when.
+fn export_row(
+    m: &Message,
+    names: &HashMap<i32, String>,
+    people: Option<&(String, String)>,
+) -> Vec<String> {
+    let els = archive::elements(m, names);
+    let v = |i: usize| els.get(i).map(|e| e.value.clone()).unwrap_or_default();
+    let t = |x: Option<chrono::NaiveDateTime>| x.map(format_time).unwrap_or_default();
+    let (handler, reviewer) = people.cloned().unwrap_or_default();
+    vec![
+        v(0),
+        v(1),
+        m.source_platform.clone(),
+        m.platform_ref.clone().unwrap_or_default(),
+        v(3),
+        v(4),
+        v(5),
+        v(6),
+        v(7),
+        v(8),
+        v(9),
+        v(10),
+        v(11),
+        v(12),
+        v(13),
+        v(14),
+        v(15),
+        m.state().label().to_string(),
+        t(m.assigned_at),
+        t(m.accepted_at),
+        t(m.replied_at),
+        t(m.closed_at),
+        handler,
+        reviewer,
+        m.archive_no.clone().unwrap_or_default(),
+    ]
 }
 
 // ---------- 查看完整联系方式 ----------
