@@ -556,13 +556,144 @@ async fn keys(p: &Person, text: &str) {
     p.c.perform_actions(seq).await.expect("keys");
 }
 
-/// The id (or the text, for a button) of the focused element.
+/// The id of the focused element; for a radio button `name=value`; for a button, its text.
 async fn focused(p: &Person) -> String {
     let e = p.c.active_element().await.expect("focused element");
-    match e.attr("id").await.ok().flatten().filter(|i| !i.is_empty()) {
-        Some(id) => id,
-        None => e.text().await.unwrap_or_default().trim().to_string(),
+    if let Some(id) = e.attr("id").await.ok().flatten().filter(|i| !i.is_empty()) {
+        return id;
     }
+    if e.attr("type").await.ok().flatten().as_deref() == Some("radio") {
+        let name = e.attr("name").await.ok().flatten().unwrap_or_default();
+        let value = e.attr("value").await.ok().flatten().unwrap_or_default();
+        return format!("{name}={value}");
+    }
+    e.text().await.unwrap_or_default().trim().to_string()
+}
+
+fn key(k: fantoccini::key::Key) -> String {
+    char::from(k).to_string()
+}
+
+/// Press Tab until `target` (see `focused`) has the focus, from wherever it is now.
+async fn tab_to(p: &Person, target: &str) {
+    let tab = key(fantoccini::key::Key::Tab);
+    let mut seen = Vec::new();
+    for _ in 0..150 {
+        keys(p, &tab).await;
+        let f = focused(p).await;
+        if f == target {
+            return;
+        }
+        seen.push(f);
+    }
+    panic!("{target} not reached by Tab; reached: {seen:?}");
+}
+
+/// Tab to a field and type into it.
+async fn type_at(p: &Person, field: &str, text: &str) {
+    tab_to(p, field).await;
+    keys(p, text).await;
+}
+
+/// Tab to a list box and move through its options with the arrow keys to `option`.
+async fn arrow_to(p: &Person, select: &str, option: &str) {
+    tab_to(p, select).await;
+    let down = key(fantoccini::key::Key::Down);
+    for _ in 0..200 {
+        let chosen =
+            p.c.active_element()
+                .await
+                .expect("focused")
+                .find(Locator::Css("option:checked"))
+                .await
+                .expect("a chosen option")
+                .text()
+                .await
+                .unwrap_or_default();
+        if chosen.trim() == option {
+            return;
+        }
+        keys(p, &down).await;
+    }
+    panic!("{option} not reached with the arrow keys in {select}");
+}
+
+/// Tab to a button and press Enter: an action opens in place, a form is sent and the
+/// next page is waited for.
+async fn enter_on(p: &mut Person, button: &str, sends: bool) {
+    tab_to(p, button).await;
+    let before = p.document().await;
+    keys(p, &key(fantoccini::key::Key::Enter)).await;
+    if sends {
+        p.loaded_after(before).await;
+    }
+}
+
+#[tokio::test]
+async fn the_whole_lifecycle_with_the_keyboard_alone() {
+    let Some(driver) = Driver::start() else {
+        return;
+    };
+    let app = spawn_app().await;
+    let space = " ".to_string();
+    let mut center = Person::new(&driver, &app, None).await;
+    let mut xixiu = Person::new(&driver, &app, None).await;
+    for (p, user) in [(&mut center, "center"), (&mut xixiu, "xixiu")] {
+        p.goto("/login").await;
+        keys(p, user).await;
+        type_at(p, "password", crate::helpers::DEMO_PASSWORD).await;
+        enter_on(p, "登录", true).await;
+        p.expect("退出").await;
+    }
+    // 登记, every choice made with the arrow keys.
+    center.goto("/messages/new").await;
+    arrow_to(&center, "level", "市级").await;
+    arrow_to(&center, "source_platform", "市长信箱").await;
+    arrow_to(&center, "category", "投诉举报").await;
+    type_at(&center, "complainant_name", "键盘办理人").await;
+    type_at(&center, "complainant_contact", "13900002222").await;
+    type_at(&center, "title", "键盘办理全过程的留言").await;
+    type_at(&center, "appeal", "只用键盘完成登记到销号。").await;
+    enter_on(&mut center, "登记", true).await;
+    center.expect("已登记").await;
+    let id = message_id(&center).await;
+    enter_on(&mut center, "转办", false).await;
+    arrow_to(&center, "assign-unit", "安顺市西秀区").await;
+    enter_on(&mut center, "确认转办", true).await;
+    center.expect("已转办").await;
+    // 西秀区: 签收, then 答复 with 已化解 chosen by Space.
+    xixiu.goto(&format!("/messages/{id}")).await;
+    enter_on(&mut xixiu, "签收", false).await;
+    enter_on(&mut xixiu, "确认签收", true).await;
+    xixiu.expect("已签收").await;
+    enter_on(&mut xixiu, "答复", false).await;
+    type_at(&xixiu, "reply-text", "已用键盘答复：问题已处理。").await;
+    tab_to(&xixiu, "resolved=1").await;
+    keys(&xixiu, &space).await;
+    enter_on(&mut xixiu, "确认答复", true).await;
+    xixiu.expect("已答复").await;
+    // 市中心: 审核通过, 回访, 呈报, 销号 and its confirmation page.
+    center.goto(&format!("/messages/{id}")).await;
+    enter_on(&mut center, "审核通过", false).await;
+    enter_on(&mut center, "确认审核通过", true).await;
+    center.expect("审核通过，已办结").await;
+    enter_on(&mut center, "回访", false).await;
+    arrow_to(&center, "follow_up-method", "电话").await;
+    tab_to(&center, "satisfaction=满意").await;
+    keys(&center, &space).await;
+    enter_on(&mut center, "确认回访", true).await;
+    center.expect("已回访").await;
+    enter_on(&mut center, "呈报", false).await;
+    type_at(&center, "report-ref", "安网呈〔2026〕9号").await;
+    enter_on(&mut center, "确认呈报", true).await;
+    center.expect("已呈报").await;
+    enter_on(&mut center, "销号", false).await;
+    enter_on(&mut center, "确认销号", true).await;
+    center.expect("档号一经编制不再改变").await;
+    enter_on(&mut center, "确认销号", true).await;
+    center.expect("已销号").await;
+    center.c.close().await.expect("close");
+    xixiu.c.close().await.expect("close");
 }
 
 #[tokio::test]
