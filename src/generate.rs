@@ -168,6 +168,8 @@ pub fn generate(
     let mut ref_seq: HashMap<i32, i32> = HashMap::new();
     let mut pieces: HashMap<(i32, String), i32> = HashMap::new();
     let mut done = 0;
+    let mut to_index: Vec<(i32, String)> = Vec::new();
+    crate::search::bulk_load(conn, true)?;
     for chunk in days.chunks(5000) {
         db::write_tx(conn, |conn| {
             for &d in chunk {
@@ -438,17 +440,21 @@ pub fn generate(
                     prev = (h, h2);
                 }
                 let reply_text = reached(State::Replied).then_some(reply.as_str());
-                crate::search::index_new(
-                    conn,
-                    id,
-                    &crate::search::body(title, body, reply_text, &name),
-                )?;
+                to_index.push((id, crate::search::body(title, body, reply_text, &name)));
                 done += 1;
+            }
+            // The chunk's search entries last, one after another: a statement with
+            // triggers (every insert above) opens a savepoint, and at each savepoint
+            // SQLite's full-text index writes out what it holds as a new small segment,
+            // to be merged again and again; written together they make one.
+            for (id, text) in to_index.drain(..) {
+                crate::search::index_new(conn, id, &text)?;
             }
             Ok::<_, AppError>(())
         })?;
         progress(done);
     }
+    crate::search::bulk_load(conn, false)?;
     // The counters continue where the generated numbers stop.
     db::write_tx(conn, |conn| {
         for (year, last) in &ref_seq {

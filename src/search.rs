@@ -151,6 +151,23 @@ fn write(conn: &mut DbConn, id: i32, text: &str, replace: bool) -> QueryResult<(
     Ok(())
 }
 
+/// SQLite: prepare the full-text indexes for (`true`) or return them from (`false`) a
+/// bulk load. During it each index gathers 64 MB of entries in memory before writing a
+/// segment (instead of 1 MB), so that far fewer segments are written and merged again.
+pub fn bulk_load(conn: &mut DbConn, start: bool) -> QueryResult<()> {
+    let DbConn::Sqlite(c) = conn else {
+        return Ok(());
+    };
+    let size = if start { 64 << 20 } else { 1 << 20 };
+    for table in ["messages_fts", "messages_grams"] {
+        diesel::sql_query(format!(
+            "INSERT INTO {table} ({table}, rank) VALUES ('hashsize', {size})"
+        ))
+        .execute(c)?;
+    }
+    Ok(())
+}
+
 /// The short-word (SQLite) index entry of one message.
 fn write_grams(
     c: &mut diesel::SqliteConnection,

@@ -308,29 +308,33 @@ pub fn overview(
         .filter(m::closed_at.ge(t0))
         .select((m::closed_at, m::replied_at, m::due_at))
         .load(conn)?;
-    o.months = (0..12)
-        .map(|i| {
-            let start = add_months(first, i);
-            let next = add_months(first, i + 1);
-            let inside = |d: NaiveDate| d >= start && d < next;
-            let received = posted
-                .iter()
-                .filter(|p| inside(to_china(**p).date()))
-                .count() as i64;
-            let mut c = 0;
-            let mut on_time = 0;
-            for (closed_at, replied, due) in &closed {
-                if closed_at.is_some_and(|t| inside(to_china(t).date())) {
-                    c += 1;
-                    if let (Some(r), Some(d)) = (replied, due) {
-                        if to_china(*r).date() <= *d {
-                            on_time += 1;
-                        }
-                    }
+    // Each row counted once into its month (month 0 is `first`).
+    let month_of = |t: NaiveDateTime| -> Option<usize> {
+        use chrono::Datelike;
+        let d = to_china(t).date();
+        let n = (d.year() - first.year()) * 12 + d.month0() as i32 - first.month0() as i32;
+        usize::try_from(n).ok().filter(|n| *n < 12)
+    };
+    let mut months = [(0i64, 0i64, 0i64); 12];
+    for p in posted {
+        if let Some(i) = month_of(p) {
+            months[i].0 += 1;
+        }
+    }
+    for (closed_at, replied, due) in closed {
+        if let Some(i) = closed_at.and_then(month_of) {
+            months[i].1 += 1;
+            if let (Some(r), Some(d)) = (replied, due) {
+                if to_china(r).date() <= d {
+                    months[i].2 += 1;
                 }
             }
-            (start, received, c, on_time)
-        })
+        }
+    }
+    o.months = months
+        .iter()
+        .enumerate()
+        .map(|(i, (received, c, on_time))| (add_months(first, i as i32), *received, *c, *on_time))
         .collect();
     // The year's breakdowns by category, platform and level: one pass over an index that
     // holds those columns (and the scope's), counted here — a GROUP BY let SQLite's
