@@ -5,6 +5,8 @@
 #
 #   bash bench/run.sh                 # 1,000,000 messages in /tmp/liuyan-bench
 #   MESSAGES=100000 bash bench/run.sh # smaller
+#   DATABASE_URL=postgres://user@host/db BENCH_DIR=/tmp/liuyan-bench-pg MESSAGES=100000 \
+#     bash bench/run.sh               # on PostgreSQL (an empty database; generated once)
 #
 # Needs: wrk (apt-get install wrk), curl. Results are appended to bench/results.md.
 set -euo pipefail
@@ -21,10 +23,14 @@ cargo build --release --locked
 BIN=target/release/liuyan
 DATA_ARG=()
 [ -d ../shared/data ] && DATA_ARG=(--data ../shared/data)
-if [ ! -f "$DIR/liuyan.db" ]; then
+BACKEND=SQLite
+DONE="$DIR/liuyan.db"
+if [ -n "${DATABASE_URL:-}" ]; then BACKEND=PostgreSQL; DONE="$DIR/generated"; fi
+if [ ! -f "$DONE" ]; then
   mkdir -p "$DIR"
-  echo "== generating $MESSAGES messages into $DIR"
+  echo "== generating $MESSAGES messages into $DIR ($BACKEND)"
   /usr/bin/time -f "generate: %e s, max RSS %M KB" env LIUYAN_DATA_DIR="$DIR" "$BIN" generate --messages "$MESSAGES" "${DATA_ARG[@]}"
+  [ "$BACKEND" = SQLite ] || touch "$DONE"
 fi
 
 echo "== starting the server"
@@ -122,7 +128,7 @@ kill $SAMPLER 2>/dev/null || true
 IMPORT_LINE="导入 taidi2020_replies.xlsx|（未找到 ../shared/data，跳过）"
 if [ -f ../shared/data/taidi2020_replies.xlsx ]; then
   IDIR=$(mktemp -d /tmp/liuyan-bench-import.XXXXXX)
-  LIUYAN_DATA_DIR="$IDIR" LIUYAN_LOGIN_PER_MINUTE=0 RUST_LOG=warn "$BIN" serve --demo --bind "127.0.0.1:$((PORT + 1))" > "$IDIR/server.log" 2>&1 &
+  env -u DATABASE_URL LIUYAN_DATA_DIR="$IDIR" LIUYAN_LOGIN_PER_MINUTE=0 RUST_LOG=warn "$BIN" serve --demo --bind "127.0.0.1:$((PORT + 1))" > "$IDIR/server.log" 2>&1 &
   IPID=$!
   until curl -sf "http://127.0.0.1:$((PORT + 1))/healthz" >/dev/null; do sleep 0.05; done
   IMPORT_LINE=$(python3 bench/clients.py import "http://127.0.0.1:$((PORT + 1))" center ../shared/data/taidi2020_replies.xlsx)
@@ -135,7 +141,7 @@ PEAK=$(sort -n "$DIR/uss.txt" | tail -1)
 HEALTH=$(echo "${ROWS[0]}" | cut -d'|' -f2)
 {
   echo
-  echo "### $(date '+%Y-%m-%d %H:%M') — $MESSAGES messages, SQLite, $(nproc) cores, $CONNS connections, $DURATION each"
+  echo "### $(date '+%Y-%m-%d %H:%M') — $MESSAGES messages, $BACKEND, $(nproc) cores, $CONNS connections, $DURATION each"
   echo
   echo "$(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB. Start-up ${READY} s; server peak private (anonymous) memory $((PEAK / 1024)) MB."
   echo

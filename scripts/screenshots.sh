@@ -3,15 +3,17 @@
 # fresh demo site. Look at them (any image viewer) before and after a change to the pages.
 #
 #   bash scripts/screenshots.sh [OUT_DIR]      # default /tmp/liuyan-screens
+#   WIDTH=1920 bash scripts/screenshots.sh DIR # a wide office screen (default 1280)
 #
 # Needs chromium and fonts-noto-cjk (apt-get install -y chromium fonts-noto-cjk) and curl.
 # Each page is fetched with the role's session by curl and drawn by Chromium from a local
-# copy (a <base> element points the stylesheet back at the site), at 1280 px wide; pages
+# copy (a <base> element points the stylesheet back at the site), $WIDTH px wide; pages
 # marked "print" are also printed to PDF as a clerk would print them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-/tmp/liuyan-screens}
 PORT=${PORT:-18777}
+WIDTH=${WIDTH:-1280}
 BASE="http://127.0.0.1:$PORT"
 command -v chromium >/dev/null || { echo "需要 chromium：apt-get install -y chromium fonts-noto-cjk"; exit 1; }
 mkdir -p "$OUT"
@@ -48,7 +50,7 @@ shot() { # user jar path [print]
   name="$1$(echo "$3" | tr '/?=&' '____')"
   local html="$DATA/$name.html"
   curl -s -b "$2" "$BASE$3" | sed "s|<head>|<head><base href=\"$BASE/\">|" > "$html"
-  browser --hide-scrollbars --screenshot="$OUT/$name.png" --window-size=1280,1400 "file://$html"
+  browser --hide-scrollbars --screenshot="$OUT/$name.png" --window-size=$WIDTH,1400 "file://$html"
   if [ "${4:-}" = print ]; then
     browser --no-pdf-header-footer --print-to-pdf="$OUT/$name.pdf" "file://$html"
   fi
