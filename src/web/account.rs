@@ -403,6 +403,33 @@ struct ConfirmPage {
     errors: FieldErrors,
 }
 
+/// After the confirmation of a download: the file starts by itself, with a link to it and
+/// the way back (a download leaves the browser on the page it was started from).
+#[derive(Template)]
+#[template(path = "account/confirmed.html")]
+struct ConfirmedPage {
+    layout: Layout,
+    next: String,
+    what: &'static str,
+    back: String,
+}
+
+/// The page a download was asked for from: the list with the same filters, the audit
+/// log, the archive page.
+fn back_of(next: &str) -> String {
+    let (path, query) = next.split_once('?').unwrap_or((next, ""));
+    let path = path
+        .strip_suffix("/export")
+        .or_else(|| path.split("/package").next())
+        .unwrap_or(path);
+    let path = if path.is_empty() { "/" } else { path };
+    if query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{query}")
+    }
+}
+
 #[derive(Deserialize, Default)]
 pub struct ConfirmForm {
     #[serde(default)]
@@ -504,5 +531,32 @@ pub async fn confirm_submit(
             chrono::Utc::now().timestamp(),
         )
         .map_err(AppError::internal)?;
-    Ok(see_other(&next))
+    if what == "敏感操作" {
+        return Ok(see_other(&next));
+    }
+    render(&ConfirmedPage {
+        layout: ctx
+            .layout("身份已确认")
+            .crumb("身份已确认", "")
+            .download(&next),
+        back: back_of(&next),
+        next,
+        what,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::back_of;
+
+    #[test]
+    fn a_download_returns_to_the_page_it_came_from() {
+        assert_eq!(
+            back_of("/messages/export?format=csv&state=registered"),
+            "/messages?format=csv&state=registered"
+        );
+        assert_eq!(back_of("/audit/export"), "/audit");
+        assert_eq!(back_of("/archive/periods/3/package"), "/archive/periods/3");
+        assert_eq!(back_of("/"), "/");
+    }
 }

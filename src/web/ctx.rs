@@ -69,6 +69,8 @@ pub struct Layout {
     pub flash: Option<Flash>,
     /// Who printed the page and when (a print-only line): empty without a user.
     pub stamp: String,
+    /// A download the page starts by itself (no JavaScript: a refresh to the file).
+    pub download: Option<String>,
 }
 
 impl Layout {
@@ -84,7 +86,14 @@ impl Layout {
             csrf,
             flash: None,
             stamp: String::new(),
+            download: None,
         }
+    }
+
+    /// Start this download when the page has loaded.
+    pub fn download(mut self, url: &str) -> Layout {
+        self.download = Some(url.to_string());
+        self
     }
 
     pub fn crumb(mut self, label: &str, href: &str) -> Layout {
@@ -226,6 +235,7 @@ impl Ctx {
             csrf: self.csrf.clone(),
             flash,
             stamp: self.print_stamp(),
+            download: None,
         }
     }
 

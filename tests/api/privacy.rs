@@ -126,7 +126,8 @@ async fn exports_with_personal_data_ask_for_the_password_again() {
         .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(center.get(export).await.status(), StatusCode::SEE_OTHER);
-    // The right one: back to the export, which now answers.
+    // The right one: a page that starts the download by itself (and links to it and
+    // back to the list), and the export now answers.
     let r = center
         .submit(
             &confirm,
@@ -137,7 +138,17 @@ async fn exports_with_personal_data_ask_for_the_password_again() {
             ],
         )
         .await;
-    assert_eq!(location(&r), export);
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.expect("page");
+    let escaped = export.replace('&', "&#38;");
+    assert!(
+        page.contains(&format!(
+            "<meta http-equiv=\"refresh\" content=\"1;url={escaped}\">"
+        )),
+        "{page}"
+    );
+    assert!(page.contains(&format!("<a href=\"{escaped}\">点此下载</a>")));
+    assert!(page.contains("<a href=\"/messages?format=csv&#38;state=registered\">返回</a>"));
     let r = center.get(export).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(app.count("audit_log WHERE event = 'export'"), 1);
