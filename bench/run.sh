@@ -34,6 +34,9 @@ if [ ! -f "$DONE" ]; then
 fi
 
 echo "== starting the server"
+if curl -sf "$BASE/healthz" >/dev/null 2>&1; then
+  echo "端口 $PORT 上已有服务在运行：请先停止它（或设置 PORT）。"; exit 1
+fi
 START=$(date +%s.%N)
 LIUYAN_DATA_DIR="$DIR" LIUYAN_LOGIN_PER_MINUTE=0 RUST_LOG=warn "$BIN" serve --bind "127.0.0.1:$PORT" > "$DIR/server.log" 2>&1 &
 PID=$!
