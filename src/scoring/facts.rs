@@ -98,8 +98,15 @@ pub fn gather(
     // them through a unit index and read every row, instead of the deadline's covering
     // index.
     let wanted: std::collections::HashSet<i32> = units.iter().copied().collect();
+    // Only the rows that can be late are read: never accepted while waiting, or accepted
+    // after the start of the due day (a timestamp compares after its date in both
+    // backends; the exact China-time check follows).
     let to_accept: Vec<Dated> = m::messages
         .filter(m::accept_due.between(start, end))
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "((messages.accepted_at IS NULL AND messages.state = 'assigned') \
+             OR messages.accepted_at > messages.accept_due)",
+        ))
         .select(dated_cols)
         .load(conn)?;
     for msg in to_accept
@@ -128,8 +135,12 @@ pub fn gather(
         }
     }
     // D02 超期答复/超期办结: reply due in the year.
+    // Likewise: still running, or replied after the start of the due day.
     let to_reply: Vec<Dated> = m::messages
         .filter(m::due_at.between(start, end))
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "(messages.state IN ('assigned', 'handling') OR messages.replied_at > messages.due_at)",
+        ))
         .select(dated_cols)
         .load(conn)?;
     for msg in to_reply
