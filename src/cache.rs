@@ -80,9 +80,14 @@ impl Cache {
         if let Some(v) = self.lookup(&key, gen) {
             return Ok(v);
         }
+        let started = std::time::Instant::now();
         let value = Arc::new(f(conn)?);
         self.store(key.clone(), gen, value.clone());
-        give_back_memory();
+        // Only a long computation (a year's summary) leaves much freed memory behind;
+        // the small ones after every change (the reference data, a 待办) need no trim.
+        if started.elapsed() >= std::time::Duration::from_millis(100) {
+            give_back_memory();
+        }
         if let Ok(mut m) = self.computing.lock() {
             if m.len() > CAPACITY {
                 m.clear();

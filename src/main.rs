@@ -115,8 +115,9 @@ fn init_tracing() {
 fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator tuning; called once before any threads start.
-    // Large blocks come straight from the kernel and go back to it when freed; two arenas
-    // instead of one per thread keep freed memory from piling up in each.
+    // Large blocks come straight from the kernel and go back to it when freed; four arenas
+    // instead of one per thread keep freed memory from piling up in each, and are enough
+    // that threads seldom wait for one another's allocations.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
         libc::mallopt(libc::M_ARENA_MAX, 4);

@@ -407,13 +407,10 @@ fn filtered<'a>(
     q
 }
 
-/// One page of the filtered list (newest first) and the total.
 /// Lists count exactly up to this many rows; beyond it they say “more than”, so that a
 /// broad filter over a million rows stays fast.
 pub const COUNT_CAP: i64 = 1_000;
 
-/// One page of the filtered list (newest first) and the total: `None` when there are
-/// more than `COUNT_CAP`.
 /// The columns of `Message` with its long texts (主要诉求, the reply and its draft, the
 /// follow-up's words) left empty: what a list row shows. The long texts sit at the end
 /// of the SQLite row, so not asking for them spares reading their overflow pages.
@@ -580,6 +577,8 @@ fn load_rows(conn: &mut DbConn, q: Boxed<'_>, with_texts: bool) -> QueryResult<V
     }
 }
 
+/// One page of the filtered list (newest first) and the total: `None` when there are
+/// more than `COUNT_CAP`.
 pub fn list(
     conn: &mut DbConn,
     scope: &Scope,

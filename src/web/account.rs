@@ -451,17 +451,22 @@ fn local_next(next: &str) -> String {
     }
 }
 
+/// The download the confirmation is for, in the clerk's words (`None`: another action).
+fn download_of(next: &str) -> Option<&'static str> {
+    if next.starts_with("/messages/export") {
+        Some("导出留言清单")
+    } else if next.starts_with("/audit/export") {
+        Some("导出审计日志")
+    } else if next.contains("/package") {
+        Some("下载档案移交包")
+    } else {
+        None
+    }
+}
+
 /// What the confirmed action is, in the clerk's words.
 fn confirm_what(next: &str) -> &'static str {
-    if next.starts_with("/messages/export") {
-        "导出留言清单"
-    } else if next.starts_with("/audit/export") {
-        "导出审计日志"
-    } else if next.contains("/package") {
-        "下载档案移交包"
-    } else {
-        "敏感操作"
-    }
+    download_of(next).unwrap_or("敏感操作")
 }
 
 fn confirm_page(
@@ -531,9 +536,9 @@ pub async fn confirm_submit(
             chrono::Utc::now().timestamp(),
         )
         .map_err(AppError::internal)?;
-    if what == "敏感操作" {
+    let Some(what) = download_of(&next) else {
         return Ok(see_other(&next));
-    }
+    };
     render(&ConfirmedPage {
         layout: ctx
             .layout("身份已确认")

@@ -63,7 +63,6 @@ fn unit_names(all: &[Unit]) -> HashMap<i32, String> {
     all.iter().map(|u| (u.id, u.name.clone())).collect()
 }
 
-/// The deadline cue of a message, the same on every page: (words, css class).
 /// The deadline the message is waiting on now: the 回访 one once it is 办结, otherwise
 /// the reply's (shown in the 到期 column, beside the cue that counts from it).
 fn current_due(msg: &Message) -> Option<chrono::NaiveDate> {
@@ -74,6 +73,7 @@ fn current_due(msg: &Message) -> Option<chrono::NaiveDate> {
     }
 }
 
+/// The deadline cue of a message, the same on every page: (words, css class).
 pub fn deadline_cue(
     cal: &Calendar,
     today: chrono::NaiveDate,
