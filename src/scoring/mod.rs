@@ -282,10 +282,12 @@ pub struct Occurrences {
 }
 
 impl Occurrences {
-    pub fn push(&mut self, c: Cause) {
+    /// Counts one occurrence; its cause is built only when it is listed (a year can hold
+    /// hundreds of thousands of occurrences of one item).
+    pub fn push(&mut self, cause: impl FnOnce() -> Cause) {
         self.count += 1;
         if self.listed.len() < CAUSES_LISTED {
-            self.listed.push(c);
+            self.listed.push(cause());
         }
     }
 }
@@ -464,7 +466,7 @@ mod tests {
     fn causes(n: usize) -> Occurrences {
         let mut o = Occurrences::default();
         for i in 0..n {
-            o.push(Cause {
+            o.push(|| Cause {
                 message_id: Some(i as i32),
                 ref_no: format!("R{i}"),
                 what: String::new(),
