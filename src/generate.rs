@@ -495,3 +495,17 @@ pub fn generate(
     })?;
     Ok(done)
 }
+
+/// A fresh SQLite database in a temporary directory holding `n` generated messages over
+/// two years up to 2026-11-30 (the directory lives as long as the returned guard).
+#[cfg(test)]
+pub fn sample_db(n: usize) -> (tempfile::TempDir, DbConn, NaiveDate) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = dir.path().join("t.db").to_string_lossy().to_string();
+    let mut conn = crate::db::establish(&url).expect("open");
+    crate::bootstrap::prepare(&mut conn, true, false).expect("prepare");
+    let today = NaiveDate::from_ymd_opt(2026, 11, 30).expect("date");
+    let texts = texts(None).expect("texts");
+    generate(&mut conn, n, 2, today, &texts, |_| {}).expect("generate");
+    (dir, conn, today)
+}

@@ -916,13 +916,7 @@ mod tests {
     /// for any first window, scope, filter, starting point and length.
     #[test]
     fn search_windows_match_one_query() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = dir.path().join("t.db").to_string_lossy().to_string();
-        let mut conn = crate::db::establish(&url).expect("open");
-        crate::bootstrap::prepare(&mut conn, true, false).expect("prepare");
-        let today = NaiveDate::from_ymd_opt(2026, 11, 30).expect("date");
-        let texts = crate::generate::texts(None).expect("texts");
-        crate::generate::generate(&mut conn, 800, 2, today, &texts, |_| {}).expect("generate");
+        let (_dir, mut conn, today) = crate::generate::sample_db(800);
         let county: i32 = u::units
             .filter(u::name.eq("安顺市西秀区"))
             .select(u::id)

@@ -635,13 +635,7 @@ mod tests {
     /// the next.
     #[test]
     fn facts_match_a_naive_count() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = dir.path().join("t.db").to_string_lossy().to_string();
-        let mut conn = crate::db::establish(&url).expect("open");
-        crate::bootstrap::prepare(&mut conn, true, false).expect("prepare");
-        let today = NaiveDate::from_ymd_opt(2026, 11, 30).expect("date");
-        let texts = crate::generate::texts(None).expect("texts");
-        crate::generate::generate(&mut conn, 1500, 2, today, &texts, |_| {}).expect("generate");
+        let (_dir, mut conn, today) = crate::generate::sample_db(1500);
         // Boundaries: 23:59:59 China time on the due day (on time), 00:00:00 the next day
         // (late), for 签收 and for 答复.
         let accepted: Vec<i32> = m::messages
