@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -169,7 +170,13 @@ pub fn generate(
     let mut pieces: HashMap<(i32, String), i32> = HashMap::new();
     let mut done = 0;
     let mut to_index: Vec<(i32, String)> = Vec::new();
-    crate::search::bulk_load(conn, true)?;
+    // SQLite: a new database being filled is written in place, without the write-ahead
+    // log (every page written twice) or syncing, until the end. An interrupted run leaves
+    // a database to delete (it is refused for a second run anyway).
+    if let DbConn::Sqlite(c) = conn {
+        c.batch_execute("PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF;")?;
+    }
+    let bulk = crate::search::BulkIndex::start(conn)?;
     for chunk in days.chunks(5000) {
         db::write_tx(conn, |conn| {
             for &d in chunk {
@@ -443,18 +450,29 @@ pub fn generate(
                 to_index.push((id, crate::search::body(title, body, reply_text, &name)));
                 done += 1;
             }
-            // The chunk's search entries last, one after another: a statement with
-            // triggers (every insert above) opens a savepoint, and at each savepoint
-            // SQLite's full-text index writes out what it holds as a new small segment,
-            // to be merged again and again; written together they make one.
-            for (id, text) in to_index.drain(..) {
-                crate::search::index_new(conn, id, &text)?;
+            // PostgreSQL: the search entries with their messages.
+            if bulk.is_none() {
+                for (id, text) in to_index.drain(..) {
+                    crate::search::index_new(conn, id, &text)?;
+                }
             }
             Ok::<_, AppError>(())
         })?;
+        // SQLite: to the index builders, in batches of 10,000 (each one segment).
+        if let Some(b) = &bulk {
+            if to_index.len() >= 10_000 {
+                b.add(std::mem::take(&mut to_index))?;
+            }
+        }
         progress(done);
     }
-    crate::search::bulk_load(conn, false)?;
+    if let Some(b) = bulk {
+        b.add(std::mem::take(&mut to_index))?;
+        b.finish(conn)?;
+    }
+    if let DbConn::Sqlite(c) = conn {
+        c.batch_execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
+    }
     // The counters continue where the generated numbers stop.
     db::write_tx(conn, |conn| {
         for (year, last) in &ref_seq {
