@@ -12,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MESSAGES=${MESSAGES:-1000000}
+GENERATED=""
 DIR=${BENCH_DIR:-/tmp/liuyan-bench-$MESSAGES}
 PORT=${PORT:-18999}
 DURATION=${DURATION:-10s}
@@ -29,7 +30,9 @@ if [ -n "${DATABASE_URL:-}" ]; then BACKEND=PostgreSQL; DONE="$DIR/generated"; f
 if [ ! -f "$DONE" ]; then
   mkdir -p "$DIR"
   echo "== generating $MESSAGES messages into $DIR ($BACKEND)"
-  /usr/bin/time -f "generate: %e s, max RSS %M KB" env LIUYAN_DATA_DIR="$DIR" "$BIN" generate --messages "$MESSAGES" "${DATA_ARG[@]}"
+  /usr/bin/time -o "$DIR/generate.txt" -f "%e s (peak RSS %M KB)" env LIUYAN_DATA_DIR="$DIR" "$BIN" generate --messages "$MESSAGES" "${DATA_ARG[@]}"
+  GENERATED="Generated in this run: $(cat "$DIR/generate.txt"). "
+  echo "generate: $(cat "$DIR/generate.txt")"
   [ "$BACKEND" = SQLite ] || touch "$DONE"
 fi
 
@@ -146,7 +149,7 @@ HEALTH=$(echo "${ROWS[0]}" | cut -d'|' -f2)
   echo
   echo "### $(date '+%Y-%m-%d %H:%M') — $MESSAGES messages, $BACKEND, $(nproc) cores, $CONNS connections, $DURATION each"
   echo
-  echo "$(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB. Start-up ${READY} s; server peak private (anonymous) memory $((PEAK / 1024)) MB."
+  echo "$(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB. ${GENERATED}Start-up ${READY} s; server peak private (anonymous) memory $((PEAK / 1024)) MB."
   echo
   echo "| page | req/s | p50 | p99 | ratio to /healthz | non-2xx |"
   echo "|---|---:|---:|---:|---:|---:|"
