@@ -66,11 +66,14 @@ impl Config {
             Ok(v) if !v.trim().is_empty() => v.trim().to_string(),
             _ => format!("sqlite://{}", data_dir.join("liuyan.db").display()),
         };
-        // PostgreSQL connections wait on the network: with fewer connections than
-        // concurrent requests, some requests starve in the pool's queue (32 clients on the
-        // 待办 page: p99 680 ms with 16 connections, 88 ms with 40).
+        // PostgreSQL: four connections per core of this machine (4 to 32). More busy
+        // PostgreSQL backends than the cores can run stall each other: a backend holding a
+        // buffer's spinlock is preempted, the others back off in sleeps of up to a second.
+        // 32 clients on the 待办 page of this 2-core machine: p99 490 ms with 16
+        // connections, 147 ms with 32, 39–62 ms with 8 — at the same requests/s.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
         let pool_default = match crate::db::Backend::from_url(&database_url) {
-            crate::db::Backend::Postgres => 32,
+            crate::db::Backend::Postgres => (cores * 4).clamp(4, 32),
             crate::db::Backend::Sqlite => 16,
         };
         let c = Config {
