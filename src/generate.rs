@@ -458,9 +458,9 @@ pub fn generate(
             }
             Ok::<_, AppError>(())
         })?;
-        // SQLite: to the index builders, in batches of 10,000 (each one segment).
+        // SQLite: to the index builders, in batches of 40,000 (see `BulkIndex`).
         if let Some(b) = &bulk {
-            if to_index.len() >= 10_000 {
+            if to_index.len() >= 40_000 {
                 b.add(std::mem::take(&mut to_index))?;
             }
         }
