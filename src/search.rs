@@ -165,7 +165,8 @@ type Batch = std::sync::Arc<Vec<(i32, String)>>;
 /// — an FTS5 index is nothing but its shadow tables — are copied in, in one transaction.
 /// Big batches pay: FTS5 sorts all its pending terms at every commit, and fewer, larger
 /// sorts cost less (300,000 messages: batches of 40,000 with 256 MB, 148 s; of 10,000
-/// with 64 MB, 190 s). The load's memory is about 1 GB.
+/// with 64 MB, 190 s). Each builder holds up to 256 MB of pending terms, plus the
+/// batch of texts it is working on.
 pub struct BulkIndex {
     workers: Vec<BulkWorker>,
 }
