@@ -176,7 +176,7 @@ pub fn generate(
     if let DbConn::Sqlite(c) = conn {
         c.batch_execute("PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF;")?;
     }
-    let bulk = crate::search::BulkIndex::start(conn)?;
+    let mut bulk = crate::search::BulkIndex::start(conn)?;
     for chunk in days.chunks(5000) {
         db::write_tx(conn, |conn| {
             for &d in chunk {
@@ -459,14 +459,14 @@ pub fn generate(
             Ok::<_, AppError>(())
         })?;
         // SQLite: to the index builders, in batches of 40,000 (see `BulkIndex`).
-        if let Some(b) = &bulk {
+        if let Some(b) = bulk.as_mut() {
             if to_index.len() >= 40_000 {
                 b.add(std::mem::take(&mut to_index))?;
             }
         }
         progress(done);
     }
-    if let Some(b) = bulk {
+    if let Some(mut b) = bulk {
         b.add(std::mem::take(&mut to_index))?;
         b.finish(conn)?;
     }

@@ -175,7 +175,19 @@ struct BulkWorker {
     table: &'static str,
     path: std::path::PathBuf,
     send: std::sync::mpsc::SyncSender<Batch>,
-    handle: std::thread::JoinHandle<QueryResult<()>>,
+    handle: Option<std::thread::JoinHandle<QueryResult<()>>>,
+}
+
+/// Waits for a builder thread to end, with what stopped it.
+fn wait(
+    table: &str,
+    handle: Option<std::thread::JoinHandle<QueryResult<()>>>,
+) -> Result<(), AppError> {
+    match handle.map(|h| h.join()) {
+        Some(Ok(done)) => Ok(done?),
+        Some(Err(_)) => Err(AppError::internal(format!("{table} 索引生成线程异常退出"))),
+        None => Ok(()),
+    }
 }
 
 #[derive(QueryableByName)]
@@ -266,7 +278,7 @@ impl BulkIndex {
                 table,
                 path,
                 send,
-                handle,
+                handle: Some(handle),
             });
         }
         Ok(Some(BulkIndex { workers }))
@@ -276,11 +288,12 @@ impl BulkIndex {
     /// one batch while the next is gathered, so little is left to build when the load
     /// ends (a queue of two batches left 55 s of a million-message load after the last
     /// message; now 29 s, the copy included).
-    pub fn add(&self, batch: Vec<(i32, String)>) -> Result<(), AppError> {
+    pub fn add(&mut self, batch: Vec<(i32, String)>) -> Result<(), AppError> {
         let batch: Batch = std::sync::Arc::new(batch);
-        for w in &self.workers {
+        for w in &mut self.workers {
             if w.send.send(batch.clone()).is_err() {
-                // The builder stopped on an error: `finish` reports it.
+                // The builder stopped (a full disk, say): report why.
+                wait(w.table, w.handle.take())?;
                 return Err(AppError::internal(format!("{} 索引生成中断", w.table)));
             }
         }
@@ -293,19 +306,24 @@ impl BulkIndex {
         let DbConn::Sqlite(c) = conn else {
             return Ok(());
         };
-        for w in self.workers {
-            drop(w.send);
-            w.handle
-                .join()
-                .map_err(|_| AppError::internal(format!("{} 索引生成线程异常退出", w.table)))??;
+        for BulkWorker {
+            table,
+            path,
+            send,
+            handle,
+        } in self.workers
+        {
+            // Closing the channel ends the builder's loop.
+            drop(send);
+            wait(table, handle)?;
             diesel::sql_query("ATTACH DATABASE ? AS bulk")
-                .bind::<Text, _>(w.path.to_string_lossy())
+                .bind::<Text, _>(path.to_string_lossy())
                 .execute(c)?;
             let copied = (|| {
                 let shadows: Vec<Named> = diesel::sql_query(
                     "SELECT name FROM bulk.sqlite_master WHERE type = 'table' AND name LIKE ? ESCAPE '\\'",
                 )
-                .bind::<Text, _>(format!("{}\\_%", w.table))
+                .bind::<Text, _>(format!("{table}\\_%"))
                 .load(c)?;
                 c.immediate_transaction(|c| {
                     for Named { name } in &shadows {
@@ -319,8 +337,8 @@ impl BulkIndex {
             })();
             diesel::sql_query("DETACH DATABASE bulk").execute(c)?;
             copied?;
-            std::fs::remove_file(&w.path)
-                .map_err(|e| AppError::internal(format!("{}: {e}", w.path.display())))?;
+            std::fs::remove_file(&path)
+                .map_err(|e| AppError::internal(format!("{}: {e}", path.display())))?;
         }
         Ok(())
     }
