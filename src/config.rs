@@ -34,6 +34,9 @@ pub struct Config {
     /// Login attempts per minute from one client address (0 = no limit), with a burst
     /// of a third of it.
     pub login_per_minute: u32,
+    /// The application's clock: the system clock, except in tests that run the site on
+    /// a day of their own.
+    pub clock: crate::clock::Clock,
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
@@ -92,6 +95,7 @@ impl Config {
             max_upload_mb: env_or("LIUYAN_MAX_UPLOAD_MB", 20)?,
             login_per_minute: env_or("LIUYAN_LOGIN_PER_MINUTE", 30)?,
             secret_key: std::env::var("LIUYAN_SECRET_KEY").ok(),
+            clock: crate::clock::Clock::system(),
         };
         c.validate()?;
         Ok(c)
@@ -115,6 +119,7 @@ impl Config {
             max_upload_mb: 20,
             login_per_minute: 0,
             secret_key: None,
+            clock: crate::clock::Clock::system(),
         }
     }
 

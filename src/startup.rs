@@ -83,7 +83,9 @@ impl Application {
             crate::auth::sealing::Sealer::load(config.secret_key.as_deref(), &config.data_dir)?;
         let prep_pool = pool.clone();
         let prep_sealer = sealer.clone();
+        let clock = config.clock;
         let prepared = web::block(move || -> anyhow::Result<bootstrap::Prepared> {
+            let _clock = clock.enter();
             let mut conn = prep_pool.get().context("无法连接数据库")?;
             let prepared = bootstrap::prepare(&mut conn, demo, demo_messages)?;
             crate::auth::totp::seal_plain_secrets(&mut conn, &prep_sealer)?;
@@ -134,6 +136,8 @@ impl Application {
             cache: Default::default(),
         });
         let server = HttpServer::new(move || {
+            // Runs on each worker thread: all time read there is the application's.
+            clock.install();
             App::new()
                 .wrap(
                     SessionMiddleware::builder(DbSessionStore::new(pool.clone()), key.clone())

@@ -6,7 +6,7 @@ pub mod schema;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use chrono::{NaiveDateTime, SubsecRound, Utc};
+use chrono::NaiveDateTime;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::{ManageConnection, Pool, PooledConnection};
@@ -53,9 +53,10 @@ pub fn sqlite_path(url: &str) -> PathBuf {
     PathBuf::from(p)
 }
 
-/// Current time in UTC, truncated to microseconds so both backends store the same value.
+/// Current time in UTC on the application's clock (`clock::current`), truncated to
+/// microseconds so both backends store the same value.
 pub fn now() -> NaiveDateTime {
-    Utc::now().naive_utc().trunc_subsecs(6)
+    crate::clock::current().now()
 }
 
 /// r2d2 manager that picks the backend by URL scheme and reports why a connection failed.
@@ -230,7 +231,9 @@ where
     T: Send + 'static,
 {
     let pool = pool.clone();
+    let clock = crate::clock::current();
     actix_web::web::block(move || {
+        let _clock = clock.enter();
         let mut conn = pool.get()?;
         f(&mut conn)
     })

@@ -533,7 +533,7 @@ pub async fn confirm_submit(
     ctx.session
         .insert(
             crate::web::ctx::CONFIRMED_KEY,
-            chrono::Utc::now().timestamp(),
+            crate::clock::current().timestamp(),
         )
         .map_err(AppError::internal)?;
     let Some(what) = download_of(&next) else {

@@ -204,7 +204,8 @@ impl Ctx {
     /// comes back here, when it was not.
     pub fn confirm_password_first(&self) -> Option<actix_web::HttpResponse> {
         let at = self.session.get::<i64>(CONFIRMED_KEY).ok().flatten();
-        let fresh = at.is_some_and(|t| chrono::Utc::now().timestamp() - t < CONFIRM_VALID_SECS);
+        let fresh =
+            at.is_some_and(|t| crate::clock::current().timestamp() - t < CONFIRM_VALID_SECS);
         (!fresh).then(|| {
             crate::web::see_other(&format!(
                 "/account/confirm?next={}",
@@ -305,14 +306,14 @@ impl FromRequest for Ctx {
             let Some(uid) = uid else {
                 return Err(AppError::LoginRequired);
             };
-            let now_ts = chrono::Utc::now().timestamp();
+            let now_ts = crate::clock::current().timestamp();
             let seen = session.get::<i64>(SEEN_KEY).ok().flatten().unwrap_or(0);
             if now_ts - seen >= SEEN_EVERY_SECS {
                 // Keeps the idle timeout running from the last activity (±1 minute).
                 let _ = session.insert(SEEN_KEY, now_ts);
             }
             let login_at = session.get::<i64>(LOGIN_AT_KEY).ok().flatten().unwrap_or(0);
-            let age = chrono::Utc::now().timestamp() - login_at;
+            let age = crate::clock::current().timestamp() - login_at;
             if age > state.config.absolute_timeout_hours * 3600 {
                 end_session(&session, "登录已超过最长有效时间，请重新登录。");
                 return Err(AppError::LoginRequired);

@@ -153,7 +153,7 @@ pub async fn submit(
                 .insert(PENDING_UID, u.id)
                 .map_err(AppError::internal)?;
             session
-                .insert(PENDING_AT, chrono::Utc::now().timestamp())
+                .insert(PENDING_AT, crate::clock::current().timestamp())
                 .map_err(AppError::internal)?;
             session
                 .insert(csrf::SESSION_KEY, csrf::new_token())
@@ -218,7 +218,7 @@ async fn complete_login(
     session.renew();
     session.insert(UID_KEY, u.id).map_err(AppError::internal)?;
     session
-        .insert(LOGIN_AT_KEY, chrono::Utc::now().timestamp())
+        .insert(LOGIN_AT_KEY, crate::clock::current().timestamp())
         .map_err(AppError::internal)?;
     session
         .insert(crate::web::ctx::LOGIN_IP_KEY, ip)
@@ -246,7 +246,7 @@ struct SecondPage {
 fn pending(session: &Session) -> Option<i32> {
     let uid = session.get::<i32>(PENDING_UID).ok().flatten()?;
     let at = session.get::<i64>(PENDING_AT).ok().flatten()?;
-    (chrono::Utc::now().timestamp() - at <= PENDING_MINUTES * 60).then_some(uid)
+    (crate::clock::current().timestamp() - at <= PENDING_MINUTES * 60).then_some(uid)
 }
 
 pub async fn second_form(

@@ -67,7 +67,11 @@ async fn the_archive_page_prints_everything_and_tracks_the_paper_copy() {
         assert!(html.contains(name), "element {name}");
     }
     assert!(!html.contains("missing-mark"), "all 16 present");
-    assert!(html.contains("A001-WS·2026-Y-520402-0001"), "档号: {html}");
+    let year = app.today().format("%Y").to_string();
+    assert!(
+        html.contains(&format!("A001-WS·{year}-Y-520402-0001")),
+        "档号: {html}"
+    );
     assert!(html.contains("138****5678") && !html.contains("13812345678"));
     for step in [
         "登记",
@@ -137,7 +141,7 @@ async fn the_archive_page_prints_everything_and_tracks_the_paper_copy() {
     let xixiu_unit = crate::lifecycle::unit_id(&app, "安顺市西秀区");
     let (_, summary) = center.page("/archive").await;
     assert!(summary.contains("安顺市西秀区"));
-    let month = liuyan::clock::china_today().format("%Y-%m").to_string();
+    let month = app.today().format("%Y-%m").to_string();
     let (status, batch) = center
         .page(&format!("/archive/print?unit={xixiu_unit}&month={month}"))
         .await;
@@ -209,7 +213,7 @@ async fn concurrent_close_outs_get_gap_free_piece_numbers() {
         .expect("archive numbers");
     pieces.sort();
     let expected: Vec<String> = (1..=8)
-        .map(|n| format!("A001-WS·2026-D30-520402-{n:04}"))
+        .map(|n| format!("A001-WS·{}-D30-520402-{n:04}", app.today().format("%Y")))
         .collect();
     assert_eq!(pieces, expected);
     let store = liuyan::attachments::Store::new(&app.data_dir);
@@ -290,7 +294,13 @@ async fn tampering_with_the_database_or_the_files_is_reported() {
     assert!(has("答复）与哈希链不符"), "edited event: {text:?}");
     assert!(has("已销号档案的要素被改动"), "edited archive: {text:?}");
     assert!(has("已销号但没有档号"), "{text:?}");
-    assert!(has("件号缺失：A001-WS·2026-Y-520402-0003"), "{text:?}");
+    assert!(
+        has(&format!(
+            "件号缺失：A001-WS·{}-Y-520402-0003",
+            app.today().format("%Y")
+        )),
+        "{text:?}"
+    );
     assert!(has("办理记录第 2 条缺失"), "deleted event: {text:?}");
     assert!(has("附件“现场.pdf”的文件被改动"), "{text:?}");
     std::fs::remove_file(app.data_dir.join("attachments").join(&stored)).expect("rm");

@@ -6,7 +6,7 @@
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{csrf_of, location, spawn_app, Browser, TestApp};
+use crate::helpers::{csrf_of, location, pairs, spawn_app, TestApp};
 use crate::lifecycle::{act, register_fields, unit_id, version_of};
 
 const PDF: &[u8] = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n";
@@ -36,11 +36,6 @@ fn files_on_disk(app: &TestApp) -> (usize, usize) {
     (all.len() - incoming, incoming)
 }
 
-async fn token(b: &Browser, page: &str) -> String {
-    let (_, html) = b.page(page).await;
-    csrf_of(&html).expect("csrf token")
-}
-
 #[tokio::test]
 async fn files_travel_with_register_and_reply_and_stay_in_scope() {
     let app = spawn_app().await;
@@ -54,9 +49,14 @@ async fn files_travel_with_register_and_reply_and_stay_in_scope() {
         b"rest of the image",
     ]
     .concat();
-    let t = token(&center, "/messages/new").await;
-    let mut fields = vec![("csrf_token", t.as_str())];
-    fields.extend(register_fields("路灯不亮附照片", "王五"));
+    let filled = center
+        .fill(
+            "/messages/new",
+            "/messages",
+            &register_fields("路灯不亮附照片", "王五"),
+        )
+        .await;
+    let fields = pairs(&filled);
     let r = center
         .post_multipart("/messages", &fields, &[("files", "截图.png", &png)])
         .await;
@@ -175,11 +175,16 @@ async fn uploads_without_a_valid_token_or_over_the_limit_leave_nothing() {
     assert_eq!(files_on_disk(&app), (0, 0));
 
     // 21 MB against the default 20 MB limit.
-    let t = token(&center, "/messages/new").await;
     let mut big = PDF.to_vec();
     big.resize(21 * 1024 * 1024, b' ');
-    let mut fields = vec![("csrf_token", t.as_str())];
-    fields.extend(register_fields("超大附件", "赵六"));
+    let filled = center
+        .fill(
+            "/messages/new",
+            "/messages",
+            &register_fields("超大附件", "赵六"),
+        )
+        .await;
+    let fields = pairs(&filled);
     let r = center
         .post_multipart("/messages", &fields, &[("files", "大文件.pdf", &big)])
         .await;
@@ -210,11 +215,15 @@ async fn a_unit_over_its_attachment_quota_is_refused_and_keeps_its_form() {
         let center = &center;
         let file = &file;
         async move {
-            let t = token(center, "/messages/new").await;
-            let mut fields = vec![("csrf_token", t.as_str())];
-            fields.extend(register_fields(title, "赵六"));
+            let filled = center
+                .fill(
+                    "/messages/new",
+                    "/messages",
+                    &register_fields(title, "赵六"),
+                )
+                .await;
             center
-                .post_multipart("/messages", &fields, &[("files", "材料.pdf", file)])
+                .post_multipart("/messages", &pairs(&filled), &[("files", "材料.pdf", file)])
                 .await
         }
     };
@@ -229,13 +238,12 @@ async fn a_unit_over_its_attachment_quota_is_refused_and_keeps_its_form() {
     assert_eq!(files_on_disk(&app), (1, 0));
     // Another unit has its own quota.
     let xixiu = app.login_as("xixiu").await;
-    let t = token(&xixiu, "/messages/new").await;
-    let mut fields = vec![("csrf_token", t.as_str())];
-    fields.extend(
-        register_fields("区里的材料", "钱七")
-            .into_iter()
-            .map(|(k, v)| (k, if k == "level" { "县（区）级" } else { v })),
-    );
+    let typed: Vec<(&str, &str)> = register_fields("区里的材料", "钱七")
+        .into_iter()
+        .map(|(k, v)| (k, if k == "level" { "县（区）级" } else { v }))
+        .collect();
+    let filled = xixiu.fill("/messages/new", "/messages", &typed).await;
+    let fields = pairs(&filled);
     let r = xixiu
         .post_multipart("/messages", &fields, &[("files", "材料.pdf", &file)])
         .await;

@@ -150,7 +150,7 @@ async fn every_role_every_page_and_action_own_and_other_units() {
 
     let town = unit_id(&app, "西秀区南街街道");
     let xixiu_id = unit_id(&app, "安顺市西秀区");
-    let day = (liuyan::clock::china_today() + chrono::Duration::days(7))
+    let day = (app.today() + chrono::Duration::days(7))
         .format("%Y-%m-%d")
         .to_string();
     let mut checked = 0;
@@ -325,13 +325,14 @@ async fn every_route_every_role() {
     let xixiu = app.login_as("xixiu").await;
     let pingba = app.login_as("pingba").await;
     // A centre message handled by 西秀区, with an attachment and a 催办 notice.
-    let (_, html) = center.page("/messages/new").await;
-    let token = crate::helpers::csrf_of(&html).expect("token");
-    let mut f = vec![("csrf_token", token.as_str())];
-    f.extend(crate::lifecycle::register_fields(
-        "全路由权限留言",
-        "路由甲",
-    ));
+    let filled = center
+        .fill(
+            "/messages/new",
+            "/messages",
+            &crate::lifecycle::register_fields("全路由权限留言", "路由甲"),
+        )
+        .await;
+    let f = crate::helpers::pairs(&filled);
     let r = center
         .post_multipart("/messages", &f, &[("files", "a.pdf", b"%PDF-1.4\n%%EOF\n")])
         .await;
@@ -373,8 +374,8 @@ async fn every_route_every_role() {
         .trim_start_matches("/messages/")
         .to_string();
     // A reporting period with 西秀区's submission, and a score entry with evidence.
-    let month = liuyan::clock::china_today().format("%Y-%m").to_string();
-    let year = liuyan::clock::china_today().format("%Y").to_string();
+    let month = app.today().format("%Y-%m").to_string();
+    let year = app.today().format("%Y").to_string();
     let r = center
         .submit(
             "/archive/periods",

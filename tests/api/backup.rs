@@ -3,17 +3,21 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{csrf_of, fresh_database, spawn_app};
+use crate::helpers::{fresh_database, spawn_app};
 use liuyan::config::Config;
 
 #[tokio::test]
 async fn an_online_backup_restores_and_verifies() {
     let app = spawn_app().await;
     let center = app.login_as("center").await;
-    let (_, page) = center.page("/messages/new").await;
-    let token = csrf_of(&page).expect("token");
-    let mut fields = vec![("csrf_token", token.as_str())];
-    fields.extend(crate::lifecycle::register_fields("备份测试留言", "韩十四"));
+    let filled = center
+        .fill(
+            "/messages/new",
+            "/messages",
+            &crate::lifecycle::register_fields("备份测试留言", "韩十四"),
+        )
+        .await;
+    let fields = crate::helpers::pairs(&filled);
     let r = center
         .post_multipart(
             "/messages",

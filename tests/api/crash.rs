@@ -80,8 +80,10 @@ async fn acknowledged_writes_survive_sigkill() {
                 let Some(token) = crate::helpers::csrf_of(&html) else {
                     break;
                 };
-                let mut all = fields.clone();
-                all.push(("csrf_token", &token));
+                let forms = crate::page::forms("/messages/new", &html);
+                let mut all =
+                    crate::page::complete(crate::page::form_for(&forms, "/messages"), &fields);
+                all.push(("csrf_token".into(), token));
                 match b.client.post(b.url("/messages")).form(&all).send().await {
                     Ok(r) if r.status() == StatusCode::SEE_OTHER => {
                         let id = location(&r)

@@ -7,6 +7,7 @@ use crate::helpers::fresh_database;
 fn generated_messages_are_consistent() {
     let dir = tempfile::tempdir().expect("dir");
     let url = fresh_database(dir.path());
+    let _clock = crate::helpers::test_clock().enter();
     let mut conn = liuyan::db::establish(&url).expect("connect");
     liuyan::bootstrap::prepare(&mut conn, true, false).expect("prepare");
     let texts = liuyan::generate::texts(None).expect("texts");
@@ -37,6 +38,7 @@ fn a_database_from_a_newer_version_is_refused_with_a_reason() {
     use diesel::connection::SimpleConnection;
     let dir = tempfile::tempdir().expect("dir");
     let url = fresh_database(dir.path());
+    let _clock = crate::helpers::test_clock().enter();
     let mut conn = liuyan::db::establish(&url).expect("connect");
     liuyan::bootstrap::prepare(&mut conn, true, false).expect("prepare");
     conn.batch_execute(

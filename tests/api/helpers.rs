@@ -18,7 +18,26 @@ pub struct TestApp {
     pub initial_admin_password: Option<String>,
     /// The data directory (attachments live in `attachments/` below it).
     pub data_dir: std::path::PathBuf,
+    /// The app's clock: the day the site believes it is.
+    pub clock: liuyan::clock::Clock,
     _dir: tempfile::TempDir,
+}
+
+/// The test-only clock setting: `LIUYAN_TEST_CLOCK` (`2026-12-31T23:30` China time, or
+/// `+400d`) runs every app of the suite on that day; `.ci/run` uses it to run the suite
+/// on awkward days. A test that needs a day of its own sets `Config::clock` in
+/// `spawn_tuned`, which wins.
+pub fn test_clock() -> liuyan::clock::Clock {
+    match std::env::var("LIUYAN_TEST_CLOCK") {
+        Ok(v) if !v.trim().is_empty() => liuyan::clock::Clock::parse(&v)
+            .unwrap_or_else(|| panic!("LIUYAN_TEST_CLOCK 无法解析：{v}")),
+        _ => liuyan::clock::Clock::system(),
+    }
+}
+
+/// A clock reading the China time `2026-11-30 10:00`-style `at`.
+pub fn china_clock(at: &str) -> liuyan::clock::Clock {
+    liuyan::clock::Clock::parse(at).unwrap_or_else(|| panic!("bad clock {at}"))
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -95,7 +114,9 @@ pub async fn spawn_tuned(
     let mut config = Config::for_database(&database_url, dir.path().to_path_buf());
     config.demo = demo;
     config.demo_messages = demo_messages;
+    config.clock = test_clock();
     tune(&mut config);
+    let clock = config.clock;
     let app = Application::build(config).await.expect("build application");
     let address = format!("http://127.0.0.1:{}", app.port());
     let initial_admin_password = app.initial_admin_password.clone();
@@ -105,11 +126,17 @@ pub async fn spawn_tuned(
         database_url,
         initial_admin_password,
         data_dir: dir.path().to_path_buf(),
+        clock,
         _dir: dir,
     }
 }
 
 impl TestApp {
+    /// Today in China on the app's clock.
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.clock.today()
+    }
+
     /// A new browser with its own cookie jar.
     pub fn browser(&self) -> Browser {
         Browser {
@@ -195,13 +222,32 @@ impl Browser {
             .expect("POST")
     }
 
-    /// Open `page`, take its CSRF token, and submit `fields` to `action`, as a browser does.
+    /// Open `page`, take its CSRF token, and submit `fields` to `action`, as a browser
+    /// does: the fields the test does not name keep the values the page's form gives
+    /// them (hidden fields, prefilled times, selected options). Name a field with an
+    /// empty value to clear it.
     pub async fn submit(&self, page: &str, action: &str, fields: &[(&str, &str)]) -> Response {
+        let all = self.fill(page, action, fields).await;
+        self.post_raw(action, &pairs(&all)).await
+    }
+
+    /// The fields a browser would send from `page`'s form to `action` after the user
+    /// typed `fields`: the CSRF token first, the typed values, the form's own values.
+    pub async fn fill(
+        &self,
+        page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> Vec<(String, String)> {
         let (_, html) = self.page(page).await;
         let token = csrf_of(&html).unwrap_or_else(|| panic!("no CSRF token on {page}"));
-        let mut all: Vec<(&str, &str)> = fields.to_vec();
-        all.push(("csrf_token", &token));
-        self.post_raw(action, &all).await
+        let forms = crate::page::forms(page, &html);
+        let mut all = vec![("csrf_token".to_string(), token)];
+        all.extend(crate::page::complete(
+            crate::page::form_for(&forms, action),
+            fields,
+        ));
+        all
     }
 
     /// POST `multipart/form-data` as a browser does for a form with file inputs: the
@@ -269,6 +315,14 @@ impl Browser {
     pub async fn logout(&self) -> Response {
         self.submit("/", "/logout", &[]).await
     }
+}
+
+/// Borrowed pairs of owned fields (for `post_raw` and `post_multipart`).
+pub fn pairs(fields: &[(String, String)]) -> Vec<(&str, &str)> {
+    fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
 }
 
 pub fn location(r: &Response) -> String {

@@ -163,7 +163,8 @@ async fn statistics_on_a_hand_built_fixture() {
         use diesel::connection::SimpleConnection;
         app.db()
             .batch_execute(&format!(
-                "UPDATE messages SET due_at = '2026-11-02' WHERE id IN ({b}, {c})"
+                "UPDATE messages SET due_at = '{}' WHERE id IN ({b}, {c})",
+                app.today() - chrono::Duration::days(30)
             ))
             .expect("past due");
     }
@@ -187,7 +188,7 @@ async fn statistics_on_a_hand_built_fixture() {
     )
     .await;
     ok(&center, b, "reopen", &[("text", "请重新办理")]).await;
-    let deadline = (liuyan::clock::china_today() + chrono::Duration::days(5)).to_string();
+    let deadline = (app.today() + chrono::Duration::days(5)).to_string();
     ok(
         &center,
         c,
@@ -196,7 +197,7 @@ async fn statistics_on_a_hand_built_fixture() {
     )
     .await;
 
-    let today = liuyan::clock::china_today();
+    let today = app.today();
     let from = (today - chrono::Duration::days(60)).to_string();
     let (_, html) = center
         .page(&format!("/stats?from={from}&to={today}&unit={unit}"))
@@ -292,7 +293,7 @@ async fn todo_counts_match_the_record() {
     use diesel::prelude::*;
     use liuyan::db::schema::{messages::dsl as m, units::dsl as u};
     let app = spawn_with_demo_messages().await;
-    let today = liuyan::clock::china_today();
+    let today = app.today();
     for (who, unit) in [
         ("center", "安顺市社情民意研究中心"),
         ("xixiu", "安顺市西秀区"),

@@ -16,6 +16,7 @@ mod helpers;
 mod import;
 mod insight;
 mod lifecycle;
+mod page;
 mod periods;
 mod print;
 mod privacy;

@@ -120,7 +120,7 @@ async fn archives_print_to_a4_one_archive_per_page_run() {
         total += pages;
     }
     let unit = unit_id(&app, "安顺市西秀区");
-    let month = liuyan::clock::china_today().format("%Y-%m").to_string();
+    let month = app.today().format("%Y-%m").to_string();
     let (pages, a4) = print_pdf(
         &center,
         &format!("/archive/print?unit={unit}&month={month}"),

@@ -5,7 +5,12 @@
 use diesel::connection::SimpleConnection;
 use reqwest::StatusCode;
 
-use crate::helpers::{location, spawn_app, Browser, TestApp};
+use crate::helpers::{china_clock, location, spawn_tuned, Browser, TestApp};
+
+/// The scoring tests work on the year 2026 as it ends: their own clock, never the real day.
+async fn spawn_late_2026() -> TestApp {
+    spawn_tuned(true, false, |c| c.clock = china_clock("2026-11-30T10:00")).await
+}
 use crate::lifecycle::{ok, register, unit_id};
 
 async fn assigned_to(app: &TestApp, center: &Browser, unit: &str, title: &str) -> i32 {
@@ -63,7 +68,7 @@ async fn entry(
 
 #[tokio::test]
 async fn a_year_of_work_scored_explained_finalised_and_frozen() {
-    let app = spawn_app().await;
+    let app = spawn_late_2026().await;
     let center = app.login_as("center").await;
     let xixiu = app.login_as("xixiu").await;
     let pingba = app.login_as("pingba").await;
@@ -297,7 +302,7 @@ async fn a_year_of_work_scored_explained_finalised_and_frozen() {
 
 #[tokio::test]
 async fn paper_copies_and_supervision_deadlines_are_scored_from_the_record() {
-    let app = spawn_app().await;
+    let app = spawn_late_2026().await;
     let center = app.login_as("center").await;
     let xixiu = app.login_as("xixiu").await;
     let archived = crate::archive::archived;

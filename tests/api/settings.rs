@@ -224,12 +224,13 @@ async fn archive_number_settings_apply_to_the_next_close_out() {
     .await;
     crate::lifecycle::ok(&center, id, "archive", &[]).await;
     assert_eq!(
-        app.count(
-            "messages WHERE archive_no = 'B002-WS·2026-D10-520402-0001' AND retention = '10年'"
-        ),
+        app.count(&format!(
+            "messages WHERE archive_no = 'B002-WS·{}-D10-520402-0001' AND retention = '10年'",
+            app.today().format("%Y")
+        )),
         1
     );
-    let month = liuyan::clock::china_today().format("%Y-%m").to_string();
+    let month = app.today().format("%Y-%m").to_string();
     let (status, page) = center.page(&format!("/archive/verify?month={month}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("未发现问题"), "{page}");

@@ -171,7 +171,7 @@ async fn expired_and_reused_passwords() {
     // Expired (changed 100 days ago, policy 90): a forced change first.
     {
         use diesel::connection::SimpleConnection;
-        let old = (liuyan::db::now() - chrono::Duration::days(100)).format("%Y-%m-%d %H:%M:%S");
+        let old = (app.clock.now() - chrono::Duration::days(100)).format("%Y-%m-%d %H:%M:%S");
         app.db()
             .batch_execute(&format!(
                 "UPDATE users SET password_changed_at = '{old}' WHERE username = 'zhujian'"

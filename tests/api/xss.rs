@@ -3,7 +3,7 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{csrf_of, location, spawn_app};
+use crate::helpers::{location, spawn_app};
 use crate::lifecycle::{ok, register_fields, unit_id};
 
 const PAYLOAD: &str = "<script>alert(1)</script>\"><img src=x onerror=alert(2)>";
@@ -23,10 +23,8 @@ async fn payloads_are_escaped_everywhere() {
     let name = "张<b>三</b>";
     let mut f = register_fields(&title, name);
     f[6] = ("appeal", &appeal);
-    let (_, page) = center.page("/messages/new").await;
-    let token = csrf_of(&page).expect("token");
-    let mut fields = vec![("csrf_token", token.as_str())];
-    fields.extend(f);
+    let filled = center.fill("/messages/new", "/messages", &f).await;
+    let fields = crate::helpers::pairs(&filled);
     let r = center
         .post_multipart(
             "/messages",
