@@ -204,6 +204,7 @@ impl Application {
                 )
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(1024 * 1024))
+                .configure(crate::web::extract::configure)
                 .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(readyz))
                 .configure(|cfg| crate::web::login_routes(cfg, limit.as_ref()))

@@ -1,7 +1,7 @@
 //! The user's own account: change password (also the forced change at first login).
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
 use askama::Template;
 use serde::Deserialize;
 
@@ -13,6 +13,7 @@ use crate::error::AppError;
 use crate::forms::FieldErrors;
 use crate::users;
 use crate::web::ctx::{Ctx, Layout};
+use crate::web::extract::Query;
 use crate::web::{render, render_status, see_other};
 
 #[derive(Template)]
@@ -493,7 +494,7 @@ pub struct NextQuery {
 }
 
 /// Re-enter the password before a sensitive action.
-pub async fn confirm_form(ctx: Ctx, q: web::Query<NextQuery>) -> Result<HttpResponse, AppError> {
+pub async fn confirm_form(ctx: Ctx, q: Query<NextQuery>) -> Result<HttpResponse, AppError> {
     confirm_page(
         &ctx,
         StatusCode::OK,

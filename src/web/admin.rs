@@ -19,6 +19,7 @@ use crate::forms::FieldErrors;
 use crate::units::{self, TreeRow, Unit, UnitInput};
 use crate::users::{self, User, UserInput};
 use crate::web::ctx::{format_time, Ctx, Layout};
+use crate::web::extract::Query;
 use crate::web::{render, render_status, see_other};
 
 const ADMIN: &[Role] = &[Role::SysAdmin];
@@ -352,10 +353,7 @@ struct UsersPage {
     roles: Vec<Choice>,
 }
 
-pub async fn users_list(
-    ctx: Ctx,
-    filter: web::Query<UserFilter>,
-) -> Result<HttpResponse, AppError> {
+pub async fn users_list(ctx: Ctx, filter: Query<UserFilter>) -> Result<HttpResponse, AppError> {
     ctx.require(ADMIN)?;
     let list = db::run(ctx.pool(), |c| Ok(users::list_with_units(c)?)).await?;
     let total = list.len();

@@ -22,6 +22,7 @@ use crate::messages::lifecycle::Action;
 use crate::messages::model::{self, Event, Message, Scope};
 use crate::units::{self, Unit};
 use crate::web::ctx::{format_time, Ctx, Layout};
+use crate::web::extract::Query;
 use crate::web::{render, render_status, see_other};
 use diesel::prelude::*;
 
@@ -407,7 +408,7 @@ fn pick_unit(ctx: &Ctx, all: &[Unit], unit: &str) -> Result<Unit, AppError> {
 pub async fn batch(
     ctx: Ctx,
     req: HttpRequest,
-    q: web::Query<PeriodQuery>,
+    q: Query<PeriodQuery>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require(MESSAGE_ROLES)?;
     let q = q.into_inner();
@@ -516,7 +517,7 @@ struct CheckPage {
     searched: bool,
 }
 
-pub async fn check(ctx: Ctx, q: web::Query<CheckQuery>) -> Result<HttpResponse, AppError> {
+pub async fn check(ctx: Ctx, q: Query<CheckQuery>) -> Result<HttpResponse, AppError> {
     ctx.require(MESSAGE_ROLES)?;
     let typed = q.fp.trim().to_string();
     let layout = ctx.layout("纸质档核验").crumb("纸质档核验", "");
@@ -615,7 +616,7 @@ struct IndexPage {
     can_verify: bool,
 }
 
-pub async fn index(ctx: Ctx, q: web::Query<PeriodQuery>) -> Result<HttpResponse, AppError> {
+pub async fn index(ctx: Ctx, q: Query<PeriodQuery>) -> Result<HttpResponse, AppError> {
     ctx.require(MESSAGE_ROLES)?;
     let (month, from, to) = month_range(&q.month);
     let all = db::run(ctx.pool(), |c| Ok(units::all(c)?)).await?;
@@ -720,7 +721,7 @@ pub struct VerifyQuery {
 
 /// The integrity check: of one message (anyone who sees it) or of everything (the city
 /// centre).
-pub async fn verify_page(ctx: Ctx, q: web::Query<VerifyQuery>) -> Result<HttpResponse, AppError> {
+pub async fn verify_page(ctx: Ctx, q: Query<VerifyQuery>) -> Result<HttpResponse, AppError> {
     ctx.require(MESSAGE_ROLES)?;
     let store = Store::new(&ctx.state.config.data_dir);
     let (role, unit) = (ctx.role, ctx.unit.id);
@@ -792,7 +793,7 @@ pub async fn package(
     ctx: Ctx,
     req: HttpRequest,
     path: web::Path<i32>,
-    q: web::Query<PackageQuery>,
+    q: Query<PackageQuery>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require(&[
         Role::CityOperator,

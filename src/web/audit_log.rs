@@ -1,6 +1,6 @@
 //! Audit administrator: read the audit log.
 
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
 use askama::Template;
 
 use crate::audit::{self, AuditFilter, PAGE_SIZE};
@@ -8,6 +8,7 @@ use crate::auth::roles::Role;
 use crate::db;
 use crate::error::AppError;
 use crate::web::ctx::{format_time, Ctx, Layout};
+use crate::web::extract::Query;
 use crate::web::render;
 
 pub struct Row {
@@ -53,7 +54,7 @@ struct AuditPage {
     verify: Option<(usize, Vec<String>)>,
 }
 
-pub async fn index(ctx: Ctx, filter: web::Query<AuditFilter>) -> Result<HttpResponse, AppError> {
+pub async fn index(ctx: Ctx, filter: Query<AuditFilter>) -> Result<HttpResponse, AppError> {
     ctx.require(&[Role::AuditAdmin])?;
     let mut f = filter.into_inner();
     if f.page == Some(0) {
@@ -68,15 +69,15 @@ pub async fn index(ctx: Ctx, filter: web::Query<AuditFilter>) -> Result<HttpResp
     let page = f.page.unwrap_or(1).max(1);
     let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     let link = |p: i64| {
-        serde_urlencoded::to_string([
+        let page = if p > 1 { p.to_string() } else { String::new() };
+        crate::web::extract::query(&[
             ("username", f.username.as_str()),
             ("event", f.event.as_str()),
             ("from", f.from.as_str()),
             ("to", f.to.as_str()),
             ("unit", f.unit.as_str()),
-            ("page", &p.to_string()),
+            ("page", page.as_str()),
         ])
-        .unwrap_or_default()
     };
     let rows = view(rows);
     render(&AuditPage {
@@ -96,7 +97,7 @@ pub async fn index(ctx: Ctx, filter: web::Query<AuditFilter>) -> Result<HttpResp
 }
 
 /// The filtered audit log as CSV (the export is itself audited).
-pub async fn export(ctx: Ctx, filter: web::Query<AuditFilter>) -> Result<HttpResponse, AppError> {
+pub async fn export(ctx: Ctx, filter: Query<AuditFilter>) -> Result<HttpResponse, AppError> {
     ctx.require(&[Role::AuditAdmin])?;
     if let Some(confirm) = ctx.confirm_password_first() {
         return Ok(confirm);
@@ -173,8 +174,8 @@ pub async fn verify(ctx: Ctx) -> Result<HttpResponse, AppError> {
         events: audit::EVENTS.to_vec(),
         units: units.into_iter().map(|u| (u.id, u.name)).collect(),
         prev_query: String::new(),
-        next_query: "page=2".to_string(),
-        export_query: "page=0".to_string(),
+        next_query: "?page=2".to_string(),
+        export_query: String::new(),
         verify: Some(result),
         f,
     })

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use actix_web::http::header;
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
 use askama::Template;
 use chrono::{Datelike, Duration, NaiveDate};
 
@@ -20,6 +20,7 @@ use crate::messages::model::{self, RUNNING};
 use crate::stats::{self, Figures, DEFINITIONS};
 use crate::units::{self, Unit};
 use crate::web::ctx::{Ctx, Layout};
+use crate::web::extract::Query;
 use crate::web::render;
 
 const VIEWERS: &[Role] = &[
@@ -401,7 +402,7 @@ fn stat_cells(name: &str, f: &Figures) -> Vec<String> {
 
 pub async fn statistics(
     ctx: Ctx,
-    q: web::Query<Vec<(String, String)>>,
+    q: Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require(VIEWERS)?;
     let pairs = q.into_inner();
@@ -596,10 +597,7 @@ struct BulletinPage {
 
 /// 督办通报 for a week (Monday to Sunday) or a month containing `date` (default: the
 /// previous week or month), city centre and leader only.
-pub async fn bulletin(
-    ctx: Ctx,
-    q: web::Query<Vec<(String, String)>>,
-) -> Result<HttpResponse, AppError> {
+pub async fn bulletin(ctx: Ctx, q: Query<Vec<(String, String)>>) -> Result<HttpResponse, AppError> {
     ctx.require(&[Role::CityOperator, Role::CityLeader])?;
     let pairs = q.into_inner();
     let today = china_today();

@@ -14,6 +14,7 @@ use crate::db;
 use crate::error::AppError;
 use crate::users::{self, User};
 use crate::web::ctx::{client_ip, take_flash, Ctx, Layout, LOGIN_AT_KEY};
+use crate::web::extract::Query;
 use crate::web::{render_status, see_other, AppState};
 
 /// The one message for an unknown user and a wrong password alike.
@@ -35,7 +36,7 @@ pub struct LoginQuery {
 pub async fn form(
     session: Session,
     state: web::Data<AppState>,
-    query: web::Query<LoginQuery>,
+    query: Query<LoginQuery>,
 ) -> Result<HttpResponse, AppError> {
     if session.get::<i32>(UID_KEY).ok().flatten().is_some() {
         return Ok(see_other("/"));

@@ -25,6 +25,7 @@ use crate::messages::service::{
 use crate::units::Unit;
 use crate::web::admin::Choice;
 use crate::web::ctx::{format_time, Ctx, Layout};
+use crate::web::extract::Query;
 use crate::web::insight::Sheet;
 use crate::web::upload::CsrfUpload;
 use crate::web::{render, render_status, see_other};
@@ -319,7 +320,8 @@ struct ListPage {
     units: Vec<Choice>,
     prev_query: String,
     next_query: String,
-    export_query: String,
+    export_xlsx: String,
+    export_csv: String,
     can_register: bool,
     /// Some rows can be picked for 批量呈报/批量销号.
     batch: bool,
@@ -341,11 +343,16 @@ fn query_string(f: &ListFilter, page: i64) -> String {
     query_with(f, page, None)
 }
 
-/// The list's query for a page; `before` continues from an id (keyset paging).
+/// The list's query for a page (`?…`, empty parameters left out); `before` continues
+/// from an id (keyset paging). Page 1 is the default and is not written.
 fn query_with(f: &ListFilter, page: i64, before: Option<i32>) -> String {
     let before = before.map(|b| b.to_string()).unwrap_or_default();
-    serde_urlencoded::to_string([
-        ("before", before.as_str()),
+    let page = if page > 1 {
+        page.to_string()
+    } else {
+        String::new()
+    };
+    crate::web::extract::query(&[
         ("state", f.state.as_str()),
         ("handling_unit", f.handling_unit.as_str()),
         ("owner_unit", f.owner_unit.as_str()),
@@ -360,12 +367,19 @@ fn query_with(f: &ListFilter, page: i64, before: Option<i32>) -> String {
         ("closed_to", f.closed_to.as_str()),
         ("due_soon", f.due_soon.as_str()),
         ("q", f.q.as_str()),
-        ("page", &page.to_string()),
+        ("before", before.as_str()),
+        ("page", page.as_str()),
     ])
-    .unwrap_or_default()
 }
 
-pub async fn list(ctx: Ctx, query: web::Query<ListFilter>) -> Result<HttpResponse, AppError> {
+/// The export link of a list: its filter and the format.
+fn export_href(f: &ListFilter, format: &str) -> String {
+    let q = query_string(f, 1);
+    let sep = if q.is_empty() { '?' } else { '&' };
+    format!("/messages/export{q}{sep}format={format}")
+}
+
+pub async fn list(ctx: Ctx, query: Query<ListFilter>) -> Result<HttpResponse, AppError> {
     ctx.require(MESSAGE_ROLES)?;
     let f = query.into_inner();
     let (role, unit) = (ctx.role, ctx.unit.id);
@@ -458,7 +472,8 @@ pub async fn list(ctx: Ctx, query: web::Query<ListFilter>) -> Result<HttpRespons
         units: unit_choices,
         prev_query: query_string(&f, page - 1),
         next_query: query_with(&f, page + 1, rows.last().map(|m| m.id)),
-        export_query: query_string(&f, 1),
+        export_xlsx: export_href(&f, "xlsx"),
+        export_csv: export_href(&f, "csv"),
 
         can_register: REGISTRARS.contains(&ctx.role),
         f,
@@ -908,7 +923,7 @@ pub struct ShowQuery {
 pub async fn show(
     ctx: Ctx,
     path: web::Path<i32>,
-    query: web::Query<ShowQuery>,
+    query: Query<ShowQuery>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require(MESSAGE_ROLES)?;
     let data = load_page(&ctx, path.into_inner()).await?;
@@ -1436,8 +1451,8 @@ const EXPORT_HEADERS: [&str; 25] = [
 /// it when. Contacts are masked; the export is audited.
 pub async fn export(
     ctx: Ctx,
-    query: web::Query<ListFilter>,
-    raw: web::Query<Vec<(String, String)>>,
+    query: Query<ListFilter>,
+    raw: Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require(MESSAGE_ROLES)?;
     if let Some(confirm) = ctx.confirm_password_first() {

@@ -7,6 +7,7 @@ pub mod archive;
 pub mod assets;
 pub mod audit_log;
 pub mod ctx;
+pub mod extract;
 pub mod home;
 pub mod import;
 pub mod insight;

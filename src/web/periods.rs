@@ -21,6 +21,7 @@ use crate::forms::FieldErrors;
 use crate::messages::{config, model};
 use crate::units::{self, Unit};
 use crate::web::ctx::{format_time, Ctx, Layout};
+use crate::web::extract::Query;
 use crate::web::{render, render_status, see_other};
 
 const VIEWERS: &[Role] = &[
@@ -526,7 +527,7 @@ const HEADERS: [&str; 9] = [
 pub async fn catalogue(
     ctx: Ctx,
     path: web::Path<i32>,
-    q: web::Query<CatalogueQuery>,
+    q: Query<CatalogueQuery>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require(VIEWERS)?;
     let id = path.into_inner();

@@ -20,6 +20,7 @@ use crate::forms::FieldErrors;
 use crate::scoring::{self, facts, points_text, store, Grade, Rules, Score};
 use crate::units::{self, Unit};
 use crate::web::ctx::{format_time, Ctx, Layout};
+use crate::web::extract::Query;
 use crate::web::upload::CsrfUpload;
 use crate::web::{render, render_status, see_other};
 
@@ -149,7 +150,7 @@ struct BoardPage {
     is_centre: bool,
 }
 
-pub async fn index(ctx: Ctx, q: web::Query<YearQuery>) -> Result<HttpResponse, AppError> {
+pub async fn index(ctx: Ctx, q: Query<YearQuery>) -> Result<HttpResponse, AppError> {
     ctx.require(ANY)?;
     if !ALL.contains(&ctx.role) {
         return Ok(see_other(&format!("/scores/unit/{}", ctx.unit.id)));
@@ -207,7 +208,7 @@ pub async fn index(ctx: Ctx, q: web::Query<YearQuery>) -> Result<HttpResponse, A
 }
 
 /// The scoreboard as XLSX.
-pub async fn export(ctx: Ctx, q: web::Query<YearQuery>) -> Result<HttpResponse, AppError> {
+pub async fn export(ctx: Ctx, q: Query<YearQuery>) -> Result<HttpResponse, AppError> {
     ctx.require(ALL)?;
     let (year, as_of) = year_and_day(&q);
     let state = ctx.state.clone();
@@ -305,7 +306,7 @@ struct UnitPage {
 pub async fn unit_page(
     ctx: Ctx,
     path: web::Path<i32>,
-    q: web::Query<YearQuery>,
+    q: Query<YearQuery>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require(ANY)?;
     let uid = path.into_inner();
@@ -420,7 +421,7 @@ async fn rules_page(
     )
 }
 
-pub async fn rules(ctx: Ctx, q: web::Query<YearQuery>) -> Result<HttpResponse, AppError> {
+pub async fn rules(ctx: Ctx, q: Query<YearQuery>) -> Result<HttpResponse, AppError> {
     ctx.require(ALL)?;
     let (year, _) = year_and_day(&q);
     rules_page(&ctx, StatusCode::OK, year, None, FieldErrors::default()).await
@@ -475,7 +476,7 @@ fn parse_rules(pairs: &[(String, String)], current: &Rules) -> Result<Rules, Fie
 
 pub async fn rules_save(
     ctx: Ctx,
-    q: web::Query<YearQuery>,
+    q: Query<YearQuery>,
     CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require(&[Role::CityOperator])?;
@@ -611,7 +612,7 @@ async fn entries_page(
     )
 }
 
-pub async fn entries(ctx: Ctx, q: web::Query<YearQuery>) -> Result<HttpResponse, AppError> {
+pub async fn entries(ctx: Ctx, q: Query<YearQuery>) -> Result<HttpResponse, AppError> {
     ctx.require(ALL)?;
     let (year, _) = year_and_day(&q);
     let form = EntryForm {
@@ -623,7 +624,7 @@ pub async fn entries(ctx: Ctx, q: web::Query<YearQuery>) -> Result<HttpResponse,
 
 pub async fn entry_add(
     ctx: Ctx,
-    q: web::Query<YearQuery>,
+    q: Query<YearQuery>,
     upload: CsrfUpload<EntryForm>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require(&[Role::CityOperator])?;
@@ -872,11 +873,17 @@ struct FinalisePage {
     grades: [usize; 3],
     already: String,
     year_over: bool,
+    /// Why the last submission was refused (the box was not ticked).
+    error: String,
 }
 
-pub async fn finalise_page(ctx: Ctx, q: web::Query<YearQuery>) -> Result<HttpResponse, AppError> {
+pub async fn finalise_page(ctx: Ctx, q: Query<YearQuery>) -> Result<HttpResponse, AppError> {
     ctx.require(&[Role::CityOperator])?;
-    let year = year_and_day(&q).0;
+    finalise_view(&ctx, year_and_day(&q).0, "").await
+}
+
+/// The confirmation page, or the same page refused with `error` (422).
+async fn finalise_view(ctx: &Ctx, year: i32, error: &str) -> Result<HttpResponse, AppError> {
     let end = NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or_default();
     let state = ctx.state.clone();
     let (y, rows, _) = db::run(ctx.pool(), move |c| board(c, &state.cache, year, end)).await?;
@@ -893,20 +900,29 @@ pub async fn finalise_page(ctx: Ctx, q: web::Query<YearQuery>) -> Result<HttpRes
         })
         .collect();
     let grades = grade_counts(&rows);
-    render(&FinalisePage {
-        layout: ctx
-            .layout(&format!("{year} 年度考评定稿"))
-            .crumb("量化考评", "/scores")
-            .crumb("定稿", ""),
-        year,
-        rows,
-        grades,
-        already: y
-            .finalised
-            .map(|(t, by)| format!("{} 由 {by} 定稿", format_time(t)))
-            .unwrap_or_default(),
-        year_over: china_today() > end,
-    })
+    let status = if error.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    render_status(
+        status,
+        &FinalisePage {
+            layout: ctx
+                .layout(&format!("{year} 年度考评定稿"))
+                .crumb("量化考评", "/scores")
+                .crumb("定稿", ""),
+            year,
+            rows,
+            grades,
+            already: y
+                .finalised
+                .map(|(t, by)| format!("{} 由 {by} 定稿", format_time(t)))
+                .unwrap_or_default(),
+            year_over: china_today() > end,
+            error: error.to_string(),
+        },
+    )
 }
 
 #[derive(Deserialize)]
@@ -926,7 +942,12 @@ pub async fn finalise(
         return Ok(see_other("/scores/finalise"));
     };
     if f.confirm != "1" {
-        return Ok(see_other(&format!("/scores/finalise?year={year}")));
+        return finalise_view(
+            &ctx,
+            year,
+            "请先勾选“已核对以上结果，确认定稿”，再确认定稿。",
+        )
+        .await;
     }
     let end = NaiveDate::from_ymd_opt(year, 12, 31).ok_or(AppError::NotFound)?;
     let (by, actor) = (ctx.user.display_name.clone(), ctx.actor());

@@ -8,10 +8,11 @@ use crate::auth::password::MIN_LENGTH;
 use crate::auth::roles::Role;
 use crate::db;
 use crate::error::AppError;
+use crate::forms::FieldErrors;
 use crate::users;
 use crate::web::ctx::{format_time, Ctx, Layout};
 use crate::web::login::Empty;
-use crate::web::{render, see_other};
+use crate::web::{render_status, see_other};
 
 const SECURITY: &[Role] = &[Role::SecAdmin];
 
@@ -31,12 +32,27 @@ struct SecurityPage {
     locked: Vec<LockedRow>,
     /// (role code, label, two factors required)
     roles: Vec<(&'static str, &'static str, bool)>,
-    max_age: i64,
-    quota_mb: i64,
+    /// The policy fields as shown: saved values, or what was typed when refused.
+    max_age: String,
+    quota_mb: String,
+    errors: FieldErrors,
+}
+
+/// The policy form as typed, shown back with its errors.
+struct Typed {
+    roles: Vec<Role>,
+    max_age: String,
+    quota_mb: String,
+    errors: FieldErrors,
 }
 
 pub async fn index(ctx: Ctx) -> Result<HttpResponse, AppError> {
     ctx.require(SECURITY)?;
+    show(&ctx, None).await
+}
+
+/// The page, with the saved policy or with a refused form as it was typed (422).
+async fn show(ctx: &Ctx, typed: Option<Typed>) -> Result<HttpResponse, AppError> {
     let (locked, required, max_age, quota_mb) = db::run(ctx.pool(), |c| {
         Ok((
             users::locked(c)?,
@@ -46,6 +62,22 @@ pub async fn index(ctx: Ctx) -> Result<HttpResponse, AppError> {
         ))
     })
     .await?;
+    let (required, max_age, quota_mb, errors, status) = match typed {
+        None => (
+            required,
+            max_age.to_string(),
+            quota_mb.to_string(),
+            FieldErrors::default(),
+            actix_web::http::StatusCode::OK,
+        ),
+        Some(t) => (
+            t.roles,
+            t.max_age,
+            t.quota_mb,
+            t.errors,
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    };
     let roles = crate::auth::roles::ALL_ROLES
         .iter()
         .map(|r| (r.as_str(), r.label(), required.contains(r)))
@@ -95,14 +127,18 @@ pub async fn index(ctx: Ctx) -> Result<HttpResponse, AppError> {
             until: u.locked_until.map(format_time).unwrap_or_default(),
         })
         .collect();
-    render(&SecurityPage {
-        roles,
-        max_age,
-        quota_mb,
-        layout: ctx.layout("账户安全").crumb("账户安全", "/security"),
-        policy,
-        locked: rows,
-    })
+    render_status(
+        status,
+        &SecurityPage {
+            roles,
+            max_age,
+            quota_mb,
+            errors,
+            layout: ctx.layout("账户安全").crumb("账户安全", "/security"),
+            policy,
+            locked: rows,
+        },
+    )
 }
 
 pub async fn unlock(
@@ -143,21 +179,36 @@ pub async fn policy(
             .and_then(|(_, v)| v.trim().parse::<i64>().ok())
             .filter(|n| range.contains(n))
     };
+    let mut errors = FieldErrors::default();
     let max_age = number("max_age", 0..=3650);
-    let Some(max_age) = max_age else {
-        ctx.flash(
-            "error",
-            "密码有效期应为 0（永不过期）到 3650 之间的天数，未保存。",
+    if max_age.is_none() {
+        errors.add(
+            "max_age",
+            "密码有效期应为 0（永不过期）到 3650 之间的天数。",
         );
-        return Ok(see_other("/security"));
-    };
+    }
     let quota = number("quota_mb", 0..=10_000_000);
-    let Some(quota) = quota else {
-        ctx.flash(
-            "error",
-            "每个单位的附件容量应为 0（不限）到 10000000 之间的 MB 数，未保存。",
+    if quota.is_none() {
+        errors.add(
+            "quota_mb",
+            "每个单位的附件容量应为 0（不限）到 10000000 之间的 MB 数。",
         );
-        return Ok(see_other("/security"));
+    }
+    let (Some(max_age), Some(quota)) = (max_age, quota) else {
+        let typed = |key: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        let typed = Typed {
+            max_age: typed("max_age"),
+            quota_mb: typed("quota_mb"),
+            roles,
+            errors,
+        };
+        return show(&ctx, Some(typed)).await;
     };
     let actor = ctx.actor();
     let labels: Vec<&str> = roles.iter().map(|r| r.label()).collect();

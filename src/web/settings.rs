@@ -19,6 +19,7 @@ use crate::forms::FieldErrors;
 use crate::messages::config::{self, Holiday, OptionRow, ReplyTemplate, Rule};
 use crate::web::admin::Choice;
 use crate::web::ctx::{format_time, Ctx, Layout};
+use crate::web::extract::Query;
 use crate::web::{render_status, see_other};
 
 const KEEPERS: &[Role] = &[Role::CityOperator];
@@ -274,7 +275,7 @@ async fn holidays_page(
     )
 }
 
-pub async fn holidays(ctx: Ctx, q: web::Query<YearQuery>) -> Result<HttpResponse, AppError> {
+pub async fn holidays(ctx: Ctx, q: Query<YearQuery>) -> Result<HttpResponse, AppError> {
     ctx.require(KEEPERS)?;
     let year = q
         .year
@@ -721,7 +722,7 @@ async fn templates_page(
     )
 }
 
-pub async fn templates(ctx: Ctx, q: web::Query<EditQuery>) -> Result<HttpResponse, AppError> {
+pub async fn templates(ctx: Ctx, q: Query<EditQuery>) -> Result<HttpResponse, AppError> {
     ctx.require(KEEPERS)?;
     let form = match q.edit {
         Some(id) => {

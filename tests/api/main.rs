@@ -11,6 +11,7 @@ mod batch;
 mod browser;
 mod concurrency;
 mod crash;
+mod crawl;
 mod generate;
 mod helpers;
 mod import;

@@ -14,11 +14,25 @@ pub struct Form {
     pub fields: Vec<(String, String)>,
     /// Names of fields the user can fill (text inputs, textareas, selects, boxes, files).
     pub inputs: Vec<String>,
-    /// The form's markup, for messages.
-    pub label: String,
+    /// Checkboxes and radio buttons (sent only when checked).
+    pub boxes: Vec<String>,
+    /// File inputs.
+    pub files: Vec<String>,
+    /// Each select's option values (the filters a user can pick).
+    pub options: Vec<(String, Vec<String>)>,
+    /// The form marks a field it cannot do without (`required`, or the 必填 star).
+    pub requires_input: bool,
 }
 
 impl Form {
+    pub fn is_box(&self, name: &str) -> bool {
+        self.boxes.iter().any(|b| b == name)
+    }
+
+    pub fn is_file(&self, name: &str) -> bool {
+        self.files.iter().any(|b| b == name)
+    }
+
     pub fn value(&self, name: &str) -> Option<&str> {
         self.fields
             .iter()
@@ -101,23 +115,52 @@ pub fn forms(page: &str, html: &str) -> Vec<Form> {
             .value()
             .attr("enctype")
             .is_some_and(|e| e.eq_ignore_ascii_case("multipart/form-data"));
-        let (fields, inputs) = fields_of(f);
-        let label: String = f.html().chars().take(300).collect();
-        out.push(Form {
+        let mut form = Form {
             method,
             action,
             multipart,
-            fields,
-            inputs,
-            label,
-        });
+            fields: Vec::new(),
+            inputs: Vec::new(),
+            boxes: Vec::new(),
+            files: Vec::new(),
+            options: Vec::new(),
+            requires_input: requires_input(f),
+        };
+        read_fields(f, &mut form);
+        out.push(form);
     }
     out
 }
 
-fn fields_of(form: ElementRef) -> (Vec<(String, String)>, Vec<String>) {
-    let mut fields = Vec::new();
-    let mut inputs = Vec::new();
+/// Whether the form has a field a user must fill: a required input or textarea, a
+/// required select with an empty choice, or a starred (必填) group of radio buttons. A
+/// select without an empty choice always sends one of its options.
+fn requires_input(f: ElementRef) -> bool {
+    let typed = f
+        .select(&sel("input[required], textarea[required]"))
+        .any(|e| e.value().attr("type") != Some("hidden"));
+    let select = f
+        .select(&sel("select[required]"))
+        .any(|s| s.select(&sel("option[value='']")).next().is_some());
+    let radios = f.select(&sel("fieldset")).any(|fs| {
+        fs.select(&sel(".req")).next().is_some()
+            && fs.select(&sel("input[type=radio]")).next().is_some()
+    });
+    typed || select || radios
+}
+
+/// The value an untouched select sends, or "" when it offers an empty choice.
+pub fn empty_choice(form: &Form, name: &str) -> Option<String> {
+    let (_, options) = form.options.iter().find(|(n, _)| n == name)?;
+    if options.iter().any(|o| o.is_empty()) {
+        Some(String::new())
+    } else {
+        form.value(name).map(str::to_string)
+    }
+}
+
+fn read_fields(form: ElementRef, out: &mut Form) {
+    let (fields, inputs) = (&mut out.fields, &mut out.inputs);
     for el in form.select(&sel("input, select, textarea")) {
         let v = el.value();
         let Some(name) = v.attr("name").map(str::to_string) else {
@@ -134,6 +177,14 @@ fn fields_of(form: ElementRef) -> (Vec<(String, String)>, Vec<String>) {
             "select" => {
                 inputs.push(name.clone());
                 let options: Vec<ElementRef> = el.select(&sel("option")).collect();
+                let value_of = |o: &ElementRef| {
+                    o.value()
+                        .attr("value")
+                        .map(str::to_string)
+                        .unwrap_or_else(|| o.text().collect::<String>().trim().to_string())
+                };
+                out.options
+                    .push((name.clone(), options.iter().map(value_of).collect()));
                 let chosen: Vec<&ElementRef> = options
                     .iter()
                     .filter(|o| o.value().attr("selected").is_some())
@@ -147,12 +198,7 @@ fn fields_of(form: ElementRef) -> (Vec<(String, String)>, Vec<String>) {
                     options.first().into_iter().collect()
                 };
                 for o in picked {
-                    let value = o
-                        .value()
-                        .attr("value")
-                        .map(str::to_string)
-                        .unwrap_or_else(|| o.text().collect::<String>().trim().to_string());
-                    fields.push((name.clone(), value));
+                    fields.push((name.clone(), value_of(o)));
                 }
             }
             _ => {
@@ -162,6 +208,7 @@ fn fields_of(form: ElementRef) -> (Vec<(String, String)>, Vec<String>) {
                     "submit" | "button" | "reset" | "image" => {}
                     "checkbox" | "radio" => {
                         inputs.push(name.clone());
+                        out.boxes.push(name.clone());
                         if v.attr("checked").is_some() {
                             let value = if v.attr("value").is_some() {
                                 value
@@ -171,7 +218,10 @@ fn fields_of(form: ElementRef) -> (Vec<(String, String)>, Vec<String>) {
                             fields.push((name, value));
                         }
                     }
-                    "file" => inputs.push(name),
+                    "file" => {
+                        inputs.push(name.clone());
+                        out.files.push(name);
+                    }
                     "hidden" => fields.push((name, value)),
                     _ => {
                         inputs.push(name.clone());
@@ -181,22 +231,7 @@ fn fields_of(form: ElementRef) -> (Vec<(String, String)>, Vec<String>) {
             }
         }
     }
-    (fields, inputs)
-}
-
-/// The submit buttons of a form that carry a name (`name=value` is sent for the one
-/// pressed), and whether the form has a plain button.
-pub fn named_buttons(form_html: &str) -> Vec<(String, String)> {
-    let doc = Html::parse_fragment(form_html);
-    doc.select(&sel("button[name], input[type=submit][name]"))
-        .filter_map(|b| {
-            let v = b.value();
-            Some((
-                v.attr("name")?.to_string(),
-                v.attr("value").unwrap_or("").to_string(),
-            ))
-        })
-        .collect()
+    inputs.dedup();
 }
 
 /// The form on `html` that posts to `action` (its path, query ignored).

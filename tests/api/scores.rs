@@ -250,7 +250,8 @@ async fn a_year_of_work_scored_explained_finalised_and_frozen() {
             &[("year", "2026")],
         )
         .await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.expect("body").contains("请先勾选"));
     assert_eq!(
         app.count("score_results"),
         0,
