@@ -252,10 +252,10 @@ fn add_months(d: NaiveDate, n: i32) -> NaiveDate {
 pub fn overview(
     conn: &mut DbConn,
     scope: &Scope,
-    today: NaiveDate,
-    soon_until: NaiveDate,
+    windows: &crate::messages::deadline::Today,
     year_from: NaiveDate,
 ) -> QueryResult<Overview> {
+    let today = windows.today;
     let mut o = Overview {
         by_state: m::messages
             .filter(model::scope_filter(scope))
@@ -264,15 +264,13 @@ pub fn overview(
             .load(conn)?,
         ..Default::default()
     };
+    // Overdue and due soon by the one deadline each message waits on (`deadline`).
     o.overdue = model::scoped(scope)
-        .filter(m::state.eq_any(RUNNING))
-        .filter(m::due_at.lt(today))
+        .filter(model::deadline_in(&windows.overdue))
         .count()
         .get_result(conn)?;
     o.due_soon = model::scoped(scope)
-        .filter(m::state.eq_any(RUNNING))
-        .filter(m::due_at.ge(today))
-        .filter(m::due_at.le(soon_until))
+        .filter(model::deadline_in(&windows.soon))
         .count()
         .get_result(conn)?;
     o.supervised = model::scoped(scope)
@@ -282,8 +280,7 @@ pub fn overview(
         .get_result(conn)?;
     let mut ranked: Vec<(Option<i32>, i64)> = m::messages
         .filter(model::scope_filter(scope))
-        .filter(m::state.eq_any(RUNNING))
-        .filter(m::due_at.lt(today))
+        .filter(model::deadline_in(&windows.overdue))
         .group_by(m::handling_unit_id)
         .select((m::handling_unit_id, count_star()))
         .load(conn)?;

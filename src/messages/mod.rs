@@ -3,6 +3,7 @@
 
 pub mod calendar;
 pub mod config;
+pub mod deadline;
 pub mod lifecycle;
 pub mod model;
 pub mod service;

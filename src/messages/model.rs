@@ -8,9 +8,10 @@ use serde::Deserialize;
 use crate::auth::roles::{Role, UnitKind};
 use crate::db::schema::{message_events::dsl as e, messages, messages::dsl as m, units::dsl as u};
 use crate::db::DbConn;
+use crate::messages::deadline::{Today, Window};
 use crate::messages::lifecycle::State;
 
-#[derive(Queryable, Debug, Clone)]
+#[derive(Queryable, Debug, Clone, Default)]
 pub struct Message {
     pub id: i32,
     pub ref_no: String,
@@ -318,12 +319,19 @@ pub struct ListFilter {
     pub closed_from: String,
     #[serde(default)]
     pub closed_to: String,
-    /// "1": running and due within the next working days (up to `soon_until`).
+    /// "1": its deadline (see `deadline`) falls within the next working days.
     #[serde(default)]
     pub due_soon: String,
-    /// Set by the handler from the calendar: the last day that counts as "due soon".
+    /// What waits on the user's own unit: "1" all of it, "handle" as the handling unit,
+    /// "own" as the owner (the 待办 tiles link here).
+    #[serde(default)]
+    pub mine: String,
+    /// Set by the handler: today's deadline windows (from the calendar).
     #[serde(skip)]
-    pub soon_until: Option<NaiveDate>,
+    pub today: Option<crate::messages::deadline::Today>,
+    /// Set by the handler: the user's role and unit (for `mine`).
+    #[serde(skip)]
+    pub actor: Option<(Role, i32)>,
     /// Full-text search words (留言标题, 主要诉求, 答复, 反映人).
     #[serde(default)]
     pub q: String,
@@ -340,8 +348,138 @@ pub struct ListFilter {
 
 pub const PAGE_SIZE: i64 = 20;
 
-/// States in which the reply deadline runs (overdue and due-soon are counted in these).
+/// States in which the reply deadline runs (supervision applies to these).
 pub const RUNNING: [&str; 3] = ["assigned", "handling", "replied"];
+
+/// A boxed WHERE condition on `messages`.
+pub type Cond = Box<
+    dyn BoxableExpression<
+        messages::table,
+        <DbConn as Connection>::Backend,
+        SqlType = diesel::sql_types::Bool,
+    >,
+>;
+
+/// A date column in a deadline window (never NULL).
+macro_rules! date_in {
+    ($col:expr, $w:expr) => {{
+        let mut c: Cond = Box::new($col.is_not_null());
+        if let Some(f) = $w.from {
+            c = Box::new(c.and($col.assume_not_null().ge(f)));
+        }
+        if let Some(t) = $w.to {
+            c = Box::new(c.and($col.assume_not_null().le(t)));
+        }
+        c
+    }};
+}
+
+/// Messages whose one deadline (`deadline::current`) falls in the window: the SQL twin
+/// of the pure rule, used by every list, count and report.
+pub fn deadline_in(w: &Window) -> Cond {
+    let accept: Cond = Box::new(
+        m::state
+            .eq("assigned")
+            .and(m::accept_due.is_not_null())
+            .and(date_in!(m::accept_due, w)),
+    );
+    let assigned_without: Cond = Box::new(
+        m::state
+            .eq("assigned")
+            .and(m::accept_due.is_null())
+            .and(date_in!(m::due_at, w)),
+    );
+    let reply: Cond = Box::new(m::state.eq("handling").and(date_in!(m::due_at, w)));
+    let mut review: Cond = Box::new(m::state.eq("replied").and(m::replied_at.is_not_null()));
+    if let Some(f) = w.replied_from {
+        review = Box::new(review.and(m::replied_at.assume_not_null().ge(f)));
+    }
+    if let Some(b) = w.replied_before {
+        review = Box::new(review.and(m::replied_at.assume_not_null().lt(b)));
+    }
+    let follow_up: Cond = Box::new(m::state.eq("closed").and(date_in!(m::followup_due, w)));
+    Box::new(
+        accept
+            .or(assigned_without)
+            .or(reply)
+            .or(review)
+            .or(follow_up),
+    )
+}
+
+/// Whose work: as the handling unit, as the owner, or either.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mine {
+    Any,
+    Handle,
+    Own,
+}
+
+impl Mine {
+    pub fn parse(s: &str) -> Option<Mine> {
+        match s {
+            "1" => Some(Mine::Any),
+            "handle" => Some(Mine::Handle),
+            "own" => Some(Mine::Own),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mine::Any => "1",
+            Mine::Handle => "handle",
+            Mine::Own => "own",
+        }
+    }
+}
+
+/// What waits on the unit to act (its 待办); None for roles that act on nothing.
+pub fn waiting_on(role: Role, unit_id: i32, mine: Mine) -> Option<Cond> {
+    // The owner's steps, and an extension request waiting for its approval.
+    let owner_states = [
+        "registered",
+        "replied",
+        "closed",
+        "followed_up",
+        "reported",
+        "handling",
+    ];
+    let own: Cond = Box::new(
+        m::owner_unit_id
+            .eq(unit_id)
+            .and(m::state.eq_any(owner_states))
+            .and(
+                m::state
+                    .ne("handling")
+                    .or(m::extension_requested_days.is_not_null()),
+            ),
+    );
+    let handle: Cond = Box::new(
+        m::handling_unit_id
+            .eq(unit_id)
+            .and(m::state.eq_any(["assigned", "handling"]))
+            .or(m::forwarded_unit_id
+                .eq(unit_id)
+                .and(m::state.eq("handling")))
+            .assume_not_null(),
+    );
+    let (owns, handles) = match role {
+        Role::CityOperator => (true, false),
+        Role::CountyOperator => (true, true),
+        Role::DeptOperator => (false, true),
+        _ => return None,
+    };
+    match mine {
+        Mine::Own if owns => Some(own),
+        Mine::Handle if handles => Some(handle),
+        Mine::Any if owns && handles => Some(Box::new(own.or(handle))),
+        Mine::Any if owns => Some(own),
+        Mine::Any => Some(handle),
+        // Nothing of that kind is ever this role's work.
+        _ => Some(Box::new(m::id.lt(0))),
+    }
+}
 
 /// The filtered list; a search on SQLite may be confined to a window of ids.
 fn filtered<'a>(
@@ -378,10 +516,17 @@ fn filtered<'a>(
     if let Ok(d) = NaiveDate::parse_from_str(&f.to, "%Y-%m-%d") {
         q = q.filter(m::posted_at.lt(crate::clock::china_day_start(d + chrono::Duration::days(1))));
     }
+    let windows = f
+        .today
+        .unwrap_or_else(|| Today::new(&crate::messages::calendar::Calendar::default(), today));
     if f.overdue == "1" {
-        q = q
-            .filter(m::state.eq_any(RUNNING))
-            .filter(m::due_at.lt(today));
+        q = q.filter(deadline_in(&windows.overdue));
+    }
+    if let Some(mine) = Mine::parse(&f.mine) {
+        let cond = f
+            .actor
+            .and_then(|(role, unit)| waiting_on(role, unit, mine));
+        q = q.filter(cond.unwrap_or_else(|| Box::new(m::id.lt(0))));
     }
     if f.supervised == "1" {
         q = q
@@ -398,11 +543,7 @@ fn filtered<'a>(
         q = q.filter(crate::search::condition(f.pg, &term, window));
     }
     if f.due_soon == "1" {
-        let until = f.soon_until.unwrap_or(today);
-        q = q
-            .filter(m::state.eq_any(RUNNING))
-            .filter(m::due_at.ge(today))
-            .filter(m::due_at.le(until));
+        q = q.filter(deadline_in(&windows.soon));
     }
     q
 }
@@ -726,63 +867,76 @@ pub fn by_ids(conn: &mut DbConn, ids: &[i32]) -> QueryResult<Vec<Message>> {
         .load(conn)
 }
 
-/// Everything waiting for the user's unit to act; None for roles that act on nothing.
-fn todo_query<'a>(role: Role, unit_id: i32) -> Option<Boxed<'a>> {
-    let q = m::messages.into_boxed();
-    // The owner's steps, and an extension request waiting for its approval — written so
-    // that (owner, state) lead an index that also holds the ordering columns.
-    let owner_states = [
-        "registered",
-        "replied",
-        "closed",
-        "followed_up",
-        "reported",
-        "handling",
-    ];
-    let owner = m::owner_unit_id
-        .eq(unit_id)
-        .and(m::state.eq_any(owner_states))
-        .and(
-            m::state
-                .ne("handling")
-                .or(m::extension_requested_days.is_not_null()),
-        );
-    Some(match role {
-        Role::CityOperator => q.filter(owner),
-        Role::CountyOperator => q.filter(
-            owner.or(m::handling_unit_id
-                .eq(unit_id)
-                .and(m::state.eq_any(["assigned", "handling"]))),
-        ),
-        Role::DeptOperator => q.filter(
-            m::handling_unit_id
-                .eq(unit_id)
-                .and(m::state.eq_any(["assigned", "handling"]))
-                .or(m::forwarded_unit_id
-                    .eq(unit_id)
-                    .and(m::state.eq("handling"))),
-        ),
-        _ => return None,
-    })
-}
-
-/// The most urgent `limit` items of the 待办 (supervised first, then by due date).
-pub fn todo(conn: &mut DbConn, role: Role, unit_id: i32, limit: i64) -> QueryResult<Vec<Message>> {
-    let Some(q) = todo_query(role, unit_id) else {
+/// The most urgent `limit` items of the unit's 待办: overdue first, then newly assigned,
+/// then supervised ones it handles, then by the deadline each waits on.
+pub fn todo(
+    conn: &mut DbConn,
+    role: Role,
+    unit_id: i32,
+    cal: &crate::messages::calendar::Calendar,
+    today: NaiveDate,
+    limit: i64,
+) -> QueryResult<Vec<Message>> {
+    let Some(cond) = waiting_on(role, unit_id, Mine::Any) else {
         return Ok(Vec::new());
     };
-    // First the ids, sorted from the covering index alone (a centre may have tens of
-    // thousands waiting; sorting whole rows read each of them), then those rows.
-    let ids: Vec<i32> = q
-        .order((
-            m::supervision_level.is_null(),
-            m::due_at.is_null(),
-            m::due_at.asc(),
-            m::id.asc(),
+    // First the few columns the order needs, for everything waiting (a centre may have
+    // thousands), then the rows to show.
+    type Light = (
+        i32,
+        String,
+        Option<NaiveDate>,
+        Option<NaiveDate>,
+        Option<NaiveDateTime>,
+        Option<NaiveDate>,
+        Option<String>,
+        Option<i32>,
+        Option<i32>,
+    );
+    let light: Vec<Light> = m::messages
+        .filter(cond)
+        .select((
+            m::id,
+            m::state,
+            m::accept_due,
+            m::due_at,
+            m::replied_at,
+            m::followup_due,
+            m::supervision_level,
+            m::handling_unit_id,
+            m::forwarded_unit_id,
         ))
-        .limit(limit)
-        .select(m::id)
         .load(conn)?;
+    /// (not overdue, not newly assigned, not supervised for me, deadline, id)
+    type Urgency = (bool, bool, bool, NaiveDate, i32);
+    let mut keyed: Vec<(Urgency, i32)> = light
+        .into_iter()
+        .map(
+            |(id, state, accept_due, due_at, replied_at, followup_due, sup, h, f)| {
+                let msg = Message {
+                    id,
+                    state,
+                    accept_due,
+                    due_at,
+                    replied_at,
+                    followup_due,
+                    ..Message::default()
+                };
+                let handler = h == Some(unit_id) || f == Some(unit_id);
+                let st = crate::messages::deadline::status(cal, today, &msg);
+                let overdue = st.is_some_and(|(_, s)| s.is_overdue());
+                let new = msg.state() == State::Assigned && h == Some(unit_id);
+                let due = st.map(|(d, _)| d.due).unwrap_or(NaiveDate::MAX);
+                ((!overdue, !new, !(sup.is_some() && handler), due, id), id)
+            },
+        )
+        .collect();
+    keyed.sort_unstable();
+    let ids: Vec<i32> = keyed
+        .into_iter()
+        .take(limit.max(0) as usize)
+        .map(|(_, id)| id)
+        .collect();
     let mut rows = load_rows(
         conn,
         m::messages.into_boxed().filter(m::id.eq_any(&ids)),
@@ -792,66 +946,14 @@ pub fn todo(conn: &mut DbConn, role: Role, unit_id: i32, limit: i64) -> QueryRes
     Ok(rows)
 }
 
-/// The 待办 counts, each one COUNT query, so they stay exact however long the list.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct TodoCounts {
-    pub total: i64,
-    pub to_accept: i64,
-    pub handling: i64,
-    pub to_review: i64,
-    pub supervised: i64,
-    pub overdue: i64,
-}
-
-pub fn todo_counts(
+/// How many messages the filtered list holds, exactly (the 待办 tiles).
+pub fn count(
     conn: &mut DbConn,
-    role: Role,
-    unit_id: i32,
+    scope: &Scope,
+    f: &ListFilter,
     today: NaiveDate,
-) -> QueryResult<TodoCounts> {
-    let Some(_) = todo_query(role, unit_id) else {
-        return Ok(TodoCounts::default());
-    };
-    // One pass over the 待办 (each count a conditional sum; the states are those of
-    // `RUNNING`): separate COUNT queries let the planner pick a state index and read
-    // every running message of the city.
-    use diesel::dsl::sql;
-    use diesel::sql_types::{BigInt, Date, Integer};
-    let q = todo_query(role, unit_id).unwrap_or_else(|| m::messages.into_boxed());
-    let (total, to_accept, handling, to_review, supervised, overdue): (i64, i64, i64, i64, i64, i64) = q
-        .select((
-            sql::<BigInt>("CAST(COUNT(*) AS BIGINT)"),
-            sql::<BigInt>("CAST(COALESCE(SUM(CASE WHEN state = 'assigned' AND handling_unit_id = ")
-                .bind::<Integer, _>(unit_id)
-                .sql(" THEN 1 ELSE 0 END), 0) AS BIGINT)"),
-            sql::<BigInt>("CAST(COALESCE(SUM(CASE WHEN state = 'handling' AND (handling_unit_id = ")
-                .bind::<Integer, _>(unit_id)
-                .sql(" OR forwarded_unit_id = ")
-                .bind::<Integer, _>(unit_id)
-                .sql(") THEN 1 ELSE 0 END), 0) AS BIGINT)"),
-            sql::<BigInt>("CAST(COALESCE(SUM(CASE WHEN state = 'replied' AND owner_unit_id = ")
-                .bind::<Integer, _>(unit_id)
-                .sql(" THEN 1 ELSE 0 END), 0) AS BIGINT)"),
-            sql::<BigInt>("CAST(COALESCE(SUM(CASE WHEN state IN ('assigned', 'handling', 'replied') AND supervision_level IS NOT NULL AND (handling_unit_id = ")
-                .bind::<Integer, _>(unit_id)
-                .sql(" OR forwarded_unit_id = ")
-                .bind::<Integer, _>(unit_id)
-                .sql(") THEN 1 ELSE 0 END), 0) AS BIGINT)"),
-            sql::<BigInt>("CAST(COALESCE(SUM(CASE WHEN (state IN ('assigned', 'handling', 'replied') AND due_at < ")
-                .bind::<Date, _>(today)
-                .sql(") OR (state = 'closed' AND followup_due < ")
-                .bind::<Date, _>(today)
-                .sql(") THEN 1 ELSE 0 END), 0) AS BIGINT)"),
-        ))
-        .first(conn)?;
-    Ok(TodoCounts {
-        total,
-        to_accept,
-        handling,
-        to_review,
-        supervised,
-        overdue,
-    })
+) -> QueryResult<i64> {
+    filtered(scope, f, today, None).count().get_result(conn)
 }
 
 /// Messages registered by the same person with a similar title within 30 days, or with

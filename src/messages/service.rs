@@ -15,7 +15,7 @@ use crate::db::schema::{messages::dsl as m, ref_counters::dsl as rc};
 use crate::db::{self, DbConn};
 use crate::error::AppError;
 use crate::forms::FieldErrors;
-use crate::messages::calendar::{deadline_status, Calendar};
+use crate::messages::calendar::Calendar;
 use crate::messages::config::{self, ACCEPT_DAYS, FOLLOWUP_DAYS, MAX_EXTENSION_DAYS, RETURN_DAYS};
 use crate::messages::lifecycle::{self, Action, Facts, Refusal, Standing, State};
 use crate::messages::model::{self, Changes, Message, Scope};
@@ -497,10 +497,9 @@ pub fn standing(acting: &Acting, msg: &Message) -> Standing {
     )
 }
 
-/// Whether the reply deadline has passed.
+/// Whether the one deadline the message waits on (`deadline::current`) has passed.
 pub fn reply_overdue(cal: &Calendar, today: NaiveDate, msg: &Message) -> bool {
-    msg.due_at
-        .is_some_and(|d| deadline_status(cal, today, d).is_overdue())
+    crate::messages::deadline::is_overdue(cal, today, msg)
 }
 
 /// 催办 is for a message not yet overdue, 督办 for an overdue one (挂牌督办 for either).

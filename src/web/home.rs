@@ -15,7 +15,8 @@ use crate::web::render;
 #[template(path = "home.html")]
 struct HomePage {
     layout: Layout,
-    tiles: Option<crate::messages::model::TodoCounts>,
+    /// The 待办 tiles and the number of items waiting (None: a role that handles nothing).
+    tiles: Option<(Vec<crate::web::messages::Tile>, i64)>,
     todo: Vec<crate::web::messages::TodoRow>,
     can_register: bool,
     role_duties: &'static str,
@@ -82,8 +83,8 @@ pub async fn index(ctx: Ctx) -> Result<HttpResponse, AppError> {
         Role::CityOperator | Role::CountyOperator | Role::DeptOperator
     );
     let (todo, tiles) = if handles {
-        let (rows, tiles) = crate::web::messages::todo(&ctx).await?;
-        (rows, Some(tiles))
+        let (rows, tiles, total) = crate::web::messages::todo(&ctx).await?;
+        (rows, Some((tiles, total)))
     } else {
         (Vec::new(), None)
     };

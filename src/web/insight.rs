@@ -13,7 +13,7 @@ use crate::auth::roles::{Role, UnitKind};
 use crate::clock::china_today;
 use crate::db;
 use crate::error::AppError;
-use crate::messages::calendar::{deadline_status, DUE_SOON_DAYS};
+
 use crate::messages::config;
 use crate::messages::lifecycle::State;
 use crate::messages::model::{self, RUNNING};
@@ -154,8 +154,8 @@ pub async fn dashboard(ctx: Ctx) -> Result<HttpResponse, AppError> {
             .cache
             .get_or(c, format!("overview {scope:?} {today}"), |c| {
                 let cal = config::calendar(c)?;
-                let soon = cal.add_working_days(today, DUE_SOON_DAYS);
-                stats::overview(c, &scope, today, soon, year_from)
+                let windows = crate::messages::deadline::Today::new(&cal, today);
+                stats::overview(c, &scope, &windows, year_from)
             })?;
         let o = std::sync::Arc::unwrap_or_clone(o);
         Ok((o, units::all(c)?))
@@ -619,27 +619,39 @@ pub async fn bulletin(ctx: Ctx, q: Query<Vec<(String, String)>>) -> Result<HttpR
         let scope = model::scope_for(c, role, me)?;
         let cal = config::calendar(c)?;
         let figures = by_unit_cached(&state, c, &scope, from, to, today)?;
+        use crate::db::schema::messages::dsl as m;
+        let windows = crate::messages::deadline::Today::new(&cal, today);
+        let supervised: model::Cond = Box::new(
+            m::state
+                .eq_any(RUNNING)
+                .and(m::supervision_level.is_not_null()),
+        );
         let open: Vec<model::Message> = model::scoped(&scope)
-            .filter(crate::db::schema::messages::dsl::state.eq_any(RUNNING))
-            .filter(
-                crate::db::schema::messages::dsl::due_at
-                    .lt(today)
-                    .or(crate::db::schema::messages::dsl::supervision_level.is_not_null()),
-            )
-            .order(crate::db::schema::messages::dsl::due_at.asc())
+            .filter(model::deadline_in(&windows.overdue).or(supervised))
+            .order(m::id.asc())
             .load(c)?;
         Ok((figures, units::all(c)?, open, cal))
     })
     .await?;
     let mut total = Figures::default();
+    // The handling units' own deadlines (签收, 答复), by the one rule of `deadline`.
+    use crate::messages::deadline::{self, Waiting};
+    let handlers_due = |m: &model::Message| {
+        deadline::status(&cal, today, m)
+            .filter(|(d, _)| matches!(d.waiting, Waiting::Accept | Waiting::Reply))
+    };
     let item = |m: &model::Message| BulletinItem {
         id: m.id,
         ref_no: m.ref_no.clone(),
         title: m.title.clone(),
-        due: m.due_at.map(|d| d.to_string()).unwrap_or_default(),
-        status: m
-            .due_at
-            .map(|d| deadline_status(&cal, today, d).label())
+        due: handlers_due(m)
+            .map(|(d, _)| d.due.to_string())
+            .unwrap_or_default(),
+        status: handlers_due(m)
+            .map(|(d, st)| match d.waiting {
+                Waiting::Accept => format!("签收{}", st.label()),
+                _ => st.label(),
+            })
             .unwrap_or_default(),
         supervision: m.supervision_level.clone().unwrap_or_default(),
     };
@@ -663,7 +675,7 @@ pub async fn bulletin(ctx: Ctx, q: Query<Vec<(String, String)>>) -> Result<HttpR
                 name: u.name.clone(),
                 overdue: mine
                     .iter()
-                    .filter(|m| m.due_at.is_some_and(|d| d < today))
+                    .filter(|m| handlers_due(m).is_some_and(|(_, st)| st.is_overdue()))
                     .map(|m| item(m))
                     .collect(),
                 supervised: mine

@@ -14,7 +14,7 @@ use crate::clock::{china_today, print_date, to_china};
 use crate::db;
 use crate::error::AppError;
 use crate::forms::FieldErrors;
-use crate::messages::calendar::{deadline_status, Calendar};
+use crate::messages::calendar::Calendar;
 use crate::messages::config;
 use crate::messages::lifecycle::{self, Action, State, ALL_STATES};
 use crate::messages::model::{self, Event, ListFilter, Message, PAGE_SIZE};
@@ -64,14 +64,9 @@ fn unit_names(all: &[Unit]) -> HashMap<i32, String> {
     all.iter().map(|u| (u.id, u.name.clone())).collect()
 }
 
-/// The deadline the message is waiting on now: the 回访 one once it is 办结, otherwise
-/// the reply's (shown in the 到期 column, beside the cue that counts from it).
-fn current_due(msg: &Message) -> Option<chrono::NaiveDate> {
-    if msg.state() == State::Closed {
-        msg.followup_due
-    } else {
-        msg.due_at
-    }
+/// The deadline the message is waiting on now (see `messages::deadline`).
+fn current_due(cal: &Calendar, msg: &Message) -> Option<chrono::NaiveDate> {
+    crate::messages::deadline::current(cal, msg).map(|d| d.due)
 }
 
 /// The deadline cue of a message, the same on every page: (words, css class).
@@ -80,15 +75,7 @@ pub fn deadline_cue(
     today: chrono::NaiveDate,
     msg: &Message,
 ) -> Option<(String, &'static str)> {
-    let state = msg.state();
-    let due = current_due(msg).filter(|_| state.deadline_runs() || state == State::Closed)?;
-    let st = deadline_status(cal, today, due);
-    let words = if state == State::Closed {
-        format!("回访{}", st.label())
-    } else {
-        st.label()
-    };
-    Some((words, st.css()))
+    crate::messages::deadline::cue(cal, today, msg)
 }
 
 // ---------- register ----------
@@ -289,7 +276,7 @@ fn row(
             .unwrap_or_else(|| "—".to_string()),
         category: msg.category.clone(),
         posted: format_time(msg.posted_at),
-        due: current_due(msg)
+        due: current_due(cal, msg)
             .map(|d| d.format("%Y-%m-%d").to_string())
             .unwrap_or_default(),
         cue: deadline_cue(cal, today, msg),
@@ -318,6 +305,8 @@ struct ListPage {
     platforms: Vec<Choice>,
     categories: Vec<Choice>,
     units: Vec<Choice>,
+    /// 范围: all the scope sees, or what waits on the user's unit (empty: not offered).
+    mines: Vec<Choice>,
     prev_query: String,
     next_query: String,
     export_xlsx: String,
@@ -366,10 +355,29 @@ fn query_with(f: &ListFilter, page: i64, before: Option<i32>) -> String {
         ("closed_from", f.closed_from.as_str()),
         ("closed_to", f.closed_to.as_str()),
         ("due_soon", f.due_soon.as_str()),
+        ("mine", f.mine.as_str()),
         ("q", f.q.as_str()),
         ("before", before.as_str()),
         ("page", page.as_str()),
     ])
+}
+
+/// The 范围 choices of the list for a role that has a 待办.
+fn mine_choices(role: Role) -> Vec<Choice> {
+    let c = |value: &str, label: &str| Choice {
+        value: value.to_string(),
+        label: label.to_string(),
+        disabled: false,
+    };
+    match role {
+        Role::CityOperator | Role::DeptOperator => vec![c("1", "待本单位办理")],
+        Role::CountyOperator => vec![
+            c("1", "待本单位办理"),
+            c("handle", "待本单位办理（作为核办单位）"),
+            c("own", "待本单位办理（作为交办单位）"),
+        ],
+        _ => Vec::new(),
+    }
 }
 
 /// The export link of a list: its filter and the format.
@@ -390,11 +398,11 @@ pub async fn list(ctx: Ctx, query: Query<ListFilter>) -> Result<HttpResponse, Ap
         let scope = model::scope_for(c, role, unit)?;
         let reference = crate::reference::get(c, &state.cache)?;
         filter.pg = matches!(c, db::DbConn::Pg(_));
-        filter.soon_until = Some(
-            reference
-                .calendar
-                .add_working_days(today, crate::messages::calendar::DUE_SOON_DAYS),
-        );
+        filter.today = Some(crate::messages::deadline::Today::new(
+            &reference.calendar,
+            today,
+        ));
+        filter.actor = Some((role, unit));
         let (rows, total) = model::list(c, &scope, &filter, today)?;
         Ok((rows, total, reference))
     })
@@ -470,6 +478,7 @@ pub async fn list(ctx: Ctx, query: Query<ListFilter>) -> Result<HttpResponse, Ap
         platforms: choices(&reference.platforms),
         categories: choices(&reference.categories),
         units: unit_choices,
+        mines: mine_choices(ctx.role),
         prev_query: query_string(&f, page - 1),
         next_query: query_with(&f, page + 1, rows.last().map(|m| m.id)),
         export_xlsx: export_href(&f, "xlsx"),
@@ -552,7 +561,8 @@ struct ShowPage {
     owner: String,
     forwarded: String,
     cue: Option<(String, &'static str)>,
-    accept_due: String,
+    /// The deadline the message waits on, named ("签收期限：2026-12-02").
+    deadline_line: String,
     supervision: Option<(String, String)>,
     extension_pending: Option<i32>,
     extension_days: i32,
@@ -866,13 +876,9 @@ fn show_page(
         owner: name_of(Some(msg.owner_unit_id)),
         forwarded: name_of(msg.forwarded_unit_id),
         cue: deadline_cue(&data.reference.calendar, today, msg),
-        accept_due: if state == State::Assigned {
-            msg.accept_due
-                .map(|d| d.format("%Y-%m-%d").to_string())
-                .unwrap_or_default()
-        } else {
-            String::new()
-        },
+        deadline_line: crate::messages::deadline::current(&data.reference.calendar, msg)
+            .map(|d| format!("{}期限：{}", d.waiting.label(), d.due.format("%Y-%m-%d")))
+            .unwrap_or_default(),
         supervision: msg
             .supervision_level
             .clone()
@@ -1067,28 +1073,106 @@ pub struct TodoRow {
 /// At most this many 待办 rows on the home page; the counts are always exact.
 pub const TODO_ROWS: i64 = 50;
 
-/// What the user's unit has to do, most urgent first, with the exact counts.
-pub async fn todo(ctx: &Ctx) -> Result<(Vec<TodoRow>, model::TodoCounts), AppError> {
+/// A 待办 tile: its number is the count of exactly the list it links to.
+pub struct Tile {
+    pub label: &'static str,
+    pub count: i64,
+    pub href: String,
+    /// Shown in red when not zero (overdue).
+    pub alert: bool,
+}
+
+/// The tiles of a role's 待办, each a list filter: (label, mine, state, overdue, supervised).
+fn tile_filters(role: Role) -> Vec<(&'static str, ListFilter)> {
+    let f = |mine: model::Mine, state: State, supervised: bool| ListFilter {
+        mine: mine.as_str().to_string(),
+        state: state.as_str().to_string(),
+        supervised: if supervised {
+            "1".into()
+        } else {
+            String::new()
+        },
+        ..ListFilter::default()
+    };
+    use model::Mine::{Handle, Own};
+    let handler = vec![
+        ("待签收", f(Handle, State::Assigned, false)),
+        ("待答复", f(Handle, State::Handling, false)),
+        (
+            "被督办",
+            ListFilter {
+                state: String::new(),
+                ..f(Handle, State::Handling, true)
+            },
+        ),
+    ];
+    let owner = vec![
+        ("待转办", f(Own, State::Registered, false)),
+        ("延期待批", f(Own, State::Handling, false)),
+        ("待审核", f(Own, State::Replied, false)),
+        ("待回访", f(Own, State::Closed, false)),
+        ("待呈报", f(Own, State::FollowedUp, false)),
+        ("待销号", f(Own, State::Reported, false)),
+    ];
+    let mut tiles = match role {
+        Role::CityOperator => owner,
+        Role::CountyOperator => handler.into_iter().chain(owner).collect(),
+        Role::DeptOperator => handler,
+        _ => return Vec::new(),
+    };
+    tiles.push((
+        "已超期",
+        ListFilter {
+            mine: model::Mine::Any.as_str().to_string(),
+            overdue: "1".to_string(),
+            ..ListFilter::default()
+        },
+    ));
+    tiles
+}
+
+/// What the user's unit has to do, most urgent first, with the tiles and the total.
+pub async fn todo(ctx: &Ctx) -> Result<(Vec<TodoRow>, Vec<Tile>, i64), AppError> {
     let (role, unit) = (ctx.role, ctx.unit.id);
     let today = china_today();
     let state = ctx.state.clone();
     let (waiting, reference) = db::run(ctx.pool(), move |c| {
+        let reference = crate::reference::get(c, &state.cache)?;
+        let cal = reference.calendar.clone();
         // Kept while the data is unchanged (a centre may have tens of thousands waiting).
         let waiting = state
             .cache
             .get_or(c, format!("todo {role:?} {unit} {today}"), |c| {
+                let scope = model::scope_for(c, role, unit)?;
+                let windows = crate::messages::deadline::Today::new(&cal, today);
+                let counted = |c: &mut db::DbConn, mut f: ListFilter| {
+                    f.today = Some(windows);
+                    f.actor = Some((role, unit));
+                    model::count(c, &scope, &f, today)
+                };
+                let mut tiles = Vec::new();
+                for (label, f) in tile_filters(role) {
+                    let n = counted(c, f.clone())?;
+                    tiles.push((label, f, n));
+                }
+                let all = ListFilter {
+                    mine: model::Mine::Any.as_str().to_string(),
+                    ..ListFilter::default()
+                };
+                let total = counted(c, all)?;
                 Ok::<_, AppError>((
-                    model::todo(c, role, unit, TODO_ROWS)?,
-                    model::todo_counts(c, role, unit, today)?,
+                    model::todo(c, role, unit, &cal, today, TODO_ROWS)?,
+                    tiles,
+                    total,
                 ))
             })?;
-        Ok((waiting, crate::reference::get(c, &state.cache)?))
+        Ok((waiting, reference))
     })
     .await?;
-    let (msgs, counts) = (&waiting.0, waiting.1);
+    let (msgs, tiles, total) = (&waiting.0, &waiting.1, waiting.2);
     let (all, cal) = (&reference.units, &reference.calendar);
     let names = unit_names(all);
-    let mut rows: Vec<(TodoRow, bool, Option<chrono::NaiveDate>)> = msgs
+    let rows = msgs
         .iter()
         .map(|m| {
             let state = m.state();
@@ -1099,7 +1183,7 @@ pub async fn todo(ctx: &Ctx) -> Result<(Vec<TodoRow>, model::TodoCounts), AppErr
                 State::Handling
                     if m.extension_requested_days.is_some() && m.owner_unit_id == unit =>
                 {
-                    "待审批延期"
+                    "延期待批"
                 }
                 State::Handling if m.forwarded_unit_id == Some(unit) => "待报送答复稿",
                 State::Handling if handler => "待答复",
@@ -1111,22 +1195,23 @@ pub async fn todo(ctx: &Ctx) -> Result<(Vec<TodoRow>, model::TodoCounts), AppErr
                 State::Archived => "",
             };
             let r = row(m, &names, cal, today);
-            let overdue = r.cue.as_ref().is_some_and(|(_, css)| *css == "due-over");
-            let supervised = r.supervision.is_some() && handler;
-            (
-                TodoRow {
-                    row: r,
-                    task,
-                    overdue,
-                },
-                supervised,
-                current_due(m),
-            )
+            TodoRow {
+                overdue: crate::messages::deadline::is_overdue(cal, today, m),
+                row: r,
+                task,
+            }
         })
         .collect();
-    // Supervised items for the handler first, then overdue, then by due date.
-    rows.sort_by_key(|(r, sup, due)| (!*sup, !r.overdue, due.unwrap_or(chrono::NaiveDate::MAX)));
-    Ok((rows.into_iter().map(|(r, _, _)| r).collect(), counts))
+    let tiles = tiles
+        .iter()
+        .map(|(label, f, n)| Tile {
+            label,
+            count: *n,
+            href: format!("/messages{}", query_string(f, 1)),
+            alert: f.overdue == "1" && *n > 0,
+        })
+        .collect();
+    Ok((rows, tiles, total))
 }
 
 // ---------- 督办通知书 ----------
@@ -1471,11 +1556,11 @@ pub async fn export(
         let scope = model::scope_for(c, role, unit)?;
         let reference = crate::reference::get(c, &state.cache)?;
         filter.pg = matches!(c, db::DbConn::Pg(_));
-        filter.soon_until = Some(
-            reference
-                .calendar
-                .add_working_days(today, crate::messages::calendar::DUE_SOON_DAYS),
-        );
+        filter.today = Some(crate::messages::deadline::Today::new(
+            &reference.calendar,
+            today,
+        ));
+        filter.actor = Some((role, unit));
         let ids = model::filtered_ids(c, &scope, &filter, today, EXPORT_MAX + 1)?;
         if ids.len() as i64 > EXPORT_MAX {
             return Ok(Err(ids.len()));

@@ -288,6 +288,94 @@ fn tiles(html: &str) -> std::collections::HashMap<String, i64> {
         .collect()
 }
 
+/// Every 待办 tile of every handling role counts exactly the list it links to.
+#[tokio::test]
+async fn every_tile_equals_the_list_it_links_to() {
+    let app = spawn_with_demo_messages().await;
+    let tile_sel = scraper::Selector::parse("section.counts a.tile").expect("selector");
+    let num_sel = scraper::Selector::parse(".tile-num").expect("selector");
+    let text_sel = scraper::Selector::parse(".tile-text").expect("selector");
+    let count_sel = scraper::Selector::parse("p.count").expect("selector");
+    for who in ["center", "xixiu", "pingba", "zhujian", "renshe"] {
+        let b = app.login_as(who).await;
+        let (_, html) = b.page("/").await;
+        let tiles: Vec<(String, String, i64)> = {
+            let doc = scraper::Html::parse_document(&html);
+            doc.select(&tile_sel)
+                .map(|a| {
+                    let text = |s: &scraper::Selector| {
+                        a.select(s).flat_map(|e| e.text()).collect::<String>()
+                    };
+                    (
+                        text(&text_sel),
+                        a.value().attr("href").unwrap_or("").to_string(),
+                        text(&num_sel).trim().parse().expect("tile number"),
+                    )
+                })
+                .collect()
+        };
+        assert!(tiles.len() >= 4, "{who}: {tiles:?}");
+        let mut nonzero = 0;
+        for (label, href, n) in tiles {
+            assert!(href.starts_with("/messages"), "{who} {label}: {href}");
+            let (status, list) = b.page(&href).await;
+            assert_eq!(status, StatusCode::OK, "{who} {label}");
+            let doc = scraper::Html::parse_document(&list);
+            let line: String = doc.select(&count_sel).flat_map(|e| e.text()).collect();
+            let shown: i64 = line
+                .strip_prefix("共 ")
+                .and_then(|r| r.split(' ').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("{who} {label}: count line “{line}”"));
+            assert_eq!(
+                shown, n,
+                "{who}: tile {label} says {n}, its list {href} has {shown}"
+            );
+            if n > 0 {
+                nonzero += 1;
+            }
+        }
+        assert!(nonzero > 0, "{who}: the demo gives some tile a number");
+        // The rows: overdue first, then newly assigned; the centre's are its own work.
+        let row_sel = scraper::Selector::parse("#todo ~ table tbody tr").expect("selector");
+        let doc = scraper::Html::parse_document(&html);
+        let rows: Vec<(bool, String)> = doc
+            .select(&row_sel)
+            .map(|tr| {
+                let over = tr
+                    .value()
+                    .attr("class")
+                    .is_some_and(|c| c.contains("row-over"));
+                let task = tr
+                    .select(&scraper::Selector::parse("td strong").expect("selector"))
+                    .flat_map(|e| e.text())
+                    .collect::<String>();
+                (over, task)
+            })
+            .collect();
+        assert!(!rows.is_empty(), "{who} has 待办 rows");
+        let key: Vec<(bool, bool)> = rows
+            .iter()
+            .map(|(over, task)| (!over, task != "待签收"))
+            .collect();
+        let mut sorted = key.clone();
+        sorted.sort();
+        assert_eq!(
+            key, sorted,
+            "{who}: overdue, then newly assigned first: {rows:?}"
+        );
+        if who == "center" {
+            for (_, task) in &rows {
+                assert!(
+                    ["待转办", "延期待批", "待审核", "待回访", "待呈报", "待销号"]
+                        .contains(&task.as_str()),
+                    "the centre's 待办 is its own work: {task}"
+                );
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn todo_counts_match_the_record() {
     use diesel::prelude::*;
@@ -341,32 +429,57 @@ async fn todo_counts_match_the_record() {
         let running = |x: &liuyan::messages::model::Message| {
             ["assigned", "handling", "replied"].contains(&x.state.as_str())
         };
-        assert_eq!(
-            t["待签收"],
+        let cal = liuyan::messages::config::calendar(&mut c).expect("calendar");
+        let tile = |label: &str| t.get(label).copied();
+        let handler_tiles = who != "center";
+        let owner_tiles = who != "zhujian";
+        let expect = |label: &str, shown: bool, n: i64| {
+            if shown {
+                assert_eq!(tile(label), Some(n), "{who} {label}");
+            } else {
+                assert_eq!(tile(label), None, "{who} has no {label} tile");
+            }
+        };
+        expect(
+            "待签收",
+            handler_tiles,
             count(&|x| x.state == "assigned" && x.handling_unit_id == Some(uid)),
-            "{who}"
         );
-        assert_eq!(
-            t["待答复"],
-            count(&|x| x.state == "handling" && mine(x)),
-            "{who}"
+        expect(
+            "待答复",
+            handler_tiles,
+            count(&|x| x.state == "handling" && handler_waits(x)),
         );
-        assert_eq!(
-            t["待审核"],
-            count(&|x| x.state == "replied" && x.owner_unit_id == uid),
-            "{who}"
+        expect(
+            "被督办",
+            handler_tiles,
+            count(&|x| handler_waits(x) && running(x) && x.supervision_level.is_some()),
         );
-        assert_eq!(
-            t["被督办"],
-            count(&|x| running(x) && x.supervision_level.is_some() && mine(x)),
-            "{who}"
+        for (label, state) in [
+            ("待转办", "registered"),
+            ("待审核", "replied"),
+            ("待回访", "closed"),
+            ("待呈报", "followed_up"),
+            ("待销号", "reported"),
+        ] {
+            expect(
+                label,
+                owner_tiles,
+                count(&|x| x.state == state && x.owner_unit_id == uid),
+            );
+        }
+        expect(
+            "延期待批",
+            owner_tiles,
+            count(&|x| x.state == "handling" && x.owner_unit_id == uid && owner_waits(x)),
         );
-        assert_eq!(
-            t["已超期"],
-            count(&|x| (running(x) && x.due_at.is_some_and(|d| d < today))
-                || (x.state == "closed" && x.followup_due.is_some_and(|d| d < today))),
-            "{who}"
+        // Overdue by the one deadline each message waits on (签收, 答复, 审核, 回访).
+        expect(
+            "已超期",
+            true,
+            count(&|x| liuyan::messages::deadline::is_overdue(&cal, today, x)),
         );
+        let _ = mine;
         assert!(
             html.contains(&format!("待办（{}）", waiting.len())),
             "{who} total"
