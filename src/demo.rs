@@ -1,7 +1,7 @@
 //! Demo work orders for `serve --demo`: about 300 messages in every state across the demo
-//! units, built from a sample of real (anonymised) messages, with dates around today so
-//! that 待办, overdue and 督办 all show something. Every message gets a timeline of events
-//! consistent with its state.
+//! units, built from demonstration messages and replies the team wrote
+//! (`seed/demo_messages.json`), with dates around today so that 待办, overdue and 督办 all
+//! show something. Every message gets a timeline of events consistent with its state.
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -20,16 +20,38 @@ use crate::messages::service::format_ref_no;
 use crate::units;
 
 #[derive(Deserialize)]
-struct Sample {
-    messages: Vec<SampleMessage>,
-    replies: Vec<String>,
+pub(crate) struct Sample {
+    pub messages: Vec<SampleMessage>,
+    pub replies: Vec<SampleReply>,
 }
 
+/// A demonstration message: title, body, 所属类型, the demo account that handles it
+/// (`xixiu`, `pingba`, `zhujian`, `renshe`), and whether the citizen left a 联系方式.
 #[derive(Deserialize)]
-struct SampleMessage {
-    t: String,
-    b: String,
-    c: String,
+pub(crate) struct SampleMessage {
+    pub t: String,
+    pub b: String,
+    pub c: String,
+    #[serde(default)]
+    pub u: String,
+    #[serde(default = "yes")]
+    pub contact: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A demonstration reply for messages of a 所属类型.
+#[derive(Deserialize)]
+pub(crate) struct SampleReply {
+    pub c: String,
+    pub r: String,
+}
+
+/// The demonstration texts shipped in the binary.
+pub(crate) fn sample() -> Result<Sample, serde_json::Error> {
+    serde_json::from_str(include_str!("seed/demo_messages.json"))
 }
 
 const SURNAMES: [&str; 12] = [
@@ -113,19 +135,19 @@ fn at(day: NaiveDate, hour: u32) -> NaiveDateTime {
 }
 
 pub fn seed(conn: &mut DbConn, today: NaiveDate) -> Result<usize, AppError> {
-    let sample: Sample = serde_json::from_str(include_str!("seed/demo_messages.json"))
-        .map_err(AppError::internal)?;
+    let sample = sample().map_err(AppError::internal)?;
     if sample.messages.is_empty() || sample.replies.is_empty() {
         return Ok(0);
     }
     let cal: Calendar = config::calendar(conn)?;
     let rules = config::rules(conn)?;
     let center = actor(conn, "center")?;
+    let handler_names = ["xixiu", "pingba", "zhujian", "renshe"];
     let handlers = [
-        actor(conn, "xixiu")?,
-        actor(conn, "pingba")?,
-        actor(conn, "zhujian")?,
-        actor(conn, "renshe")?,
+        actor(conn, handler_names[0])?,
+        actor(conn, handler_names[1])?,
+        actor(conn, handler_names[2])?,
+        actor(conn, handler_names[3])?,
     ];
     let centre_unit = center.unit_id;
     let all_units = units::all(conn)?;
@@ -144,8 +166,16 @@ pub fn seed(conn: &mut DbConn, today: NaiveDate) -> Result<usize, AppError> {
     for (state, count) in PLAN {
         for k in 0..count {
             let s = &sample.messages[n % sample.messages.len()];
-            let reply_text = &sample.replies[n % sample.replies.len()];
-            let handler = &handlers[(n * 7 / 3 + n / 11) % handlers.len()];
+            // A reply written for messages of its 所属类型, else any.
+            let fitting: Vec<&SampleReply> = sample.replies.iter().filter(|r| r.c == s.c).collect();
+            let reply_text = match fitting.len() {
+                0 => &sample.replies[n % sample.replies.len()].r,
+                k => &fitting[n % k].r,
+            };
+            let handler = match handler_names.iter().position(|u| *u == s.u) {
+                Some(i) => &handlers[i],
+                None => &handlers[(n * 7 / 3 + n / 11) % handlers.len()],
+            };
             let platform = PLATFORMS[n % PLATFORMS.len()];
             let level = if n.is_multiple_of(5) {
                 "省级"
@@ -153,7 +183,15 @@ pub fn seed(conn: &mut DbConn, today: NaiveDate) -> Result<usize, AppError> {
                 "市级"
             };
             let name = format!("{}{}", SURNAMES[n % 12], GIVEN[(n / 12) % 12]);
-            let phone = format!("139{:08}", 10_000_000 + n * 7919 % 89_999_999);
+            // Some citizens leave no 联系方式: those messages wait for it to be completed
+            // (销号 refuses an incomplete archive), so only messages not yet near 销号.
+            let phone = if s.contact
+                || matches!(state, State::FollowedUp | State::Reported | State::Archived)
+            {
+                format!("139{:08}", 10_000_000 + n * 7919 % 89_999_999)
+            } else {
+                String::new()
+            };
             // How long ago it was registered: older for later states, spread so that
             // some running deadlines are overdue and some are due soon.
             let age: i64 = match state {

@@ -70,21 +70,11 @@ pub fn texts(dir: Option<&Path>) -> anyhow::Result<Texts> {
             return Ok(Texts { messages, replies });
         }
     }
-    #[derive(serde::Deserialize)]
-    struct Sample {
-        messages: Vec<M>,
-        replies: Vec<String>,
-    }
-    #[derive(serde::Deserialize)]
-    struct M {
-        t: String,
-        b: String,
-        c: String,
-    }
-    let s: Sample = serde_json::from_str(include_str!("seed/demo_messages.json"))?;
+    // Without the data folder: the demonstration texts shipped in the binary.
+    let s = crate::demo::sample()?;
     Ok(Texts {
         messages: s.messages.into_iter().map(|x| (x.t, x.b, x.c)).collect(),
-        replies: s.replies,
+        replies: s.replies.into_iter().map(|r| r.r).collect(),
     })
 }
 
