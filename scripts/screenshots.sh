@@ -18,8 +18,10 @@ BASE="http://127.0.0.1:$PORT"
 command -v chromium >/dev/null || { echo "需要 chromium：apt-get install -y chromium fonts-noto-cjk"; exit 1; }
 mkdir -p "$OUT"
 DATA=$(mktemp -d /tmp/liuyan-screens-data.XXXXXX)
-cargo build --release --locked --quiet
-LIUYAN_DATA_DIR="$DATA" LIUYAN_LOGIN_PER_MINUTE=0 RUST_LOG=warn target/release/liuyan serve --demo --bind "127.0.0.1:$PORT" > "$DATA/server.log" 2>&1 &
+# BIN=target/debug/liuyan uses a build at hand instead of building the release binary.
+BIN=${BIN:-target/release/liuyan}
+[ "$BIN" = target/release/liuyan ] && cargo build --release --locked --quiet
+LIUYAN_DATA_DIR="$DATA" LIUYAN_LOGIN_PER_MINUTE=0 RUST_LOG=warn "$BIN" serve --demo --bind "127.0.0.1:$PORT" > "$DATA/server.log" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null || true; rm -rf "$DATA"' EXIT
 until curl -sf "$BASE/healthz" >/dev/null; do sleep 0.1; done

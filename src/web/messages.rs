@@ -1082,8 +1082,10 @@ pub struct Tile {
     pub alert: bool,
 }
 
-/// The tiles of a role's 待办, each a list filter: (label, mine, state, overdue, supervised).
-fn tile_filters(role: Role) -> Vec<(&'static str, ListFilter)> {
+/// The tiles of a role's 待办, each a list filter, and whether it shows when zero (a
+/// county's own registrations are a sideline: those tiles show only when something
+/// waits there).
+fn tile_filters(role: Role) -> Vec<(&'static str, ListFilter, bool)> {
     let f = |mine: model::Mine, state: State, supervised: bool| ListFilter {
         mine: mine.as_str().to_string(),
         state: state.as_str().to_string(),
@@ -1114,10 +1116,13 @@ fn tile_filters(role: Role) -> Vec<(&'static str, ListFilter)> {
         ("待呈报", f(Own, State::FollowedUp, false)),
         ("待销号", f(Own, State::Reported, false)),
     ];
-    let mut tiles = match role {
-        Role::CityOperator => owner,
-        Role::CountyOperator => handler.into_iter().chain(owner).collect(),
-        Role::DeptOperator => handler,
+    let always = |v: Vec<(&'static str, ListFilter)>, shown: bool| {
+        v.into_iter().map(move |(l, f)| (l, f, shown))
+    };
+    let mut tiles: Vec<(&'static str, ListFilter, bool)> = match role {
+        Role::CityOperator => always(owner, true).collect(),
+        Role::CountyOperator => always(handler, true).chain(always(owner, false)).collect(),
+        Role::DeptOperator => always(handler, true).collect(),
         _ => return Vec::new(),
     };
     tiles.push((
@@ -1127,6 +1132,7 @@ fn tile_filters(role: Role) -> Vec<(&'static str, ListFilter)> {
             overdue: "1".to_string(),
             ..ListFilter::default()
         },
+        true,
     ));
     tiles
 }
@@ -1151,9 +1157,11 @@ pub async fn todo(ctx: &Ctx) -> Result<(Vec<TodoRow>, Vec<Tile>, i64), AppError>
                     model::count(c, &scope, &f, today)
                 };
                 let mut tiles = Vec::new();
-                for (label, f) in tile_filters(role) {
+                for (label, f, shown) in tile_filters(role) {
                     let n = counted(c, f.clone())?;
-                    tiles.push((label, f, n));
+                    if shown || n > 0 {
+                        tiles.push((label, f, n));
+                    }
                 }
                 let all = ListFilter {
                     mine: model::Mine::Any.as_str().to_string(),
