@@ -148,7 +148,7 @@ impl Action {
             Action::Accept => "签收",
             Action::Return => "退回",
             Action::Forward => "下转",
-            Action::Progress => "办理情况",
+            Action::Progress => "办理进展",
             Action::DraftReply => "报送答复稿",
             Action::RequestExtension => "延期申请",
             Action::ApproveExtension => "批准延期",

@@ -745,6 +745,12 @@ fn act_in(
                     )));
                 }
                 detail = serde_json::json!({ "unit": unit_name(&all_units, msg.handling_unit_id) });
+                done = format!(
+                    "已将{}“{}”退回交办单位（{}），本单位不再办理此件。",
+                    msg.ref_no,
+                    msg.title,
+                    unit_name(&all_units, Some(msg.owner_unit_id))
+                );
                 ch.handling_unit_id = Some(None);
                 ch.forwarded_unit_id = Some(None);
                 ch.assigned_at = Some(None);
@@ -773,7 +779,10 @@ fn act_in(
                     None => errors.add("unit_id", "请选择本县（区）的下属单位。"),
                 }
             }
-            Action::Progress => require_text(&mut errors, &text, "请填写办理情况。"),
+            Action::Progress => {
+                require_text(&mut errors, &text, "请填写办理进展。");
+                done = "已记录办理进展。".to_string();
+            }
             Action::DraftReply => {
                 require_text(&mut errors, &text, "请填写答复稿。");
                 ch.draft_reply = Some(Some(text.clone()));

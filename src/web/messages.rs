@@ -594,7 +594,7 @@ fn text_label(a: Action) -> (&'static str, bool) {
         Action::Accept => ("签收说明", false),
         Action::Return => ("退回理由", true),
         Action::Forward => ("下转要求", false),
-        Action::Progress => ("办理情况", true),
+        Action::Progress => ("办理进展", true),
         Action::DraftReply => ("答复稿", true),
         Action::RequestExtension => ("延期理由", true),
         Action::ApproveExtension => ("审批意见", false),
@@ -938,11 +938,12 @@ pub async fn show(
     let template = q
         .template
         .and_then(|tid| data.templates.iter().find(|t| t.id == tid));
-    let (Some(action), Some(t)) = (open, template) else {
+    let Some(action) = open else {
         return render(&show_page(&ctx, &data, None, FieldErrors::default(), None));
     };
+    // The form opened (the reply editor), with a template's text when one was picked.
     let form = ActForm {
-        text: t.body.clone(),
+        text: template.map(|t| t.body.clone()).unwrap_or_default(),
         ..Default::default()
     };
     let mut page = show_page(
@@ -952,7 +953,9 @@ pub async fn show(
         FieldErrors::default(),
         None,
     );
-    page.template_id = t.id.to_string();
+    if let Some(t) = template {
+        page.template_id = t.id.to_string();
+    }
     render(&page)
 }
 
@@ -1001,6 +1004,10 @@ pub async fn act(
     match outcome {
         ActOutcome::Done(text) => {
             ctx.flash("ok", &text);
+            // A message returned is no longer the handler's to see: back to its 待办.
+            if action == Action::Return {
+                return Ok(see_other("/"));
+            }
             Ok(see_other(&format!("/messages/{id}")))
         }
         ActOutcome::Invalid(mut errors) => {

@@ -627,3 +627,69 @@ async fn supervision_shows_on_top_of_the_handlers_todo_with_a_printable_notice()
         StatusCode::NOT_FOUND
     );
 }
+
+/// After 退回 the handler lands on its 待办, told what happened (the message is no longer
+/// its to see); the centre gets it back to 转办.
+#[tokio::test]
+async fn a_returned_message_leaves_the_handler_on_its_todo_with_the_reason_recorded() {
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    let xixiu = app.login_as("xixiu").await;
+    let id = register(&center, "不属西秀区的留言", "周十").await;
+    let unit = unit_id(&app, "安顺市西秀区");
+    ok(&center, id, "assign", &[("unit_id", &unit)]).await;
+    let r = act(&xixiu, id, "return", &[("text", "属市级部门职责")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/");
+    let (status, todo) = xixiu.page("/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(todo.contains("已将安网留〔"), "{todo}");
+    assert!(todo.contains("退回交办单位"), "{todo}");
+    assert!(
+        !todo.contains("不属西秀区的留言</a>"),
+        "no longer in its 待办"
+    );
+    assert_eq!(state(&app, id), "registered");
+    let (_, centre) = center.page("/").await;
+    assert!(
+        centre.contains("不属西秀区的留言"),
+        "back in the centre's 待转办"
+    );
+}
+
+/// The reply is written in a full-width editor with the template picker beside it; the
+/// 办理进展 action says what it records.
+#[tokio::test]
+async fn the_reply_editor_is_full_width_and_progress_is_named_as_such() {
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    let xixiu = app.login_as("xixiu").await;
+    let id = register(&center, "答复编辑器", "吴十一").await;
+    let unit = unit_id(&app, "安顺市西秀区");
+    ok(&center, id, "assign", &[("unit_id", &unit)]).await;
+    ok(&xixiu, id, "accept", &[]).await;
+    let (_, page) = xixiu.page(&format!("/messages/{id}")).await;
+    // The side column links to the editor; the editor is a section of its own.
+    assert!(page.contains(&format!("href=\"/messages/{id}?open=reply#editor-reply\"")));
+    let (_, open) = xixiu.page(&format!("/messages/{id}?open=reply")).await;
+    let doc = scraper::Html::parse_document(&open);
+    let sel = scraper::Selector::parse(
+        "section#editor-reply details[open] .editor-grid textarea[name=text]",
+    )
+    .expect("selector");
+    let ta = doc
+        .select(&sel)
+        .next()
+        .expect("the reply editor, open, full width");
+    let rows: i32 = ta
+        .value()
+        .attr("rows")
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0);
+    assert!(rows >= 12, "{rows} lines");
+    // 办理情况 is element 12 only; the action recording progress is 办理进展.
+    assert!(page.contains(">办理进展</summary>") && !page.contains(">办理情况</summary>"));
+    ok(&xixiu, id, "progress", &[("text", "已到现场核实")]).await;
+    let (_, after) = xixiu.page(&format!("/messages/{id}")).await;
+    assert!(after.contains("已记录办理进展。"));
+}
