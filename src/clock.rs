@@ -136,6 +136,20 @@ pub fn format_time(t: NaiveDateTime) -> String {
     to_china(t).format("%Y-%m-%d %H:%M").to_string()
 }
 
+/// The day of the week in Chinese: `星期一` … `星期日`.
+pub fn weekday_cn(d: NaiveDate) -> &'static str {
+    use chrono::Datelike;
+    [
+        "星期一",
+        "星期二",
+        "星期三",
+        "星期四",
+        "星期五",
+        "星期六",
+        "星期日",
+    ][d.weekday().num_days_from_monday() as usize]
+}
+
 /// A date as printed in documents: `2026年11月30日`.
 pub fn print_date(d: NaiveDate) -> String {
     d.format("%Y年%m月%d日").to_string()
@@ -163,6 +177,14 @@ mod tests {
         let ahead = Clock::parse("+400d").unwrap();
         assert_eq!(ahead.today(), Clock::system().today() + Duration::days(400));
         assert!(Clock::parse("明天").is_none());
+    }
+
+    #[test]
+    fn weekdays_are_named_in_chinese() {
+        let d = NaiveDate::from_ymd_opt(2026, 2, 28).unwrap();
+        assert_eq!(weekday_cn(d), "星期六");
+        assert_eq!(weekday_cn(d + Duration::days(1)), "星期日");
+        assert_eq!(weekday_cn(d + Duration::days(2)), "星期一");
     }
 
     #[test]

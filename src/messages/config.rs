@@ -291,6 +291,13 @@ pub struct Holiday {
     pub is_off: bool,
 }
 
+impl Holiday {
+    /// The day of the week, in Chinese.
+    pub fn weekday(&self) -> &'static str {
+        crate::clock::weekday_cn(self.day)
+    }
+}
+
 pub fn holidays_of_year(conn: &mut DbConn, year: i32) -> QueryResult<Vec<Holiday>> {
     let (from, to) = (
         NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or_default(),

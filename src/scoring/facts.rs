@@ -520,6 +520,18 @@ pub fn gather(
         }
     }
 
+    // Messages with a reply deadline in the year, per handling unit (a covering index).
+    let due: HashMap<i32, i64> = m::messages
+        .filter(m::due_at.between(start, end))
+        .filter(m::handling_unit_id.is_not_null())
+        .group_by(m::handling_unit_id)
+        .select((
+            m::handling_unit_id.assume_not_null(),
+            diesel::dsl::count_star(),
+        ))
+        .load::<(i32, i64)>(conn)?
+        .into_iter()
+        .collect();
     let manual = store::manual_points(conn, year, end)?;
     Ok(units
         .iter()
@@ -539,6 +551,7 @@ pub fn gather(
                     closed: c,
                     resolved: r,
                     manual: manual.get(&u).cloned().unwrap_or_default(),
+                    due: due.get(&u).copied().unwrap_or(0),
                 },
             )
         })

@@ -301,6 +301,16 @@ pub struct Facts {
     pub closed: i64,
     pub resolved: i64,
     pub manual: Vec<ManualPoint>,
+    /// Messages with a reply deadline in the period.
+    pub due: i64,
+}
+
+impl Facts {
+    /// Whether the unit had anything to handle in the period (else it is shown as 无留言
+    /// and not ranked).
+    pub fn had_messages(&self) -> bool {
+        self.due > 0 || self.closed > 0 || !self.auto.is_empty() || !self.manual.is_empty()
+    }
 }
 
 /// One line of a score.
@@ -452,6 +462,21 @@ pub fn parse_points(s: &str) -> Option<i64> {
 }
 
 /// Rank scores: equal totals share a rank (1, 2, 2, 4).
+/// Competition ranks (1, 2, 2, 4 …) by total, best first; 0 for a unit not ranked.
+pub fn ranks_of(totals: &[(i64, bool)]) -> Vec<usize> {
+    let ranked: Vec<i64> = totals.iter().filter(|(_, r)| *r).map(|(t, _)| *t).collect();
+    totals
+        .iter()
+        .map(|(t, r)| {
+            if *r {
+                1 + ranked.iter().filter(|o| *o > t).count()
+            } else {
+                0
+            }
+        })
+        .collect()
+}
+
 pub fn ranks(totals: &[i64]) -> Vec<usize> {
     totals
         .iter()

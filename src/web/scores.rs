@@ -97,20 +97,26 @@ pub fn board(
         let units = assessed(&all);
         let ids: Vec<i32> = units.iter().map(|u| u.id).collect();
         let mut facts = facts::gather(conn, year, as_of, &ids)?;
-        let mut rows: Vec<(Unit, Score)> = units
+        let mut rows: Vec<(Unit, Score, bool)> = units
             .into_iter()
             .map(|u| {
                 let f = facts.remove(&u.id).unwrap_or_default();
                 let s = scoring::compute(&rules, &f);
-                (u, s)
+                (u, s, f.had_messages())
             })
             .collect();
-        rows.sort_by_key(|(u, s)| (-s.total, u.sort_order, u.id));
-        let ranks = scoring::ranks(&rows.iter().map(|(_, s)| s.total).collect::<Vec<_>>());
+        // Units without messages in the year are not ranked (rank 0): last, as 无留言.
+        rows.sort_by_key(|(u, s, had)| (!*had, -s.total, u.sort_order, u.id));
+        let ranks = scoring::ranks_of(
+            &rows
+                .iter()
+                .map(|(_, s, had)| (s.total, *had))
+                .collect::<Vec<_>>(),
+        );
         Ok::<Vec<(Unit, Score, usize)>, AppError>(
             rows.into_iter()
                 .zip(ranks)
-                .map(|((u, s), r)| (u, s, r))
+                .map(|((u, s, _), r)| (u, s, r))
                 .collect(),
         )
     })?;
@@ -118,6 +124,22 @@ pub fn board(
 }
 
 // ---------- scoreboard ----------
+
+impl BoardRow {
+    /// Ranked (rank 0: no messages in the year).
+    pub fn ranked(&self) -> bool {
+        self.rank > 0
+    }
+}
+
+/// The grade as shown: a unit without messages in the year (rank 0) is 无留言.
+fn grade_shown(s: &Score, rank: usize) -> (&'static str, &'static str) {
+    if rank == 0 {
+        ("无留言", "grade-none")
+    } else {
+        (s.grade.label(), s.grade.css())
+    }
+}
 
 pub struct BoardRow {
     pub unit_id: i32,
@@ -130,9 +152,14 @@ pub struct BoardRow {
 }
 
 /// How many units are 合格, 基本合格, 不合格.
-fn grade_counts(rows: &[BoardRow]) -> [usize; 3] {
-    [Grade::Pass, Grade::Basic, Grade::Fail]
-        .map(|g| rows.iter().filter(|r| r.grade == g.label()).count())
+/// How many units are 合格, 基本合格, 不合格, and without messages (not ranked).
+fn grade_counts(rows: &[BoardRow]) -> [usize; 4] {
+    let [a, b, c] = [Grade::Pass, Grade::Basic, Grade::Fail].map(|g| {
+        rows.iter()
+            .filter(|r| r.rank > 0 && r.grade == g.label())
+            .count()
+    });
+    [a, b, c, rows.iter().filter(|r| r.rank == 0).count()]
 }
 
 #[derive(Template)]
@@ -145,7 +172,7 @@ struct BoardPage {
     finalised: String,
     items: Vec<(String, String)>,
     rows: Vec<BoardRow>,
-    grades: [usize; 3],
+    grades: [usize; 4],
     sort: String,
     is_centre: bool,
 }
@@ -166,8 +193,8 @@ pub async fn index(ctx: Ctx, q: Query<YearQuery>) -> Result<HttpResponse, AppErr
             unit_id: u.id,
             name: u.short_name.clone(),
             total: points_text(s.total),
-            grade: s.grade.label(),
-            grade_css: s.grade.css(),
+            grade: grade_shown(s, *rank).0,
+            grade_css: grade_shown(s, *rank).1,
             rank: *rank,
             counts: y.rules.items.iter().map(|i| s.count(&i.code)).collect(),
         })
@@ -238,7 +265,11 @@ pub async fn export(ctx: Ctx, q: Query<YearQuery>) -> Result<HttpResponse, AppEr
     }
     for (r, (u, s, rank)) in rows.iter().enumerate() {
         let r = r as u32 + 2;
-        ws.write_with_format(r, 0, *rank as u32, &cell).map_err(x)?;
+        if *rank == 0 {
+            ws.write_with_format(r, 0, "—", &cell).map_err(x)?;
+        } else {
+            ws.write_with_format(r, 0, *rank as u32, &cell).map_err(x)?;
+        }
         ws.write_with_format(r, 1, &u.name, &cell).map_err(x)?;
         ws.write_with_format(r, 2, s.total as f64 / 10.0, &cell)
             .map_err(x)?;
@@ -363,9 +394,13 @@ pub async fn unit_page(
         as_of: as_of.to_string(),
         total: points_text(score.total),
         base: points_text(y.rules.base),
-        grade: score.grade.label(),
-        grade_css: score.grade.css(),
-        consequence: score.grade.consequence(),
+        grade: grade_shown(score, rank).0,
+        grade_css: grade_shown(score, rank).1,
+        consequence: if rank == 0 {
+            "本年度没有交办本单位的留言，不参与排名。"
+        } else {
+            score.grade.consequence()
+        },
         rank,
         of,
         frozen,
@@ -870,7 +905,7 @@ struct FinalisePage {
     layout: Layout,
     year: i32,
     rows: Vec<BoardRow>,
-    grades: [usize; 3],
+    grades: [usize; 4],
     already: String,
     year_over: bool,
     /// Why the last submission was refused (the box was not ticked).
@@ -893,8 +928,8 @@ async fn finalise_view(ctx: &Ctx, year: i32, error: &str) -> Result<HttpResponse
             unit_id: u.id,
             name: u.name.clone(),
             total: points_text(s.total),
-            grade: s.grade.label(),
-            grade_css: s.grade.css(),
+            grade: grade_shown(s, *rank).0,
+            grade_css: grade_shown(s, *rank).1,
             rank: *rank,
             counts: Vec::new(),
         })
@@ -1048,7 +1083,7 @@ struct ReportPage {
     stamp: String,
     year: i32,
     rows: Vec<(usize, String, String, &'static str)>,
-    grades: [usize; 3],
+    grades: [usize; 4],
     problems: Vec<(String, i64, usize)>,
     issued: String,
     finalised: String,
@@ -1081,24 +1116,23 @@ pub async fn report(ctx: Ctx, path: web::Path<i32>) -> Result<HttpResponse, AppE
                     .map(|x| x.name.clone())
                     .unwrap_or_default(),
                 points_text(s.total),
-                s.grade.label(),
+                grade_shown(s, *r).0,
             )
         })
         .collect();
-    rows.sort();
+    // Ranked units in order, then those without messages.
+    rows.sort_by_key(|r| (r.0 == 0, r.0, r.1.clone()));
+    let of = |g: Grade| {
+        frozen
+            .iter()
+            .filter(|(_, s, r)| *r > 0 && s.grade == g)
+            .count()
+    };
     let grades = [
-        frozen
-            .iter()
-            .filter(|(_, s, _)| s.grade == Grade::Pass)
-            .count(),
-        frozen
-            .iter()
-            .filter(|(_, s, _)| s.grade == Grade::Basic)
-            .count(),
-        frozen
-            .iter()
-            .filter(|(_, s, _)| s.grade == Grade::Fail)
-            .count(),
+        of(Grade::Pass),
+        of(Grade::Basic),
+        of(Grade::Fail),
+        frozen.iter().filter(|(_, _, r)| *r == 0).count(),
     ];
     let mut problems: Vec<(String, i64, usize)> = y
         .rules

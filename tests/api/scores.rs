@@ -277,6 +277,20 @@ async fn a_year_of_work_scored_explained_finalised_and_frozen() {
     assert!(board.contains("已定稿"));
     assert_eq!(score_of(&board, "西秀区"), "98");
     assert_eq!(score_of(&board, "平坝区"), "87");
+    // A unit that had no message this year is shown as 无留言, not ranked first.
+    let row = |unit: &str| {
+        board
+            .split("<tr>")
+            .find(|r| r.contains(&format!(">{unit}</a>")))
+            .unwrap_or_else(|| panic!("{unit} row"))
+            .to_string()
+    };
+    let quiet = row("紫云县");
+    assert!(
+        quiet.contains("无留言") && quiet.contains(">—</td>"),
+        "{quiet}"
+    );
+    assert!(!row("西秀区").contains(">—</td>"), "西秀区 is ranked");
 
     // The documents, from the frozen result.
     let (s, letter) = center

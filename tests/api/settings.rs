@@ -35,6 +35,10 @@ async fn the_city_centre_keeps_the_business_settings() {
     assert_eq!(app.count("holidays"), before + 1);
     let (_, page) = center.page("/settings/holidays?year=2027").await;
     assert!(page.contains("2027-01-01") && page.contains("元旦"));
+    assert!(
+        page.contains("星期五") && !page.contains(">Fri<"),
+        "weekday in Chinese"
+    );
     let r = center
         .submit(
             "/settings/holidays?year=2027",
