@@ -437,7 +437,7 @@ async fn a_message_from_register_to_archive_in_real_browsers() {
     center.press("确认呈报").await;
     center.expect("已呈报").await;
     center.press("销号").await;
-    center.press("确认销号").await;
+    center.press("下一步：核对后销号").await;
     center.expect("档号一经编制不再改变").await;
     center.press("确认销号").await;
     center.expect("已销号").await;
@@ -688,7 +688,7 @@ async fn the_whole_lifecycle_with_the_keyboard_alone() {
     enter_on(&mut center, "确认呈报", true).await;
     center.expect("已呈报").await;
     enter_on(&mut center, "销号", false).await;
-    enter_on(&mut center, "确认销号", true).await;
+    enter_on(&mut center, "下一步：核对后销号", true).await;
     center.expect("档号一经编制不再改变").await;
     enter_on(&mut center, "确认销号", true).await;
     center.expect("已销号").await;
@@ -773,5 +773,46 @@ async fn the_keyboard_alone_reaches_every_field_and_action() {
         "assign-unit",
         "the 核办单位 field follows"
     );
+    p.c.close().await.expect("close");
+}
+
+/// At 200 % zoom a 1280 px screen is 640 CSS px wide: the message list, the 待办 and the
+/// message page with its timeline reflow without sideways scrolling.
+#[tokio::test]
+async fn lists_and_the_timeline_reflow_at_200_percent_zoom() {
+    let Some(driver) = Driver::start() else {
+        return;
+    };
+    let app = crate::helpers::spawn_with_demo_messages().await;
+    let mut p = Person {
+        c: driver.browser(true).await,
+        base: app.address.clone(),
+        axe: None,
+        visited: Vec::new(),
+        findings: Vec::new(),
+    };
+    p.c.set_window_size(640, 900).await.expect("window size");
+    p.login("center").await;
+    p.goto("/messages?state=archived").await;
+    let first =
+        p.c.find(fantoccini::Locator::Css("table.reflow tbody a"))
+            .await
+            .expect("a message in the list");
+    let href = first.attr("href").await.expect("href").expect("a link");
+    for path in ["/", "/messages", href.as_str()] {
+        p.goto(path).await;
+        let wide =
+            p.c.execute(
+                "return [document.documentElement.scrollWidth, window.innerWidth];",
+                vec![],
+            )
+            .await
+            .expect("measure");
+        let (scroll, inner) = (wide[0].as_i64().unwrap_or(0), wide[1].as_i64().unwrap_or(0));
+        assert!(
+            scroll <= inner,
+            "{path} scrolls sideways at 640 px: {scroll} > {inner}"
+        );
+    }
     p.c.close().await.expect("close");
 }
