@@ -104,9 +104,13 @@ pub fn qr_svg(data: &str, label: &str) -> String {
     }
 }
 
-/// A QR code carrying the check address with the fingerprint.
-fn qr(base: &str, fp: &str) -> String {
-    qr_svg(&format!("{base}/archive/check?fp={fp}"), "核验二维码")
+/// A QR code carrying the check address with the fingerprint and the message, so that a
+/// paper printed straight from the browser (without 登记打印) can be checked too.
+fn qr(base: &str, fp: &str, id: i32) -> String {
+    qr_svg(
+        &format!("{base}/archive/check?fp={fp}&m={id}"),
+        "核验二维码",
+    )
 }
 
 pub(crate) fn build_doc(l: &Loaded, names: &HashMap<i32, String>, base: &str) -> Doc {
@@ -168,7 +172,7 @@ pub(crate) fn build_doc(l: &Loaded, names: &HashMap<i32, String>, base: &str) ->
                 step: step(f.event_seq),
             })
             .collect(),
-        qr_svg: qr(base, &fp),
+        qr_svg: qr(base, &fp, msg.id),
         fingerprint: fp,
         chain_head: l
             .events
@@ -495,6 +499,12 @@ pub async fn record_batch(
 pub struct CheckQuery {
     #[serde(default)]
     fp: String,
+    /// The message (from the QR code), for a paper not registered as printed.
+    #[serde(default)]
+    m: Option<i32>,
+    /// The 留言文号 printed on the paper (typed), for the same.
+    #[serde(default)]
+    r: String,
 }
 
 pub struct CheckResult {
@@ -505,6 +515,8 @@ pub struct CheckResult {
     pub current: bool,
     pub changes: Vec<Change>,
     pub later_prints: i64,
+    /// The paper was printed through 登记打印 (else straight from the browser).
+    pub registered: bool,
 }
 
 #[derive(Template)]
@@ -512,6 +524,8 @@ pub struct CheckResult {
 struct CheckPage {
     layout: Layout,
     fp: String,
+    /// The 留言文号 typed (or the one of the QR code's message).
+    r: String,
     error: String,
     results: Vec<CheckResult>,
     searched: bool,
@@ -520,11 +534,13 @@ struct CheckPage {
 pub async fn check(ctx: Ctx, q: Query<CheckQuery>) -> Result<HttpResponse, AppError> {
     ctx.require(MESSAGE_ROLES)?;
     let typed = q.fp.trim().to_string();
+    let typed_ref = q.r.trim().to_string();
     let layout = ctx.layout("纸质档核验").crumb("纸质档核验", "");
     if typed.is_empty() {
         return render(&CheckPage {
             layout,
             fp: typed,
+            r: typed_ref,
             error: String::new(),
             results: Vec::new(),
             searched: false,
@@ -536,6 +552,7 @@ pub async fn check(ctx: Ctx, q: Query<CheckQuery>) -> Result<HttpResponse, AppEr
             &CheckPage {
                 layout,
                 fp: typed,
+                r: typed_ref,
                 error: "指纹应为 12 位字母数字（0–9、A–F），如 1A2B-3C4D-5E6F，见纸质档页脚或扫描二维码。".to_string(),
                 results: Vec::new(),
                 searched: false,
@@ -544,6 +561,7 @@ pub async fn check(ctx: Ctx, q: Query<CheckQuery>) -> Result<HttpResponse, AppEr
     };
     let (role, unit) = (ctx.role, ctx.unit.id);
     let f = fp.clone();
+    let (by_id, by_ref) = (q.m, typed_ref.clone());
     let results = db::run(ctx.pool(), move |c| {
         let scope = model::scope_for(c, role, unit)?;
         let names = names_of(&units::all(c)?);
@@ -576,7 +594,39 @@ pub async fn check(ctx: Ctx, q: Query<CheckQuery>) -> Result<HttpResponse, AppEr
                 current: changes.is_empty(),
                 changes,
                 later_prints: later,
+                registered: true,
             });
+        }
+        // No print record: a paper printed straight from the browser. Its message (from
+        // the QR code or the 留言文号 typed) is compared with the record as it is now.
+        if out.is_empty() {
+            use crate::db::schema::messages::dsl as m;
+            let id = match by_id {
+                Some(id) => Some(id),
+                None if !by_ref.is_empty() => m::messages
+                    .filter(m::ref_no.eq(&by_ref))
+                    .select(m::id)
+                    .first::<i32>(c)
+                    .optional()?,
+                None => None,
+            };
+            if let Some(msg) = match id {
+                Some(id) => model::find_scoped(c, &scope, id)?,
+                None => None,
+            } {
+                let l = load(c, msg)?;
+                let now = archive::printed_content(&l.msg, &names, &l.events, &l.files);
+                out.push(CheckResult {
+                    id: l.msg.id,
+                    ref_no: l.msg.ref_no.clone(),
+                    title: l.msg.title.clone(),
+                    printed: "未经“登记打印”（由浏览器直接打印）".to_string(),
+                    current: archive::fingerprint(&now) == f,
+                    changes: Vec::new(),
+                    later_prints: archive::print_count(c, l.msg.id)?,
+                    registered: false,
+                });
+            }
         }
         Ok(out)
     })
@@ -584,6 +634,7 @@ pub async fn check(ctx: Ctx, q: Query<CheckQuery>) -> Result<HttpResponse, AppEr
     render(&CheckPage {
         layout,
         fp,
+        r: typed_ref,
         error: String::new(),
         results,
         searched: true,

@@ -315,3 +315,62 @@ async fn tampering_with_the_database_or_the_files_is_reported() {
     assert_eq!(state(&app, a), "archived");
     let _ = act;
 }
+
+/// A paper printed straight from the archive page by the browser (no 登记打印) carries a
+/// fingerprint and a QR code that verify against the record; once the record changes,
+/// the same paper no longer does. The print register stays empty.
+#[tokio::test]
+async fn a_paper_printed_from_the_browser_verifies_without_a_print_record() {
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    let xixiu = app.login_as("xixiu").await;
+    let id = archived(&app, &center, &xixiu, "浏览器直接打印的档案").await;
+    let (_, page) = center.page(&format!("/messages/{id}/archive")).await;
+    let fp = fingerprint_of(&page);
+    let ref_no: String = {
+        use diesel::prelude::*;
+        use liuyan::db::schema::messages::dsl as m;
+        m::messages
+            .find(id)
+            .select(m::ref_no)
+            .first(&mut app.db())
+            .expect("ref no")
+    };
+    // The QR code's address (fingerprint and message), and the 留言文号 typed by hand.
+    let by_qr = format!("/archive/check?fp={fp}&m={id}");
+    let by_hand = format!("/archive/check?fp={fp}&r={}", utf8(&ref_no));
+    for url in [&by_qr, &by_hand] {
+        let (status, html) = center.page(url).await;
+        assert_eq!(status, StatusCode::OK, "{url}");
+        assert!(html.contains("该纸质档与电子档一致"), "{url}: {html}");
+        assert!(html.contains("未经“登记打印”"), "{url}");
+    }
+    // The fingerprint alone finds no print record and says what to do.
+    let (_, alone) = center.page(&format!("/archive/check?fp={fp}")).await;
+    assert!(alone.contains("请同时填写页脚的留言文号"), "{alone}");
+    assert_eq!(
+        app.count("archive_prints"),
+        0,
+        "the print register is separate"
+    );
+    // After a 更正 the paper is out of date.
+    ok(&center, id, "amend", &[("text", "更正：回访时间有误")]).await;
+    let (_, later) = center.page(&by_qr).await;
+    assert!(later.contains("与电子档现在的内容不一致"), "{later}");
+    // Another unit's user learns nothing from the QR code.
+    let pingba = app.login_as("pingba").await;
+    let (_, other) = pingba.page(&by_qr).await;
+    assert!(!other.contains("浏览器直接打印的档案"));
+}
+
+fn utf8(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
