@@ -338,6 +338,12 @@ pub struct ListFilter {
     /// Set by the handler: the database is PostgreSQL (search SQL differs).
     #[serde(skip)]
     pub pg: bool,
+    /// A number: 留言文号 (or its sequence number), 平台编号, 呈报文号 or 档号.
+    #[serde(default)]
+    pub no: String,
+    /// Set by the handler from `no`: the messages with that number (`by_number`).
+    #[serde(skip)]
+    pub number_ids: Option<Vec<i32>>,
     #[serde(default)]
     pub page: Option<i64>,
     /// Keyset paging: show the rows older than this id (the “下一页” link carries it, so
@@ -527,6 +533,9 @@ fn filtered<'a>(
             .actor
             .and_then(|(role, unit)| waiting_on(role, unit, mine));
         q = q.filter(cond.unwrap_or_else(|| Box::new(m::id.lt(0))));
+    }
+    if let Some(ids) = &f.number_ids {
+        q = q.filter(m::id.eq_any(ids.clone()));
     }
     if f.supervised == "1" {
         q = q
@@ -944,6 +953,80 @@ pub fn todo(
     )?;
     rows.sort_by_key(|r| ids.iter().position(|i| *i == r.id));
     Ok(rows)
+}
+
+/// The 留言文号 a bare number (`301`, `0301`) may stand for: that sequence number in every
+/// owner's yearly series that has reached it, in the current 文号 format.
+pub fn ref_candidates(format: &str, series: &[(String, i32, i32)], n: i32) -> Vec<String> {
+    series
+        .iter()
+        .filter(|(_, _, last)| *last >= n)
+        .map(|(prefix, year, _)| crate::messages::service::format_ref_no(format, prefix, *year, n))
+        .collect()
+}
+
+/// Messages the scope sees whose number is `q`: 留言文号 (whole, or its sequence number),
+/// 平台编号, 呈报文号 or 档号 — each an exact, indexed lookup (a clerk's first question
+/// when a citizen or a leader calls).
+pub fn by_number(conn: &mut DbConn, scope: &Scope, q: &str) -> QueryResult<Vec<Message>> {
+    let q = q.trim();
+    if q.is_empty() || q.chars().count() > 64 {
+        return Ok(Vec::new());
+    }
+    let mut refs = vec![q.to_string()];
+    if let Ok(n) = q.parse::<i32>() {
+        if n > 0 && q.len() <= 6 {
+            use crate::db::schema::ref_counters::dsl as rc;
+            let counters: Vec<(i32, i32, i32)> = rc::ref_counters
+                .select((rc::owner_unit_id, rc::year, rc::last_seq))
+                .load(conn)?;
+            let owners = crate::units::all(conn)?;
+            let series: Vec<(String, i32, i32)> = counters
+                .into_iter()
+                .filter_map(|(owner, year, last)| {
+                    let unit = owners.iter().find(|u| u.id == owner)?;
+                    Some((crate::messages::service::ref_prefix(unit), year, last))
+                })
+                .collect();
+            let format = crate::messages::config::ref_format(conn)?;
+            refs.extend(ref_candidates(&format, &series, n));
+        }
+    }
+    let mut found: Vec<Message> = Vec::new();
+    // One indexed lookup per column (an OR across columns would not use the indexes).
+    let mut take = |rows: Vec<Message>| {
+        for r in rows {
+            if !found.iter().any(|f| f.id == r.id) {
+                found.push(r);
+            }
+        }
+    };
+    take(
+        scoped(scope)
+            .filter(m::ref_no.eq_any(&refs))
+            .limit(50)
+            .load(conn)?,
+    );
+    take(
+        scoped(scope)
+            .filter(m::platform_ref.eq(q))
+            .limit(50)
+            .load(conn)?,
+    );
+    take(
+        scoped(scope)
+            .filter(m::report_ref_no.eq(q))
+            .limit(50)
+            .load(conn)?,
+    );
+    take(
+        scoped(scope)
+            .filter(m::archive_no.eq(q))
+            .limit(50)
+            .load(conn)?,
+    );
+    found.sort_by_key(|m| std::cmp::Reverse(m.id));
+    Ok(found)
 }
 
 /// How many messages the filtered list holds, exactly (the 待办 tiles).

@@ -254,7 +254,7 @@ pub fn validate_register(
 
 /// The 文号 prefix of an owner unit: 安 for the city centre, the first two characters
 /// of a county's short name otherwise.
-fn ref_prefix(owner: &Unit) -> String {
+pub(crate) fn ref_prefix(owner: &Unit) -> String {
     if owner.kind() == Some(UnitKind::Centre) {
         "安".to_string()
     } else {

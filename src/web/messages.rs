@@ -357,6 +357,7 @@ fn query_with(f: &ListFilter, page: i64, before: Option<i32>) -> String {
         ("due_soon", f.due_soon.as_str()),
         ("mine", f.mine.as_str()),
         ("q", f.q.as_str()),
+        ("no", f.no.as_str()),
         ("before", before.as_str()),
         ("page", page.as_str()),
     ])
@@ -394,7 +395,7 @@ pub async fn list(ctx: Ctx, query: Query<ListFilter>) -> Result<HttpResponse, Ap
     let today = china_today();
     let mut filter = f.clone();
     let state = ctx.state.clone();
-    let (rows, total, reference) = db::run(ctx.pool(), move |c| {
+    let looked_up = db::run(ctx.pool(), move |c| {
         let scope = model::scope_for(c, role, unit)?;
         let reference = crate::reference::get(c, &state.cache)?;
         filter.pg = matches!(c, db::DbConn::Pg(_));
@@ -403,10 +404,36 @@ pub async fn list(ctx: Ctx, query: Query<ListFilter>) -> Result<HttpResponse, Ap
             today,
         ));
         filter.actor = Some((role, unit));
+        // A number typed into the search box (or the 编号 field) is looked up exactly;
+        // one match opens the message.
+        let typed = if filter.no.trim().is_empty() {
+            filter.q.trim().to_string()
+        } else {
+            filter.no.trim().to_string()
+        };
+        if !typed.is_empty() {
+            let found = model::by_number(c, &scope, &typed)?;
+            match found.len() {
+                1 => return Ok(Err(format!("/messages/{}", found[0].id))),
+                0 if filter.no.trim().is_empty() => {}
+                _ if filter.no.trim().is_empty() => {
+                    let q = crate::web::extract::query(&[("no", typed.as_str())]);
+                    return Ok(Err(format!("/messages{q}")));
+                }
+                _ => filter.number_ids = Some(found.iter().map(|m| m.id).collect()),
+            }
+            if filter.number_ids.is_none() && !filter.no.trim().is_empty() {
+                filter.number_ids = Some(Vec::new());
+            }
+        }
         let (rows, total) = model::list(c, &scope, &filter, today)?;
-        Ok((rows, total, reference))
+        Ok(Ok((rows, total, reference)))
     })
     .await?;
+    let (rows, total, reference) = match looked_up {
+        Ok(found) => found,
+        Err(to) => return Ok(see_other(&to)),
+    };
     let (all, cal) = (&reference.units, &reference.calendar);
     let names = unit_names(all);
     let page = f.page.unwrap_or(1).max(1);
@@ -1576,6 +1603,10 @@ pub async fn export(
             today,
         ));
         filter.actor = Some((role, unit));
+        if !filter.no.trim().is_empty() {
+            let found = model::by_number(c, &scope, &filter.no)?;
+            filter.number_ids = Some(found.iter().map(|m| m.id).collect());
+        }
         let ids = model::filtered_ids(c, &scope, &filter, today, EXPORT_MAX + 1)?;
         if ids.len() as i64 > EXPORT_MAX {
             return Ok(Err(ids.len()));

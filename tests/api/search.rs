@@ -137,3 +137,100 @@ async fn two_and_three_character_words_replies_names_and_scope() {
     assert_eq!(found(&pingba, "停水").await.0, 0);
     let _ = c;
 }
+
+/// Type `value` into `field` of the list's filter form, as a clerk does, and press 筛选.
+async fn search_form(b: &Browser, field: &str, value: &str) -> reqwest::Response {
+    let (_, html) = b.page("/messages").await;
+    let forms = crate::page::forms("/messages", &html);
+    let form = forms
+        .iter()
+        .find(|f| f.method == "get" && f.action == "/messages")
+        .expect("the filter form");
+    let fields = crate::page::complete(Some(form), &[(field, value)]);
+    let query = serde_urlencoded::to_string(&fields).expect("query");
+    b.get(&format!("/messages?{query}")).await
+}
+
+/// A message is found by its number — 留言文号 whole or its sequence number, 平台编号,
+/// 呈报文号, 档号 — and one match opens it; outside the scope nothing is found.
+#[tokio::test]
+async fn a_message_is_found_by_any_of_its_numbers() {
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    let xixiu = app.login_as("xixiu").await;
+    let mut f = register_fields("按编号查找的留言", "郑十二");
+    f[2] = ("platform_ref", "D300256");
+    let r = center.submit("/messages/new", "/messages", &f).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let id: i32 = crate::helpers::location(&r)
+        .trim_start_matches("/messages/")
+        .parse()
+        .expect("id");
+    let other = reg(&center, "另一件留言", "钱十三", "别的事").await;
+    let ref_no: String = {
+        use diesel::prelude::*;
+        use liuyan::db::schema::messages::dsl as m;
+        m::messages
+            .find(id)
+            .select(m::ref_no)
+            .first(&mut app.db())
+            .expect("ref no")
+    };
+    let seq = ref_no
+        .trim_end_matches('号')
+        .rsplit('〕')
+        .next()
+        .expect("number part")
+        .to_string();
+    assert_eq!(seq, "0001");
+    let opens = |r: &reqwest::Response| crate::helpers::location(r) == format!("/messages/{id}");
+    for (field, typed) in [
+        ("q", ref_no.as_str()),
+        ("q", "0001"),
+        ("q", "1"),
+        ("q", "D300256"),
+        ("no", ref_no.as_str()),
+        ("no", "D300256"),
+    ] {
+        let r = search_form(&center, field, typed).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{field}={typed}");
+        assert!(opens(&r), "{field}={typed} opens the message");
+    }
+    // 呈报文号 and 档号, once it has them.
+    crate::lifecycle::ok(
+        &center,
+        id,
+        "assign",
+        &[("unit_id", &unit_id(&app, "安顺市西秀区"))],
+    )
+    .await;
+    let _ = other;
+    let sealed = crate::archive::archived(&app, &center, &xixiu, "已销号的留言").await;
+    let archive_no: String = {
+        use diesel::prelude::*;
+        use liuyan::db::schema::messages::dsl as m;
+        m::messages
+            .find(sealed)
+            .select(m::archive_no.assume_not_null())
+            .first(&mut app.db())
+            .expect("archive no")
+    };
+    for typed in ["安网呈〔2026〕40号", archive_no.as_str()] {
+        let r = search_form(&center, "q", typed).await;
+        assert_eq!(
+            crate::helpers::location(&r),
+            format!("/messages/{sealed}"),
+            "{typed}"
+        );
+    }
+    // A handling unit outside the message's scope finds nothing by its number.
+    let pingba = app.login_as("pingba").await;
+    let r = search_form(&pingba, "no", "D300256").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.expect("body");
+    assert!(!html.contains("按编号查找的留言"));
+    assert!(html.contains("共 0 条"), "{html}");
+    // The handling unit does find it.
+    let r = search_form(&xixiu, "q", "D300256").await;
+    assert!(opens(&r));
+}
