@@ -50,9 +50,15 @@ pub struct Deadline {
     pub due: NaiveDate,
 }
 
-/// The deadline of a 审核 for a reply sent at `replied_at` (stored UTC).
-pub fn review_due(cal: &Calendar, replied_at: NaiveDateTime) -> NaiveDate {
-    cal.add_working_days(to_china(replied_at).date(), REVIEW_DAYS)
+/// The deadline of a 审核 for a reply sent at `replied_at` (stored UTC), counted from when
+/// the owner could first see it: a reply imported with its platform's date is reviewed
+/// from the import (`registered_at`), not from years ago.
+pub fn review_due(
+    cal: &Calendar,
+    replied_at: NaiveDateTime,
+    registered_at: NaiveDateTime,
+) -> NaiveDate {
+    cal.add_working_days(to_china(replied_at.max(registered_at)).date(), REVIEW_DAYS)
 }
 
 /// The one deadline the message waits on now, if any.
@@ -63,7 +69,10 @@ pub fn current(cal: &Calendar, msg: &Message) -> Option<Deadline> {
             None => (Waiting::Reply, msg.due_at?),
         },
         State::Handling => (Waiting::Reply, msg.due_at?),
-        State::Replied => (Waiting::Review, review_due(cal, msg.replied_at?)),
+        State::Replied => (
+            Waiting::Review,
+            review_due(cal, msg.replied_at?, msg.registered_at),
+        ),
         State::Closed => (Waiting::FollowUp, msg.followup_due?),
         _ => return None,
     };
@@ -103,9 +112,10 @@ pub struct Window {
     pub from: Option<NaiveDate>,
     /// Deadlines on or before this day (None: no upper bound).
     pub to: Option<NaiveDate>,
-    /// Replies at or after this instant have a 审核 deadline on or after `from`.
+    /// Replies seen (the later of reply and registration) at or after this instant have a
+    /// 审核 deadline on or after `from`.
     pub replied_from: Option<NaiveDateTime>,
-    /// Replies before this instant have a 审核 deadline on or before `to`.
+    /// Replies seen before this instant have a 审核 deadline on or before `to`.
     pub replied_before: Option<NaiveDateTime>,
 }
 
@@ -227,6 +237,13 @@ mod tests {
         let mut imported = msg(State::Assigned);
         imported.accept_due = None;
         assert_eq!(current(&cal, &imported).unwrap().waiting, Waiting::Reply);
+        // A reply imported today with its platform's date of 2019: reviewed from today.
+        let mut old = msg(State::Replied);
+        old.replied_at = Some(china_day_start(day("2019-04-25")));
+        old.registered_at = china_day_start(today) + Duration::hours(3);
+        let d = current(&cal, &old).unwrap();
+        assert_eq!(d.due, day("2026-11-12"));
+        assert!(!is_overdue(&cal, today, &old));
     }
 
     #[test]
@@ -249,15 +266,22 @@ mod tests {
                 // Every reply hour from mid-September to late October.
                 let mut t = china_day_start(day("2026-09-15"));
                 while t < china_day_start(day("2026-10-25")) {
-                    let due = review_due(&cal, t);
-                    let by_time = w.replied_from.is_none_or(|f| t >= f)
-                        && w.replied_before.is_none_or(|b| t < b);
+                    // Replied before or after the message was registered (imported).
+                    let reg = if t.and_utc().timestamp() % 2 == 0 {
+                        t - Duration::days(3)
+                    } else {
+                        t + Duration::hours(50)
+                    };
+                    let due = review_due(&cal, t, reg);
+                    // The SQL condition of `model::deadline_in`, on the two columns.
+                    let by_time = w.replied_from.is_none_or(|f| t >= f || reg >= f)
+                        && w.replied_before.is_none_or(|b| t < b && reg < b);
                     let by_date = w.contains(Deadline {
                         waiting: Waiting::Review,
                         due,
                     });
                     assert_eq!(by_time, by_date, "today {today}, reply {t}, due {due}");
-                    t += Duration::hours(5);
+                    t += Duration::hours(5) + Duration::seconds(1);
                 }
             }
         }

@@ -396,12 +396,24 @@ pub fn deadline_in(w: &Window) -> Cond {
             .and(date_in!(m::due_at, w)),
     );
     let reply: Cond = Box::new(m::state.eq("handling").and(date_in!(m::due_at, w)));
+    // 审核 counts from the later of the reply and the registration (`deadline::review_due`).
     let mut review: Cond = Box::new(m::state.eq("replied").and(m::replied_at.is_not_null()));
     if let Some(f) = w.replied_from {
-        review = Box::new(review.and(m::replied_at.assume_not_null().ge(f)));
+        review = Box::new(
+            review.and(
+                m::replied_at
+                    .assume_not_null()
+                    .ge(f)
+                    .or(m::registered_at.ge(f)),
+            ),
+        );
     }
     if let Some(b) = w.replied_before {
-        review = Box::new(review.and(m::replied_at.assume_not_null().lt(b)));
+        review = Box::new(
+            review
+                .and(m::replied_at.assume_not_null().lt(b))
+                .and(m::registered_at.lt(b)),
+        );
     }
     let follow_up: Cond = Box::new(m::state.eq("closed").and(date_in!(m::followup_due, w)));
     Box::new(
@@ -901,6 +913,7 @@ pub fn todo(
         Option<String>,
         Option<i32>,
         Option<i32>,
+        NaiveDateTime,
     );
     let light: Vec<Light> = m::messages
         .filter(cond)
@@ -914,6 +927,7 @@ pub fn todo(
             m::supervision_level,
             m::handling_unit_id,
             m::forwarded_unit_id,
+            m::registered_at,
         ))
         .load(conn)?;
     /// (not overdue, not newly assigned, not supervised for me, deadline, id)
@@ -921,7 +935,7 @@ pub fn todo(
     let mut keyed: Vec<(Urgency, i32)> = light
         .into_iter()
         .map(
-            |(id, state, accept_due, due_at, replied_at, followup_due, sup, h, f)| {
+            |(id, state, accept_due, due_at, replied_at, followup_due, sup, h, f, reg)| {
                 let msg = Message {
                     id,
                     state,
@@ -929,6 +943,7 @@ pub fn todo(
                     due_at,
                     replied_at,
                     followup_due,
+                    registered_at: reg,
                     ..Message::default()
                 };
                 let handler = h == Some(unit_id) || f == Some(unit_id);
