@@ -517,6 +517,40 @@ pub fn facts(msg: &Message) -> Facts {
     }
 }
 
+/// Why an action the lifecycle allows is not open now (a time window or a cap), if so:
+/// the message page neither offers it nor hides why, and `act` refuses it with the same
+/// words.
+pub fn not_now(action: Action, msg: &Message, cal: &Calendar, today: NaiveDate) -> Option<String> {
+    match action {
+        Action::Return => {
+            let assigned = msg.assigned_at.map(|t| to_china(t).date()).unwrap_or(today);
+            let limit = cal.add_working_days(assigned, RETURN_DAYS);
+            (today > limit).then(|| {
+                format!(
+                    "退回须在转办后 {RETURN_DAYS} 个工作日内提出（截至 {}），已超过期限。请签收后办理，确需调整请联系交办单位。",
+                    limit.format("%Y-%m-%d")
+                )
+            })
+        }
+        Action::RequestExtension => {
+            if msg.extension_days >= MAX_EXTENSION_DAYS {
+                Some(format!(
+                    "本件已延期 {} 个工作日，达到累计上限 {MAX_EXTENSION_DAYS} 个工作日，不能再申请延期。",
+                    msg.extension_days
+                ))
+            } else {
+                msg.due_at.filter(|d| today > *d).map(|d| {
+                    format!(
+                        "答复期限（{}）已过，延期须在期限届满前申请。请尽快答复。",
+                        d.format("%Y-%m-%d")
+                    )
+                })
+            }
+        }
+        _ => None,
+    }
+}
+
 fn unit_name(all: &[Unit], id: Option<i32>) -> String {
     id.and_then(|id| all.iter().find(|u| u.id == id))
         .map(|u| u.name.clone())
@@ -686,6 +720,9 @@ fn act_in(
             }
         };
         let cal: Calendar = config::calendar(conn)?;
+        if let Some(why) = not_now(action, &msg, &cal, today) {
+            return Ok(ActOutcome::Refused(why));
+        }
         let all_units = units::all(conn)?;
         let now = db::now();
         let text = form.text.trim().to_string();
@@ -736,14 +773,6 @@ fn act_in(
             }
             Action::Return => {
                 require_text(&mut errors, &text, "请填写退回理由。");
-                let assigned = msg.assigned_at.map(|t| to_china(t).date()).unwrap_or(today);
-                let limit = cal.add_working_days(assigned, RETURN_DAYS);
-                if today > limit {
-                    return Ok(ActOutcome::Refused(format!(
-                        "退回须在转办后 {RETURN_DAYS} 个工作日内提出（截至 {}），已超过期限。请签收后办理，确需调整请联系交办单位。",
-                        limit.format("%Y-%m-%d")
-                    )));
-                }
                 detail = serde_json::json!({ "unit": unit_name(&all_units, msg.handling_unit_id) });
                 done = format!(
                     "已将{}“{}”退回交办单位（{}），本单位不再办理此件。",

@@ -590,6 +590,8 @@ struct ShowPage {
     cue: Option<(String, &'static str)>,
     /// The deadline the message waits on, named ("签收期限：2026-12-02").
     deadline_line: String,
+    /// Actions the user would have but that are closed now, with why.
+    closed_now: Vec<String>,
     supervision: Option<(String, String)>,
     extension_pending: Option<i32>,
     extension_days: i32,
@@ -685,9 +687,18 @@ fn show_page(
     // Only the kind of supervision that fits the deadline is offered (催办 before it, 督办
     // after it), as the service will check.
     let overdue = service::reply_overdue(&data.reference.calendar, today, msg);
+    let cal = &data.reference.calendar;
+    let mut closed_now: Vec<String> = Vec::new();
     let available: Vec<Action> = lifecycle::available(msg.state(), standing, service::facts(msg))
         .into_iter()
         .filter(|a| service::supervision_fits(*a, overdue))
+        .filter(|a| match service::not_now(*a, msg, cal, today) {
+            Some(why) => {
+                closed_now.push(format!("{}：{why}", a.label()));
+                false
+            }
+            None => true,
+        })
         .collect();
     let elements = archive::elements(msg, &names);
     let assign_units: Vec<Choice> = data
@@ -903,6 +914,7 @@ fn show_page(
         owner: name_of(Some(msg.owner_unit_id)),
         forwarded: name_of(msg.forwarded_unit_id),
         cue: deadline_cue(&data.reference.calendar, today, msg),
+        closed_now,
         deadline_line: crate::messages::deadline::current(&data.reference.calendar, msg)
             .map(|d| format!("{}期限：{}", d.waiting.label(), d.due.format("%Y-%m-%d")))
             .unwrap_or_default(),

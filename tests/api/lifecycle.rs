@@ -693,3 +693,79 @@ async fn the_reply_editor_is_full_width_and_progress_is_named_as_such() {
     let (_, after) = xixiu.page(&format!("/messages/{id}")).await;
     assert!(after.contains("已记录办理进展。"));
 }
+
+/// Actions closed by time or a cap are not offered, the page says why, and a hand-made
+/// request is refused with the same words: 延期申请 after the reply deadline or with the
+/// 15 days used up, 退回 after its 2 working days.
+#[tokio::test]
+async fn closed_windows_are_not_offered_and_say_why() {
+    use diesel::connection::SimpleConnection;
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    let xixiu = app.login_as("xixiu").await;
+    let unit = unit_id(&app, "安顺市西秀区");
+    let page_of = |id: i32| format!("/messages/{id}");
+    // 退回: assigned ten days ago.
+    let late = register(&center, "转办已久的留言", "冯十四").await;
+    ok(&center, late, "assign", &[("unit_id", &unit)]).await;
+    let ago = (app.clock.now() - chrono::Duration::days(10)).format("%Y-%m-%d %H:%M:%S");
+    app.db()
+        .batch_execute(&format!(
+            "UPDATE messages SET assigned_at = '{ago}' WHERE id = {late}"
+        ))
+        .expect("assigned long ago");
+    let (_, page) = xixiu.page(&page_of(late)).await;
+    assert!(!page.contains("/act/return\""), "退回 not offered");
+    assert!(page.contains("退回须在转办后 2 个工作日内提出"), "{page}");
+    let r = act(&xixiu, late, "return", &[("text", "不属本区")]).await;
+    let body = r.text().await.expect("body");
+    assert!(body.contains("退回须在转办后 2 个工作日内提出"), "{body}");
+    assert_eq!(state(&app, late), "assigned");
+    // 延期申请: the reply deadline has passed.
+    let overdue = register(&center, "答复已超期的留言", "冯十五").await;
+    ok(&center, overdue, "assign", &[("unit_id", &unit)]).await;
+    ok(&xixiu, overdue, "accept", &[]).await;
+    let past = app.today() - chrono::Duration::days(3);
+    app.db()
+        .batch_execute(&format!(
+            "UPDATE messages SET due_at = '{past}' WHERE id = {overdue}"
+        ))
+        .expect("past due");
+    let (_, page) = xixiu.page(&page_of(overdue)).await;
+    assert!(
+        !page.contains("/act/request_extension\""),
+        "延期申请 not offered"
+    );
+    assert!(page.contains("延期须在期限届满前申请"), "{page}");
+    let r = act(
+        &xixiu,
+        overdue,
+        "request_extension",
+        &[("days", "5"), ("text", "需要更多时间")],
+    )
+    .await;
+    assert!(r
+        .text()
+        .await
+        .expect("body")
+        .contains("延期须在期限届满前申请"));
+    assert_eq!(
+        app.count(&format!(
+            "messages WHERE id = {overdue} AND extension_requested_days IS NULL"
+        )),
+        1
+    );
+    // The cap used up: the form is gone and the page says so (no "1–0 个工作日").
+    let capped = register(&center, "延期已用完的留言", "冯十六").await;
+    ok(&center, capped, "assign", &[("unit_id", &unit)]).await;
+    ok(&xixiu, capped, "accept", &[]).await;
+    app.db()
+        .batch_execute(&format!(
+            "UPDATE messages SET extension_days = 15 WHERE id = {capped}"
+        ))
+        .expect("cap used");
+    let (_, page) = xixiu.page(&page_of(capped)).await;
+    assert!(!page.contains("/act/request_extension\""));
+    assert!(page.contains("达到累计上限 15 个工作日"), "{page}");
+    assert!(!page.contains("1–0"));
+}
