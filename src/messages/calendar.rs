@@ -18,6 +18,12 @@ impl Calendar {
         }
     }
 
+    /// Whether the holidays of `year` have been entered (any holiday or 调休 day in it):
+    /// without them its deadlines count weekends only.
+    pub fn covers(&self, year: i32) -> bool {
+        self.overrides.keys().any(|d| d.year() == year)
+    }
+
     pub fn is_working_day(&self, d: NaiveDate) -> bool {
         match self.overrides.get(&d) {
             Some(off) => !off,

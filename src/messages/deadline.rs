@@ -92,11 +92,44 @@ pub fn status(
 /// speaks for itself ("剩余 3 个工作日"); the others name their step ("签收已超期 1 个工作日").
 pub fn cue(cal: &Calendar, today: NaiveDate, msg: &Message) -> Option<(String, &'static str)> {
     let (d, st) = status(cal, today, msg)?;
-    let words = match d.waiting {
+    let mut words = match d.waiting {
         Waiting::Reply => st.label(),
         w => format!("{}{}", w.label(), st.label()),
     };
+    words.push_str(uncovered_mark(cal, d.due));
     Some((words, st.css()))
+}
+
+/// Said beside a deadline in a year whose holidays have not been entered.
+pub const UNCOVERED: &str = "（节假日未设置，暂按周末计算）";
+
+/// `UNCOVERED` when the deadline's year has no calendar, else nothing.
+pub fn uncovered_mark(cal: &Calendar, due: NaiveDate) -> &'static str {
+    use chrono::Datelike;
+    if cal.covers(due.year()) {
+        ""
+    } else {
+        UNCOVERED
+    }
+}
+
+/// The warning for the centre while a calendar is missing: this year's at any time,
+/// next year's from `warn_from` (month, day; default 1 November).
+pub fn calendar_warning(cal: &Calendar, today: NaiveDate, warn_from: (u32, u32)) -> Option<String> {
+    use chrono::Datelike;
+    let year = today.year();
+    if !cal.covers(year) {
+        return Some(format!(
+            "{year} 年的节假日和调休尚未设置，期限暂按周末计算，可能算错。请在“业务设置 › 节假日”录入。"
+        ));
+    }
+    let from = NaiveDate::from_ymd_opt(year, warn_from.0, warn_from.1)?;
+    (today >= from && !cal.covers(year + 1)).then(|| {
+        format!(
+            "{} 年的节假日和调休尚未设置：跨年的期限暂按周末计算（元旦、春节会被算作工作日）。国务院办公厅通知发布后，请在“业务设置 › 节假日”录入。",
+            year + 1
+        )
+    })
 }
 
 pub fn is_overdue(cal: &Calendar, today: NaiveDate, msg: &Message) -> bool {
@@ -244,6 +277,25 @@ mod tests {
         let d = current(&cal, &old).unwrap();
         assert_eq!(d.due, day("2026-11-12"));
         assert!(!is_overdue(&cal, today, &old));
+    }
+
+    #[test]
+    fn a_year_without_holidays_is_said_so() {
+        let cal = Calendar::new([(day("2026-10-01"), true)]);
+        let mut m = msg(State::Handling);
+        m.due_at = Some(day("2027-01-08"));
+        let (words, _) = cue(&cal, day("2026-12-28"), &m).unwrap();
+        assert!(words.ends_with(UNCOVERED), "{words}");
+        m.due_at = Some(day("2026-12-30"));
+        assert!(!cue(&cal, day("2026-12-28"), &m)
+            .unwrap()
+            .0
+            .contains("未设置"));
+        assert_eq!(calendar_warning(&cal, day("2026-10-31"), (11, 1)), None);
+        assert!(calendar_warning(&cal, day("2026-11-01"), (11, 1))
+            .is_some_and(|w| w.starts_with("2027 年")));
+        assert!(calendar_warning(&cal, day("2027-01-04"), (11, 1))
+            .is_some_and(|w| w.starts_with("2027 年")));
     }
 
     #[test]

@@ -21,6 +21,8 @@ struct HomePage {
     can_register: bool,
     role_duties: &'static str,
     links: Vec<(&'static str, &'static str, &'static str)>,
+    /// For the centre: next (or this) year's holidays are not entered.
+    calendar_warning: Option<String>,
     previous_login: Option<(String, String)>,
 }
 
@@ -64,15 +66,25 @@ fn links(role: Role) -> Vec<(&'static str, &'static str, &'static str)> {
 
 pub async fn index(ctx: Ctx) -> Result<HttpResponse, AppError> {
     let uid = ctx.user.id;
-    let logins = db::run(ctx.pool(), move |c| {
-        Ok(a::audit_log
-            .filter(a::user_id.eq(uid))
-            .filter(a::event.eq("login"))
-            .filter(a::result.eq(crate::audit::OK))
-            .order(a::id.desc())
-            .select((a::at, a::ip))
-            .limit(2)
-            .load::<(NaiveDateTime, String)>(c)?)
+    let centre = ctx.role == Role::CityOperator;
+    let today = crate::clock::china_today();
+    let (logins, calendar_warning) = db::run(ctx.pool(), move |c| {
+        let warning = if centre {
+            crate::messages::config::calendar_warning(c, today)?
+        } else {
+            None
+        };
+        Ok((
+            a::audit_log
+                .filter(a::user_id.eq(uid))
+                .filter(a::event.eq("login"))
+                .filter(a::result.eq(crate::audit::OK))
+                .order(a::id.desc())
+                .select((a::at, a::ip))
+                .limit(2)
+                .load::<(NaiveDateTime, String)>(c)?,
+            warning,
+        ))
     })
     .await?;
     let previous_login = logins
@@ -95,6 +107,7 @@ pub async fn index(ctx: Ctx) -> Result<HttpResponse, AppError> {
         can_register: matches!(ctx.role, Role::CityOperator | Role::CountyOperator),
         role_duties: duties(ctx.role),
         links: links(ctx.role),
+        calendar_warning,
         previous_login,
     })
 }

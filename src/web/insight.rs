@@ -101,6 +101,8 @@ pub struct StateCount {
 #[template(path = "insight/dashboard.html")]
 struct DashboardPage {
     layout: Layout,
+    /// Next (or this) year's holidays are not entered.
+    calendar_warning: Option<String>,
     states: Vec<StateCount>,
     total: i64,
     overdue: i64,
@@ -148,7 +150,7 @@ pub async fn dashboard(ctx: Ctx) -> Result<HttpResponse, AppError> {
     let today = china_today();
     let year_from = NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today);
     let state = ctx.state.clone();
-    let (o, all) = db::run(ctx.pool(), move |c| {
+    let (o, all, calendar_warning) = db::run(ctx.pool(), move |c| {
         let scope = model::scope_for(c, role, me)?;
         let o = state
             .cache
@@ -158,7 +160,7 @@ pub async fn dashboard(ctx: Ctx) -> Result<HttpResponse, AppError> {
                 stats::overview(c, &scope, &windows, year_from)
             })?;
         let o = std::sync::Arc::unwrap_or_clone(o);
-        Ok((o, units::all(c)?))
+        Ok((o, units::all(c)?, config::calendar_warning(c, today)?))
     })
     .await?;
     let names: HashMap<i32, String> = all.iter().map(|u| (u.id, u.short_name.clone())).collect();
@@ -217,6 +219,7 @@ pub async fn dashboard(ctx: Ctx) -> Result<HttpResponse, AppError> {
             .collect()
     };
     render(&DashboardPage {
+        calendar_warning,
         layout: ctx.layout("办理情况总览").crumb("办理情况总览", ""),
         total: states.iter().map(|s| s.count).sum(),
         states,

@@ -916,7 +916,14 @@ fn show_page(
         cue: deadline_cue(&data.reference.calendar, today, msg),
         closed_now,
         deadline_line: crate::messages::deadline::current(&data.reference.calendar, msg)
-            .map(|d| format!("{}期限：{}", d.waiting.label(), d.due.format("%Y-%m-%d")))
+            .map(|d| {
+                format!(
+                    "{}期限：{}{}",
+                    d.waiting.label(),
+                    d.due.format("%Y-%m-%d"),
+                    crate::messages::deadline::uncovered_mark(&data.reference.calendar, d.due)
+                )
+            })
             .unwrap_or_default(),
         supervision: msg
             .supervision_level

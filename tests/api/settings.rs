@@ -245,3 +245,47 @@ async fn archive_number_settings_apply_to_the_next_close_out() {
         "only the centre checks everything"
     );
 }
+
+/// From 1 November the centre is warned while next year's holidays are missing, and a
+/// deadline in a year without a calendar says it is counted on weekends only; entering a
+/// holiday of that year ends both.
+#[tokio::test]
+async fn a_missing_holiday_calendar_is_announced_and_marked() {
+    let at = |day: &'static str| {
+        move |c: &mut liuyan::config::Config| c.clock = crate::helpers::china_clock(day)
+    };
+    let early = crate::helpers::spawn_tuned(true, false, at("2026-10-20T10:00")).await;
+    let (_, home) = early.login_as("center").await.page("/").await;
+    assert!(
+        !home.contains("节假日和调休尚未设置"),
+        "not before November"
+    );
+
+    let app = crate::helpers::spawn_tuned(true, false, at("2026-12-21T10:00")).await;
+    let center = app.login_as("center").await;
+    let (_, home) = center.page("/").await;
+    assert!(home.contains("2027 年的节假日和调休尚未设置"), "{home}");
+    let (_, dash) = center.page("/dashboard").await;
+    assert!(dash.contains("2027 年的节假日和调休尚未设置"));
+    // A message assigned now with a 20-day reply deadline runs into January 2027.
+    let id = crate::lifecycle::register(&center, "跨年的留言", "陈十七").await;
+    let unit = crate::lifecycle::unit_id(&app, "安顺市西秀区");
+    crate::lifecycle::ok(&center, id, "assign", &[("unit_id", &unit)]).await;
+    let xixiu = app.login_as("xixiu").await;
+    crate::lifecycle::ok(&xixiu, id, "accept", &[]).await;
+    let (_, page) = xixiu.page(&format!("/messages/{id}")).await;
+    assert!(page.contains("节假日未设置，暂按周末计算"), "{page}");
+    // Entering 2027's 元旦 ends the warning.
+    let r = center
+        .submit(
+            "/settings/holidays?year=2027",
+            "/settings/holidays",
+            &[("day", "2027-01-01"), ("name", "元旦"), ("is_off", "1")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, home) = center.page("/").await;
+    assert!(!home.contains("节假日和调休尚未设置"));
+    let (_, page) = xixiu.page(&format!("/messages/{id}")).await;
+    assert!(!page.contains("节假日未设置"));
+}
