@@ -327,26 +327,32 @@ async fn a_paper_printed_from_the_browser_verifies_without_a_print_record() {
     let id = archived(&app, &center, &xixiu, "浏览器直接打印的档案").await;
     let (_, page) = center.page(&format!("/messages/{id}/archive")).await;
     let fp = fingerprint_of(&page);
-    let ref_no: String = {
-        use diesel::prelude::*;
-        use liuyan::db::schema::messages::dsl as m;
-        m::messages
-            .find(id)
-            .select(m::ref_no)
-            .first(&mut app.db())
-            .expect("ref no")
-    };
-    // The QR code's address (fingerprint and message), and the 留言文号 typed by hand.
+    let ref_no = app.ref_no(id);
+    // The address a phone opens from the QR code (an image on paper, not a link: built
+    // here as `archive::qr` builds it), and the check page's form with the 留言文号 typed.
     let by_qr = format!("/archive/check?fp={fp}&m={id}");
-    let by_hand = format!("/archive/check?fp={fp}&r={}", utf8(&ref_no));
-    for url in [&by_qr, &by_hand] {
-        let (status, html) = center.page(url).await;
-        assert_eq!(status, StatusCode::OK, "{url}");
-        assert!(html.contains("该纸质档与电子档一致"), "{url}: {html}");
-        assert!(html.contains("未经“登记打印”"), "{url}");
+    let (status, scanned) = center.page(&by_qr).await;
+    assert_eq!(status, StatusCode::OK);
+    let typed = center
+        .submit_get(
+            "/archive/check",
+            "/archive/check",
+            &[("fp", &fp), ("r", &ref_no)],
+        )
+        .await;
+    assert_eq!(typed.status(), StatusCode::OK);
+    let typed = typed.text().await.expect("body");
+    for html in [&scanned, &typed] {
+        assert!(html.contains("该纸质档与电子档一致"), "{html}");
+        assert!(html.contains("未经“登记打印”"));
     }
     // The fingerprint alone finds no print record and says what to do.
-    let (_, alone) = center.page(&format!("/archive/check?fp={fp}")).await;
+    let alone = center
+        .submit_get("/archive/check", "/archive/check", &[("fp", &fp)])
+        .await
+        .text()
+        .await
+        .expect("body");
     assert!(alone.contains("请同时填写页脚的留言文号"), "{alone}");
     assert_eq!(
         app.count("archive_prints"),
@@ -361,16 +367,4 @@ async fn a_paper_printed_from_the_browser_verifies_without_a_print_record() {
     let pingba = app.login_as("pingba").await;
     let (_, other) = pingba.page(&by_qr).await;
     assert!(!other.contains("浏览器直接打印的档案"));
-}
-
-fn utf8(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }

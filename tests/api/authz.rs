@@ -228,71 +228,6 @@ async fn every_role_every_page_and_action_own_and_other_units() {
     assert_eq!(app.count("archive_prints"), 3);
 }
 
-/// Everything a refused request could have changed, as text: row counts of every table
-/// but the session and audit tables, message versions, every setting, user and unit.
-fn whole_database(app: &TestApp) -> String {
-    use diesel::prelude::*;
-    use liuyan::db::schema::{
-        messages::dsl as m, settings::dsl as s, units::dsl as un, users::dsl as us,
-    };
-    let mut out = String::new();
-    for t in [
-        "units",
-        "users",
-        "settings",
-        "holidays",
-        "options",
-        "deadline_rules",
-        "ref_counters",
-        "messages",
-        "message_events",
-        "archive_counters",
-        "archive_prints",
-        "attachments",
-        "reply_templates",
-        "archive_periods",
-        "archive_submissions",
-        "score_years",
-        "score_entries",
-        "score_results",
-        "return_marks",
-        "recovery_codes",
-        "password_history",
-    ] {
-        out.push_str(&format!("{t}={};", app.count(t)));
-    }
-    let mut c = app.db();
-    let versions: Vec<(i32, i32, String)> = m::messages
-        .select((m::id, m::version, m::state))
-        .order(m::id)
-        .load(&mut c)
-        .expect("messages");
-    let settings: Vec<(String, String)> = s::settings
-        .select((s::key, s::value))
-        .order(s::key)
-        .load(&mut c)
-        .expect("settings");
-    let users: Vec<(i32, String, i32, bool, i32, bool)> = us::users
-        .select((
-            us::id,
-            us::role,
-            us::unit_id,
-            us::active,
-            us::failed_attempts,
-            us::must_change_password,
-        ))
-        .order(us::id)
-        .load(&mut c)
-        .expect("users");
-    let units: Vec<(i32, String, bool)> = un::units
-        .select((un::id, un::name, un::active))
-        .order(un::id)
-        .load(&mut c)
-        .expect("units");
-    out.push_str(&format!("{versions:?}{settings:?}{users:?}{units:?}"));
-    out
-}
-
 /// POST a form holding a valid CSRF token and the fields that name what the form is
 /// about (`k=v&…`), nothing else (multipart where the route expects it).
 async fn post_empty(b: &Browser, path: &str, form: &str) -> StatusCode {
@@ -724,7 +659,7 @@ async fn every_route_every_role() {
             if allowed.split(' ').any(|a| a == *user) {
                 continue;
             }
-            let before = whole_database(&app);
+            let before = app.whole_database();
             let status = if *method == "GET" {
                 b.get(path).await.status()
             } else {
@@ -732,7 +667,7 @@ async fn every_route_every_role() {
             };
             assert_eq!(status, StatusCode::NOT_FOUND, "{user} {method} {path}");
             assert_eq!(
-                whole_database(&app),
+                app.whole_database(),
                 before,
                 "{user} {method} {path} changed data"
             );

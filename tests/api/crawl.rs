@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use reqwest::StatusCode;
 
-use crate::helpers::{pairs, spawn_with_demo_messages, Browser, TestApp};
+use crate::helpers::{content_type, pairs, spawn_with_demo_messages, Browser, TestApp};
 use crate::page::{self, Form};
 
 const ROLES: [&str; 9] = [
@@ -90,12 +90,8 @@ fn visible_text(html: &str) -> String {
 }
 
 fn is_download(r: &reqwest::Response) -> bool {
-    let h = r.headers();
-    let ct = h
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let disposition = h.get("content-disposition").is_some();
+    let ct = content_type(r);
+    let disposition = r.headers().get("content-disposition").is_some();
     let file_type = [
         "application/pdf",
         "application/zip",
@@ -125,50 +121,6 @@ pub struct Report {
     pub failures: Vec<String>,
 }
 
-/// Counts of every business table and the sum of message versions: a save anywhere
-/// changes it.
-fn fingerprint(app: &TestApp) -> Vec<i64> {
-    let mut v: Vec<i64> = [
-        "units",
-        "users",
-        "settings",
-        "holidays",
-        "options",
-        "deadline_rules",
-        "messages",
-        "message_events",
-        "archive_prints",
-        "attachments",
-        "reply_templates",
-        "archive_periods",
-        "archive_submissions",
-        "score_years",
-        "score_entries",
-        "score_results",
-        "return_marks",
-        "password_history",
-    ]
-    .iter()
-    .map(|t| app.count(t))
-    .collect();
-    v.push(version_sum(app));
-    v
-}
-
-fn version_sum(app: &TestApp) -> i64 {
-    use diesel::sql_types::BigInt;
-    use diesel::RunQueryDsl;
-    #[derive(diesel::QueryableByName)]
-    struct N {
-        #[diesel(sql_type = BigInt)]
-        n: i64,
-    }
-    diesel::sql_query("SELECT CAST(COALESCE(SUM(version), 0) AS BIGINT) AS n FROM messages")
-        .get_result::<N>(&mut app.db())
-        .expect("sum")
-        .n
-}
-
 /// Crawl the site as `b` from `/` (its password confirmed, as for a download).
 pub async fn crawl(app: &TestApp, b: &Browser, role: &str) -> Report {
     let mut report = Report::default();
@@ -187,12 +139,7 @@ pub async fn crawl(app: &TestApp, b: &Browser, role: &str) -> Report {
         budget -= 1;
         let r = b.get(&url).await;
         let status = r.status();
-        let ct = r
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
+        let ct = content_type(&r);
         let pat = pattern(&url);
         report.patterns.insert(pat.clone());
         if status.is_redirection() {
@@ -366,22 +313,17 @@ async fn check_empty_post(
             unique.push((k, v));
         }
     }
-    let before = fingerprint(app);
+    let before = app.whole_database();
     let r = if fresh.multipart {
         b.post_multipart(&fresh.action, &pairs(&unique), &[]).await
     } else {
         b.post_raw(&fresh.action, &pairs(&unique)).await
     };
     let status = r.status();
-    let ct = r
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let ct = content_type(&r);
     let location = crate::helpers::location(&r);
     let body = r.text().await.unwrap_or_default();
-    let after = fingerprint(app);
+    let after = app.whole_database();
     let what = format!("[{role}] 空表单 POST {}（表单在 {page_url}）", fresh.action);
     if before != after {
         report
@@ -462,12 +404,7 @@ async fn malformed_addresses_get_the_chinese_error_page() {
     ] {
         let r = b.get(url).await;
         let status = r.status();
-        let ct = r
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
+        let ct = content_type(&r);
         let id = r
             .headers()
             .get("x-request-id")

@@ -132,6 +132,17 @@ pub async fn spawn_tuned(
 }
 
 impl TestApp {
+    /// The 留言文号 of a message.
+    pub fn ref_no(&self, id: i32) -> String {
+        use diesel::prelude::*;
+        use liuyan::db::schema::messages::dsl as m;
+        m::messages
+            .find(id)
+            .select(m::ref_no)
+            .first(&mut self.db())
+            .expect("ref no")
+    }
+
     /// Today in China on the app's clock.
     pub fn today(&self) -> chrono::NaiveDate {
         self.clock.today()
@@ -164,6 +175,71 @@ impl TestApp {
     /// Direct database access for assertions.
     pub fn db(&self) -> liuyan::db::DbConn {
         liuyan::db::establish(&self.database_url).expect("connect test database")
+    }
+
+    /// Everything a refused request could have changed, as text: row counts of every table
+    /// but the session and audit tables, message versions, every setting, user and unit.
+    pub fn whole_database(&self) -> String {
+        use diesel::prelude::*;
+        use liuyan::db::schema::{
+            messages::dsl as m, settings::dsl as s, units::dsl as un, users::dsl as us,
+        };
+        let mut out = String::new();
+        for t in [
+            "units",
+            "users",
+            "settings",
+            "holidays",
+            "options",
+            "deadline_rules",
+            "ref_counters",
+            "messages",
+            "message_events",
+            "archive_counters",
+            "archive_prints",
+            "attachments",
+            "reply_templates",
+            "archive_periods",
+            "archive_submissions",
+            "score_years",
+            "score_entries",
+            "score_results",
+            "return_marks",
+            "recovery_codes",
+            "password_history",
+        ] {
+            out.push_str(&format!("{t}={};", self.count(t)));
+        }
+        let mut c = self.db();
+        let versions: Vec<(i32, i32, String)> = m::messages
+            .select((m::id, m::version, m::state))
+            .order(m::id)
+            .load(&mut c)
+            .expect("messages");
+        let settings: Vec<(String, String)> = s::settings
+            .select((s::key, s::value))
+            .order(s::key)
+            .load(&mut c)
+            .expect("settings");
+        let users: Vec<(i32, String, i32, bool, i32, bool)> = us::users
+            .select((
+                us::id,
+                us::role,
+                us::unit_id,
+                us::active,
+                us::failed_attempts,
+                us::must_change_password,
+            ))
+            .order(us::id)
+            .load(&mut c)
+            .expect("users");
+        let units: Vec<(i32, String, bool)> = un::units
+            .select((un::id, un::name, un::active))
+            .order(un::id)
+            .load(&mut c)
+            .expect("units");
+        out.push_str(&format!("{versions:?}{settings:?}{users:?}{units:?}"));
+        out
     }
 
     pub fn count(&self, sql_table: &str) -> i64 {
@@ -229,6 +305,20 @@ impl Browser {
     pub async fn submit(&self, page: &str, action: &str, fields: &[(&str, &str)]) -> Response {
         let all = self.fill(page, action, fields).await;
         self.post_raw(action, &pairs(&all)).await
+    }
+
+    /// Open `page`, type `fields` into its GET form to `action` and submit it, as a clerk
+    /// presses 筛选 or 核验.
+    pub async fn submit_get(&self, page: &str, action: &str, fields: &[(&str, &str)]) -> Response {
+        let (_, html) = self.page(page).await;
+        let forms = crate::page::forms(page, &html);
+        let form = forms
+            .iter()
+            .find(|f| f.method == "get" && f.action == action)
+            .unwrap_or_else(|| panic!("no GET form to {action} on {page}"));
+        let all = crate::page::complete(Some(form), fields);
+        let query = serde_urlencoded::to_string(&all).expect("query");
+        self.get(&format!("{action}?{query}")).await
     }
 
     /// The fields a browser would send from `page`'s form to `action` after the user
@@ -315,6 +405,15 @@ impl Browser {
     pub async fn logout(&self) -> Response {
         self.submit("/", "/logout", &[]).await
     }
+}
+
+/// A response's Content-Type ("" when absent).
+pub fn content_type(r: &Response) -> String {
+    r.headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
 }
 
 /// Borrowed pairs of owned fields (for `post_raw` and `post_multipart`).

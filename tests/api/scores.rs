@@ -372,15 +372,7 @@ async fn paper_copies_and_supervision_deadlines_are_scored_from_the_record() {
             "cause {id} linked"
         );
         // …and named by its 留言文号.
-        let ref_no: String = {
-            use diesel::prelude::*;
-            use liuyan::db::schema::messages::dsl as m;
-            m::messages
-                .find(id)
-                .select(m::ref_no)
-                .first(&mut app.db())
-                .expect("ref no")
-        };
+        let ref_no = app.ref_no(id);
         assert!(
             year_end.contains(&format!("/messages/{id}\">{ref_no}</a>")),
             "{ref_no}"

@@ -140,15 +140,8 @@ async fn two_and_three_character_words_replies_names_and_scope() {
 
 /// Type `value` into `field` of the list's filter form, as a clerk does, and press 筛选.
 async fn search_form(b: &Browser, field: &str, value: &str) -> reqwest::Response {
-    let (_, html) = b.page("/messages").await;
-    let forms = crate::page::forms("/messages", &html);
-    let form = forms
-        .iter()
-        .find(|f| f.method == "get" && f.action == "/messages")
-        .expect("the filter form");
-    let fields = crate::page::complete(Some(form), &[(field, value)]);
-    let query = serde_urlencoded::to_string(&fields).expect("query");
-    b.get(&format!("/messages?{query}")).await
+    b.submit_get("/messages", "/messages", &[(field, value)])
+        .await
 }
 
 /// A message is found by its number — 留言文号 whole or its sequence number, 平台编号,
@@ -166,16 +159,9 @@ async fn a_message_is_found_by_any_of_its_numbers() {
         .trim_start_matches("/messages/")
         .parse()
         .expect("id");
-    let other = reg(&center, "另一件留言", "钱十三", "别的事").await;
-    let ref_no: String = {
-        use diesel::prelude::*;
-        use liuyan::db::schema::messages::dsl as m;
-        m::messages
-            .find(id)
-            .select(m::ref_no)
-            .first(&mut app.db())
-            .expect("ref no")
-    };
+    // A second message, so that the lookup has to pick the right one.
+    reg(&center, "另一件留言", "钱十三", "别的事").await;
+    let ref_no = app.ref_no(id);
     let seq = ref_no
         .trim_end_matches('号')
         .rsplit('〕')
@@ -196,7 +182,7 @@ async fn a_message_is_found_by_any_of_its_numbers() {
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "{field}={typed}");
         assert!(opens(&r), "{field}={typed} opens the message");
     }
-    // 呈报文号 and 档号, once it has them.
+    // 呈报文号 and 档号, on an archived message.
     crate::lifecycle::ok(
         &center,
         id,
@@ -204,7 +190,6 @@ async fn a_message_is_found_by_any_of_its_numbers() {
         &[("unit_id", &unit_id(&app, "安顺市西秀区"))],
     )
     .await;
-    let _ = other;
     let sealed = crate::archive::archived(&app, &center, &xixiu, "已销号的留言").await;
     let archive_no: String = {
         use diesel::prelude::*;
@@ -230,7 +215,7 @@ async fn a_message_is_found_by_any_of_its_numbers() {
     let html = r.text().await.expect("body");
     assert!(!html.contains("按编号查找的留言"));
     assert!(html.contains("共 0 条"), "{html}");
-    // The handling unit does find it.
+    // The handling unit (assigned above) does find it.
     let r = search_form(&xixiu, "q", "D300256").await;
     assert!(opens(&r));
 }
