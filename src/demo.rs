@@ -143,12 +143,10 @@ pub fn seed(conn: &mut DbConn, today: NaiveDate) -> Result<usize, AppError> {
     let rules = config::rules(conn)?;
     let center = actor(conn, "center")?;
     let handler_names = ["xixiu", "pingba", "zhujian", "renshe"];
-    let handlers = [
-        actor(conn, handler_names[0])?,
-        actor(conn, handler_names[1])?,
-        actor(conn, handler_names[2])?,
-        actor(conn, handler_names[3])?,
-    ];
+    let handlers = handler_names
+        .iter()
+        .map(|u| actor(conn, u))
+        .collect::<Result<Vec<_>, _>>()?;
     let centre_unit = center.unit_id;
     let all_units = units::all(conn)?;
     let name_of = |id: i32| {

@@ -490,16 +490,19 @@ pub fn seed_if_empty(conn: &mut DbConn) -> Result<(), AppError> {
 pub const CALENDAR_WARN_FROM_KEY: &str = "calendar_warn_from";
 
 /// The calendar warning for today, if any (see `deadline::calendar_warning`).
-pub fn calendar_warning(conn: &mut DbConn, today: NaiveDate) -> QueryResult<Option<String>> {
+pub fn calendar_warning(
+    conn: &mut DbConn,
+    cal: &crate::messages::calendar::Calendar,
+    today: NaiveDate,
+) -> QueryResult<Option<String>> {
     let from = crate::db::get_setting(conn, CALENDAR_WARN_FROM_KEY)?
         .and_then(|v| {
             let (m, d) = v.trim().split_once('-')?;
             Some((m.parse::<u32>().ok()?, d.parse::<u32>().ok()?))
         })
         .unwrap_or((11, 1));
-    let cal = calendar(conn)?;
     Ok(crate::messages::deadline::calendar_warning(
-        &cal, today, from,
+        cal, today, from,
     ))
 }
 

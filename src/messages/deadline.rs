@@ -194,12 +194,6 @@ impl Window {
             Some(cal.add_working_days(today, DUE_SOON_DAYS)),
         )
     }
-
-    /// Whether a deadline (on a reply sent at `replied_at`, for 审核) is in the window:
-    /// the pure twin of the SQL condition, for tests.
-    pub fn contains(&self, d: Deadline) -> bool {
-        self.from.is_none_or(|f| d.due >= f) && self.to.is_none_or(|t| d.due <= t)
-    }
 }
 
 /// Today's deadline windows, computed once per request from the calendar.
@@ -224,6 +218,11 @@ impl Today {
 mod tests {
     use super::*;
     use chrono::Duration;
+
+    /// Whether a deadline is in the window: the pure twin of `model::deadline_in`.
+    fn contains(w: &Window, d: Deadline) -> bool {
+        w.from.is_none_or(|f| d.due >= f) && w.to.is_none_or(|t| d.due <= t)
+    }
 
     fn day(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -328,10 +327,13 @@ mod tests {
                     // The SQL condition of `model::deadline_in`, on the two columns.
                     let by_time = w.replied_from.is_none_or(|f| t >= f || reg >= f)
                         && w.replied_before.is_none_or(|b| t < b && reg < b);
-                    let by_date = w.contains(Deadline {
-                        waiting: Waiting::Review,
-                        due,
-                    });
+                    let by_date = contains(
+                        &w,
+                        Deadline {
+                            waiting: Waiting::Review,
+                            due,
+                        },
+                    );
                     assert_eq!(by_time, by_date, "today {today}, reply {t}, due {due}");
                     t += Duration::hours(5) + Duration::seconds(1);
                 }

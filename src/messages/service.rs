@@ -497,11 +497,6 @@ pub fn standing(acting: &Acting, msg: &Message) -> Standing {
     )
 }
 
-/// Whether the one deadline the message waits on (`deadline::current`) has passed.
-pub fn reply_overdue(cal: &Calendar, today: NaiveDate, msg: &Message) -> bool {
-    crate::messages::deadline::is_overdue(cal, today, msg)
-}
-
 /// 催办 is for a message not yet overdue, 督办 for an overdue one (挂牌督办 for either).
 pub fn supervision_fits(action: Action, overdue: bool) -> bool {
     match action {
@@ -881,7 +876,7 @@ fn act_in(
             }
             Action::Urge | Action::Supervise | Action::Flag => {
                 require_text(&mut errors, &text, "请填写督办内容。");
-                let overdue = reply_overdue(&cal, today, &msg);
+                let overdue = crate::messages::deadline::is_overdue(&cal, today, &msg);
                 if !supervision_fits(action, overdue) {
                     return Ok(ActOutcome::Refused(
                         if overdue {

@@ -68,9 +68,11 @@ pub async fn index(ctx: Ctx) -> Result<HttpResponse, AppError> {
     let uid = ctx.user.id;
     let centre = ctx.role == Role::CityOperator;
     let today = crate::clock::china_today();
+    let state = ctx.state.clone();
     let (logins, calendar_warning) = db::run(ctx.pool(), move |c| {
         let warning = if centre {
-            crate::messages::config::calendar_warning(c, today)?
+            let cal = &crate::reference::get(c, &state.cache)?.calendar;
+            crate::messages::config::calendar_warning(c, cal, today)?
         } else {
             None
         };

@@ -160,7 +160,9 @@ pub async fn dashboard(ctx: Ctx) -> Result<HttpResponse, AppError> {
                 stats::overview(c, &scope, &windows, year_from)
             })?;
         let o = std::sync::Arc::unwrap_or_clone(o);
-        Ok((o, units::all(c)?, config::calendar_warning(c, today)?))
+        let cal = &crate::reference::get(c, &state.cache)?.calendar;
+        let warning = config::calendar_warning(c, cal, today)?;
+        Ok((o, units::all(c)?, warning))
     })
     .await?;
     let names: HashMap<i32, String> = all.iter().map(|u| (u.id, u.short_name.clone())).collect();

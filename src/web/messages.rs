@@ -64,20 +64,6 @@ fn unit_names(all: &[Unit]) -> HashMap<i32, String> {
     all.iter().map(|u| (u.id, u.name.clone())).collect()
 }
 
-/// The deadline the message is waiting on now (see `messages::deadline`).
-fn current_due(cal: &Calendar, msg: &Message) -> Option<chrono::NaiveDate> {
-    crate::messages::deadline::current(cal, msg).map(|d| d.due)
-}
-
-/// The deadline cue of a message, the same on every page: (words, css class).
-pub fn deadline_cue(
-    cal: &Calendar,
-    today: chrono::NaiveDate,
-    msg: &Message,
-) -> Option<(String, &'static str)> {
-    crate::messages::deadline::cue(cal, today, msg)
-}
-
 // ---------- register ----------
 
 #[derive(Template)]
@@ -276,10 +262,10 @@ fn row(
             .unwrap_or_else(|| "—".to_string()),
         category: msg.category.clone(),
         posted: format_time(msg.posted_at),
-        due: current_due(cal, msg)
-            .map(|d| d.format("%Y-%m-%d").to_string())
+        due: crate::messages::deadline::current(cal, msg)
+            .map(|d| d.due.format("%Y-%m-%d").to_string())
             .unwrap_or_default(),
-        cue: deadline_cue(cal, today, msg),
+        cue: crate::messages::deadline::cue(cal, today, msg),
         supervision: msg
             .supervision_level
             .clone()
@@ -413,17 +399,16 @@ pub async fn list(ctx: Ctx, query: Query<ListFilter>) -> Result<HttpResponse, Ap
         };
         if !typed.is_empty() {
             let found = model::by_number(c, &scope, &typed)?;
-            match found.len() {
-                1 => return Ok(Err(format!("/messages/{}", found[0].id))),
-                0 if filter.no.trim().is_empty() => {}
-                _ if filter.no.trim().is_empty() => {
-                    let q = crate::web::extract::query(&[("no", typed.as_str())]);
-                    return Ok(Err(format!("/messages{q}")));
-                }
-                _ => filter.number_ids = Some(found.iter().map(|m| m.id).collect()),
+            if found.len() == 1 {
+                return Ok(Err(format!("/messages/{}", found[0].id)));
             }
-            if filter.number_ids.is_none() && !filter.no.trim().is_empty() {
-                filter.number_ids = Some(Vec::new());
+            if !filter.no.trim().is_empty() {
+                // The 编号 field lists exactly the messages with that number.
+                filter.number_ids = Some(found.iter().map(|m| m.id).collect());
+            } else if found.len() > 1 {
+                // A number in the search box that several messages carry: list them.
+                let q = crate::web::extract::query(&[("no", typed.as_str())]);
+                return Ok(Err(format!("/messages{q}")));
             }
         }
         let (rows, total) = model::list(c, &scope, &filter, today)?;
@@ -686,7 +671,7 @@ fn show_page(
     let standing = service::standing(&who, msg);
     // Only the kind of supervision that fits the deadline is offered (催办 before it, 督办
     // after it), as the service will check.
-    let overdue = service::reply_overdue(&data.reference.calendar, today, msg);
+    let overdue = crate::messages::deadline::is_overdue(&data.reference.calendar, today, msg);
     let cal = &data.reference.calendar;
     let mut closed_now: Vec<String> = Vec::new();
     let available: Vec<Action> = lifecycle::available(msg.state(), standing, service::facts(msg))
@@ -913,7 +898,7 @@ fn show_page(
         default_retention: data.default_retention.clone(),
         owner: name_of(Some(msg.owner_unit_id)),
         forwarded: name_of(msg.forwarded_unit_id),
-        cue: deadline_cue(&data.reference.calendar, today, msg),
+        cue: crate::messages::deadline::cue(&data.reference.calendar, today, msg),
         closed_now,
         deadline_line: crate::messages::deadline::current(&data.reference.calendar, msg)
             .map(|d| {
@@ -1139,54 +1124,44 @@ pub struct Tile {
 /// county's own registrations are a sideline: those tiles show only when something
 /// waits there).
 fn tile_filters(role: Role) -> Vec<(&'static str, ListFilter, bool)> {
-    let f = |mine: model::Mine, state: State, supervised: bool| ListFilter {
-        mine: mine.as_str().to_string(),
-        state: state.as_str().to_string(),
-        supervised: if supervised {
-            "1".into()
-        } else {
-            String::new()
-        },
-        ..ListFilter::default()
+    use model::Mine::{Any, Handle, Own};
+    let tile = |mine: model::Mine, state: Option<State>, supervised: bool, overdue: bool| {
+        let flag = |on: bool| if on { "1".to_string() } else { String::new() };
+        ListFilter {
+            mine: mine.as_str().to_string(),
+            state: state.map(|s| s.as_str().to_string()).unwrap_or_default(),
+            supervised: flag(supervised),
+            overdue: flag(overdue),
+            ..ListFilter::default()
+        }
     };
-    use model::Mine::{Handle, Own};
-    let handler = vec![
-        ("待签收", f(Handle, State::Assigned, false)),
-        ("待答复", f(Handle, State::Handling, false)),
-        (
-            "被督办",
-            ListFilter {
-                state: String::new(),
-                ..f(Handle, State::Handling, true)
-            },
-        ),
+    let handler = [
+        ("待签收", tile(Handle, Some(State::Assigned), false, false)),
+        ("待答复", tile(Handle, Some(State::Handling), false, false)),
+        ("被督办", tile(Handle, None, true, false)),
     ];
-    let owner = vec![
-        ("待转办", f(Own, State::Registered, false)),
-        ("延期待批", f(Own, State::Handling, false)),
-        ("待审核", f(Own, State::Replied, false)),
-        ("待回访", f(Own, State::Closed, false)),
-        ("待呈报", f(Own, State::FollowedUp, false)),
-        ("待销号", f(Own, State::Reported, false)),
+    let owner = [
+        ("待转办", tile(Own, Some(State::Registered), false, false)),
+        ("延期待批", tile(Own, Some(State::Handling), false, false)),
+        ("待审核", tile(Own, Some(State::Replied), false, false)),
+        ("待回访", tile(Own, Some(State::Closed), false, false)),
+        ("待呈报", tile(Own, Some(State::FollowedUp), false, false)),
+        ("待销号", tile(Own, Some(State::Reported), false, false)),
     ];
-    let always = |v: Vec<(&'static str, ListFilter)>, shown: bool| {
-        v.into_iter().map(move |(l, f)| (l, f, shown))
-    };
-    let mut tiles: Vec<(&'static str, ListFilter, bool)> = match role {
-        Role::CityOperator => always(owner, true).collect(),
-        Role::CountyOperator => always(handler, true).chain(always(owner, false)).collect(),
-        Role::DeptOperator => always(handler, true).collect(),
+    let (handles, owns, owner_always) = match role {
+        Role::CityOperator => (false, true, true),
+        Role::CountyOperator => (true, true, false),
+        Role::DeptOperator => (true, false, false),
         _ => return Vec::new(),
     };
-    tiles.push((
-        "已超期",
-        ListFilter {
-            mine: model::Mine::Any.as_str().to_string(),
-            overdue: "1".to_string(),
-            ..ListFilter::default()
-        },
-        true,
-    ));
+    let mut tiles: Vec<(&'static str, ListFilter, bool)> = Vec::new();
+    if handles {
+        tiles.extend(handler.into_iter().map(|(l, f)| (l, f, true)));
+    }
+    if owns {
+        tiles.extend(owner.into_iter().map(|(l, f)| (l, f, owner_always)));
+    }
+    tiles.push(("已超期", tile(Any, None, false, true), true));
     tiles
 }
 
@@ -1197,13 +1172,13 @@ pub async fn todo(ctx: &Ctx) -> Result<(Vec<TodoRow>, Vec<Tile>, i64), AppError>
     let state = ctx.state.clone();
     let (waiting, reference) = db::run(ctx.pool(), move |c| {
         let reference = crate::reference::get(c, &state.cache)?;
-        let cal = reference.calendar.clone();
+        let cal = &reference.calendar;
         // Kept while the data is unchanged (a centre may have tens of thousands waiting).
         let waiting = state
             .cache
             .get_or(c, format!("todo {role:?} {unit} {today}"), |c| {
                 let scope = model::scope_for(c, role, unit)?;
-                let windows = crate::messages::deadline::Today::new(&cal, today);
+                let windows = crate::messages::deadline::Today::new(cal, today);
                 let counted = |c: &mut db::DbConn, mut f: ListFilter| {
                     f.today = Some(windows);
                     f.actor = Some((role, unit));
@@ -1222,7 +1197,7 @@ pub async fn todo(ctx: &Ctx) -> Result<(Vec<TodoRow>, Vec<Tile>, i64), AppError>
                 };
                 let total = counted(c, all)?;
                 Ok::<_, AppError>((
-                    model::todo(c, role, unit, &cal, today, TODO_ROWS)?,
+                    model::todo(c, role, unit, cal, today, TODO_ROWS)?,
                     tiles,
                     total,
                 ))
