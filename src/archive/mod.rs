@@ -213,6 +213,17 @@ pub fn event_label(action: &str) -> String {
     }
 }
 
+/// An event's text as the archive records it: a correction's old → new value before its
+/// reason.
+pub fn event_text(ev: &Event) -> String {
+    let detail = serde_json::from_str(&ev.detail).unwrap_or(serde_json::Value::Null);
+    match crate::messages::correction::describe(&detail) {
+        Some(line) if ev.text.is_empty() => line,
+        Some(line) => format!("{line}（理由：{}）", ev.text),
+        None => ev.text.clone(),
+    }
+}
+
 /// Everything an archive page prints, as (label, value) pairs in print order. The
 /// fingerprint is computed over exactly this, and a paper copy is compared item by item.
 pub fn printed_content(
@@ -247,7 +258,7 @@ pub fn printed_content(
                 unit,
                 ev.actor_name,
                 event_label(&ev.action),
-                ev.text
+                event_text(ev)
             ),
         ));
     }

@@ -113,12 +113,13 @@ pub fn check_message(
         if msg.archive_no.is_none() {
             found.push(brk("已销号但没有档号".to_string()));
         }
+        // The latest seal: 销号's, or that of a later 更正 of an element.
         let sealed = events
             .iter()
             .rev()
-            .find(|e| e.action == "archive")
-            .and_then(|e| serde_json::from_str::<serde_json::Value>(&e.detail).ok())
-            .and_then(|d| {
+            .filter(|e| matches!(e.action.as_str(), "archive" | "amend"))
+            .filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.detail).ok())
+            .find_map(|d| {
                 d.get("elements_sha256")
                     .and_then(|v| v.as_str())
                     .map(str::to_string)

@@ -85,10 +85,11 @@ pub enum Action {
     Reopen,
     Report,
     Archive,
+    Correct,
     Amend,
 }
 
-pub const ALL_ACTIONS: [Action; 20] = [
+pub const ALL_ACTIONS: [Action; 21] = [
     Action::Assign,
     Action::Accept,
     Action::Return,
@@ -108,6 +109,7 @@ pub const ALL_ACTIONS: [Action; 20] = [
     Action::Reopen,
     Action::Report,
     Action::Archive,
+    Action::Correct,
     Action::Amend,
 ];
 
@@ -133,6 +135,7 @@ impl Action {
             Action::Reopen => "reopen",
             Action::Report => "report",
             Action::Archive => "archive",
+            Action::Correct => "correct",
             Action::Amend => "amend",
         }
     }
@@ -163,6 +166,7 @@ impl Action {
             Action::Reopen => "重办",
             Action::Report => "呈报",
             Action::Archive => "销号",
+            Action::Correct => "补正",
             Action::Amend => "更正",
         }
     }
@@ -235,6 +239,7 @@ pub fn transition(action: Action, from: State, facts: Facts) -> Option<State> {
         (A::Reopen, S::FollowedUp) => Some(S::Handling),
         (A::Report, S::FollowedUp) => Some(S::Reported),
         (A::Archive, S::Reported) => Some(S::Archived),
+        (A::Correct, s) if s != S::Archived => Some(s),
         (A::Amend, S::Archived) => Some(S::Archived),
         _ => None,
     }
@@ -255,6 +260,8 @@ pub fn who_may(action: Action, s: Standing) -> bool {
         | A::Archive
         | A::Amend => s.owner,
         A::Accept | A::Return | A::RequestExtension | A::Reply => s.handler,
+        // Which elements each may correct is `correction::correctable`.
+        A::Correct => s.owner || s.handler,
         A::Forward => s.handler && s.handler_may_forward,
         A::Progress => s.handler || s.forwardee,
         A::DraftReply => s.forwardee,
@@ -365,6 +372,7 @@ mod tests {
             (A::Reopen, S::FollowedUp) if owner => Some(S::Handling),
             (A::Report, S::FollowedUp) if owner => Some(S::Reported),
             (A::Archive, S::Reported) if owner => Some(S::Archived),
+            (A::Correct, s) if s != S::Archived && (owner || handler) => Some(s),
             (A::Amend, S::Archived) if owner => Some(S::Archived),
             _ => None,
         }
@@ -396,7 +404,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(allowed_count + refused_count, 2 * 20 * 8 * 7);
+        assert_eq!(allowed_count + refused_count, 2 * 21 * 8 * 7);
         assert!(allowed_count > 40);
     }
 

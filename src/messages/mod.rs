@@ -3,6 +3,7 @@
 
 pub mod calendar;
 pub mod config;
+pub mod correction;
 pub mod deadline;
 pub mod lifecycle;
 pub mod model;

@@ -17,6 +17,7 @@ use crate::error::AppError;
 use crate::forms::FieldErrors;
 use crate::messages::calendar::Calendar;
 use crate::messages::config::{self, ACCEPT_DAYS, FOLLOWUP_DAYS, MAX_EXTENSION_DAYS, RETURN_DAYS};
+use crate::messages::correction;
 use crate::messages::lifecycle::{self, Action, Facts, Refusal, Standing, State};
 use crate::messages::model::{self, Changes, Message, Scope};
 use crate::units::{self, Unit};
@@ -69,7 +70,12 @@ impl Files<'_> {
 pub fn takes_files(action: Action) -> bool {
     matches!(
         action,
-        Action::Progress | Action::DraftReply | Action::Reply | Action::FollowUp | Action::Amend
+        Action::Progress
+            | Action::DraftReply
+            | Action::Reply
+            | Action::FollowUp
+            | Action::Correct
+            | Action::Amend
     )
 }
 
@@ -468,6 +474,11 @@ pub struct ActForm {
     /// "1" once the user has seen the confirmation page of an irreversible action (销号).
     #[serde(default)]
     pub confirm: String,
+    /// 补正 / 更正: the element corrected (`correction::Field` code) and its new value.
+    #[serde(default)]
+    pub field: String,
+    #[serde(default)]
+    pub value: String,
 }
 
 pub enum ActOutcome {
@@ -725,6 +736,7 @@ fn act_in(
         let mut ch = Changes::default();
         let mut detail = serde_json::json!({});
         let mut done = format!("已{}。", action.label());
+        let mut corrected = false;
         files.check(conn, acting.unit_id, &mut errors)?;
         if !files.accepted.is_empty() && !takes_files(action) {
             errors.add("files", &format!("“{}”不接受附件。", action.label()));
@@ -986,7 +998,57 @@ fn act_in(
                 detail = serde_json::json!({ "archive_no": no, "retention": retention });
                 done = format!("已销号归档，档号 {no}（保管期限 {retention}）。此后的更正只能以“更正”记录追加。");
             }
-            Action::Amend => require_text(&mut errors, &text, "请填写更正内容。"),
+            Action::Amend if form.field.trim().is_empty() => {
+                require_text(&mut errors, &text, "请填写更正内容。")
+            }
+            Action::Correct | Action::Amend => {
+                let chosen = correction::Field::parse(form.field.trim())
+                    .filter(|f| correction::correctable(&msg, standing(acting, &msg)).contains(f));
+                let Some(field) = chosen else {
+                    return Ok(ActOutcome::Refused(format!(
+                        "请选择您可以{}的要素。",
+                        action.label()
+                    )));
+                };
+                require_text(
+                    &mut errors,
+                    &text,
+                    &format!("请填写{}理由。", action.label()),
+                );
+                let levels = config::list(conn, config::LEVEL)?;
+                let platforms = config::list(conn, config::PLATFORM)?;
+                let categories = config::list(conn, config::CATEGORY)?;
+                let lists = correction::Lists {
+                    levels: &levels,
+                    platforms: &platforms,
+                    categories: &categories,
+                    role: acting.role,
+                };
+                let typed = correction::Typed {
+                    value: &form.value,
+                    resolved: &form.resolved,
+                    satisfaction: &form.satisfaction,
+                };
+                match correction::apply(&msg, field, typed, &lists, now) {
+                    Ok(after) => {
+                        ch = correction::changes(field, &after);
+                        detail = serde_json::json!({
+                            "field": field.code(),
+                            "element": field.label(),
+                            "old": correction::shown(&msg, field),
+                            "new": correction::shown(&after, field),
+                        });
+                        done = format!(
+                            "已{}“{}”：{}。",
+                            action.label(),
+                            field.label(),
+                            correction::describe(&detail).unwrap_or_default()
+                        );
+                        corrected = true;
+                    }
+                    Err((key, why)) => errors.add(key, &why),
+                }
+            }
         }
         if !errors.is_empty() {
             return Ok(ActOutcome::Invalid(errors));
@@ -1004,8 +1066,9 @@ fn act_in(
         if updated != 1 {
             return Ok(ActOutcome::Conflict);
         }
-        if action == Action::Archive {
-            // Seal the 16 elements as archived: a later direct edit is detected.
+        if action == Action::Archive || (corrected && to == State::Archived) {
+            // Seal the 16 elements as archived (and again after each 更正 of one): a
+            // later direct edit is detected.
             let sealed = model::find_scoped(conn, scope, msg.id)?.ok_or(AppError::NotFound)?;
             let names = all_units.iter().map(|u| (u.id, u.name.clone())).collect();
             detail["elements_sha256"] = archive::elements_digest(&sealed, &names).into();
@@ -1030,7 +1093,7 @@ fn act_in(
             files.accepted,
             placed,
         )?;
-        if action == Action::Reply {
+        if action == Action::Reply || corrected {
             crate::search::index(conn, msg.id)?;
         }
         crate::audit::record(

@@ -195,8 +195,9 @@ pub fn gather(
             _ => {}
         }
     }
-    // D08 档案要素不全: 呈报 with elements missing (销号 refuses an incomplete record and
-    // later corrections are appended events, so an archived one is always complete).
+    // D08 档案要素不全: 呈报 with elements missing, as they stand now (a 补正 completes
+    // them; 销号 refuses an incomplete record and a 更正 cannot empty a required element,
+    // so an archived one is always complete).
     let reported: Vec<Message> = m::messages
         .filter(m::state.eq("reported"))
         .filter(m::closed_at.ge(t0))

@@ -127,7 +127,7 @@ pub(crate) fn build_doc(l: &Loaded, names: &HashMap<i32, String>, base: &str) ->
             unit: name_of(ev.unit_id),
             person: ev.actor_name.clone(),
             action: archive::event_label(&ev.action),
-            text: ev.text.clone(),
+            text: archive::event_text(ev),
             supervision: Action::parse(&ev.action).is_some_and(|a| a.is_supervision()),
         })
         .collect();
@@ -902,7 +902,7 @@ pub async fn package(
                 "办理记录": l.events.iter().map(|e| serde_json::json!({
                     "序号": e.seq, "时间": format_time(e.at), "经办人": e.actor_name,
                     "单位": e.unit_id.and_then(|u| names.get(&u).cloned()),
-                    "环节": archive::event_label(&e.action), "内容": e.text,
+                    "环节": archive::event_label(&e.action), "内容": archive::event_text(e),
                     "SHA-256": e.hash, "SM3": e.hash_sm3,
                 })).collect::<Vec<_>>(),
                 "附件": l.files.iter().map(|f| serde_json::json!({"文件名": f.original_name, "SHA-256": f.sha256, "大小": f.size_bytes})).collect::<Vec<_>>(),

@@ -554,6 +554,11 @@ pub struct ActionView {
     pub takes_template: bool,
     pub open: bool,
     pub primary: bool,
+    /// 补正 / 更正: the element picker and the element's form.
+    pub correct: Option<crate::web::correction::CorrectView>,
+    /// The action's ordinary form is shown (every action but a 补正, and 更正 before an
+    /// element is chosen).
+    pub plain_form: bool,
 }
 
 #[derive(Template)]
@@ -565,6 +570,8 @@ struct ShowPage {
     state: &'static str,
     state_css: &'static str,
     elements: Vec<archive::Element>,
+    /// 补正 / 更正 links beside the elements this user may correct.
+    fixes: Vec<crate::web::correction::Fix>,
     missing: Vec<&'static str>,
     /// 纸质档 status words and css: (words, "same" | "changed" | "never").
     paper: (String, &'static str),
@@ -621,6 +628,7 @@ fn text_label(a: Action) -> (&'static str, bool) {
         Action::Reopen => ("重办要求", true),
         Action::Report => ("呈报说明", false),
         Action::Archive => ("销号说明", false),
+        Action::Correct => ("补正理由", true),
         Action::Amend => ("更正内容", true),
     }
 }
@@ -686,6 +694,9 @@ fn show_page(
         })
         .collect();
     let elements = archive::elements(msg, &names);
+    let fixes = crate::web::correction::action_of(&available)
+        .map(|a| crate::web::correction::fixes(a, msg.id, msg, standing))
+        .unwrap_or_default();
     let assign_units: Vec<Choice> = data
         .reference
         .units
@@ -761,6 +772,21 @@ fn show_page(
                 report_ref_no: f.report_ref_no.clone(),
                 takes_files: service::takes_files(a),
                 takes_template: matches!(a, Action::Reply | Action::DraftReply),
+                plain_form: match a {
+                    Action::Correct => false,
+                    Action::Amend => typed.as_ref().is_none_or(|f| f.field.trim().is_empty()),
+                    _ => true,
+                },
+                correct: matches!(a, Action::Correct | Action::Amend).then(|| {
+                    crate::web::correction::view(
+                        a,
+                        msg,
+                        standing,
+                        &data.reference,
+                        ctx.role,
+                        typed.as_ref(),
+                    )
+                }),
                 open: is_open,
                 primary: matches!(
                     a,
@@ -801,6 +827,7 @@ fn show_page(
             let detail: serde_json::Value =
                 serde_json::from_str(&ev.detail).unwrap_or(serde_json::Value::Null);
             let mut parts = Vec::new();
+            parts.extend(crate::messages::correction::describe(&detail));
             if let Some(u) = detail.get("unit").and_then(|v| v.as_str()) {
                 parts.push(format!("单位：{u}"));
             }
@@ -888,6 +915,7 @@ fn show_page(
         state: state.label(),
         state_css: state.as_str(),
         elements,
+        fixes,
         missing: msg.missing_elements(),
         paper: {
             let content = archive::printed_content(msg, &names, &data.events, &data.files);
@@ -955,6 +983,8 @@ pub struct ShowQuery {
     open: Option<String>,
     /// A reply template to put into that form's text.
     template: Option<i32>,
+    /// 补正 / 更正: the element to correct.
+    field: Option<String>,
 }
 
 pub async fn show(
@@ -972,10 +1002,16 @@ pub async fn show(
     let Some(action) = open else {
         return render(&show_page(&ctx, &data, None, FieldErrors::default(), None));
     };
-    // The form opened (the reply editor), with a template's text when one was picked.
-    let form = ActForm {
-        text: template.map(|t| t.body.clone()).unwrap_or_default(),
-        ..Default::default()
+    // The form opened: the reply editor, with a template's text when one was picked;
+    // a correction, with the element's value now.
+    let form = match action {
+        Action::Correct | Action::Amend => {
+            crate::web::correction::opened(&data.msg, q.field.as_deref().unwrap_or(""))
+        }
+        _ => ActForm {
+            text: template.map(|t| t.body.clone()).unwrap_or_default(),
+            ..Default::default()
+        },
     };
     let mut page = show_page(
         &ctx,

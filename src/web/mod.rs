@@ -6,6 +6,7 @@ pub mod admin;
 pub mod archive;
 pub mod assets;
 pub mod audit_log;
+pub mod correction;
 pub mod ctx;
 pub mod extract;
 pub mod home;

@@ -54,7 +54,7 @@ fn form_values(html: &str) -> Vec<(String, String)> {
 }
 
 /// Upload, accept the proposed mapping, preview; returns the preview page.
-async fn upload_and_preview(
+pub async fn upload_and_preview(
     b: &Browser,
     name: &str,
     bytes: &[u8],
@@ -90,7 +90,7 @@ async fn upload_and_preview(
     (status, html, fields)
 }
 
-async fn commit(b: &Browser, fields: &[(String, String)]) -> reqwest::Response {
+pub async fn commit(b: &Browser, fields: &[(String, String)]) -> reqwest::Response {
     let pairs: Vec<(&str, &str)> = fields
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))

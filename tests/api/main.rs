@@ -10,6 +10,7 @@ mod backup;
 mod batch;
 mod browser;
 mod concurrency;
+mod correction;
 mod crash;
 mod crawl;
 mod generate;
