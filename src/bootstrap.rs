@@ -49,6 +49,12 @@ pub const DEMO_ACCOUNTS: &[(&str, &str, Role, &str)] = &[
         "安顺市人力资源和社会保障局",
     ),
     (
+        "nanjie",
+        "南街街道办理员",
+        Role::DeptOperator,
+        "西秀区南街街道",
+    ),
+    (
         "sysadmin",
         "系统管理员",
         Role::SysAdmin,

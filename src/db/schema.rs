@@ -148,6 +148,8 @@ diesel::table! {
         updated_at -> Timestamp,
         archive_no -> Nullable<Text>,
         retention -> Nullable<Text>,
+        forward_accepted_at -> Nullable<Timestamp>,
+        no_reopen_at -> Nullable<Timestamp>,
     }
 }
 

@@ -70,6 +70,8 @@ pub enum Action {
     Accept,
     Return,
     Forward,
+    SubAccept,
+    SubReturn,
     Progress,
     DraftReply,
     RequestExtension,
@@ -83,17 +85,20 @@ pub enum Action {
     Flag,
     FollowUp,
     Reopen,
+    NoReopen,
     Report,
     Archive,
     Correct,
     Amend,
 }
 
-pub const ALL_ACTIONS: [Action; 21] = [
+pub const ALL_ACTIONS: [Action; 24] = [
     Action::Assign,
     Action::Accept,
     Action::Return,
     Action::Forward,
+    Action::SubAccept,
+    Action::SubReturn,
     Action::Progress,
     Action::DraftReply,
     Action::RequestExtension,
@@ -107,6 +112,7 @@ pub const ALL_ACTIONS: [Action; 21] = [
     Action::Flag,
     Action::FollowUp,
     Action::Reopen,
+    Action::NoReopen,
     Action::Report,
     Action::Archive,
     Action::Correct,
@@ -120,6 +126,8 @@ impl Action {
             Action::Accept => "accept",
             Action::Return => "return",
             Action::Forward => "forward",
+            Action::SubAccept => "sub_accept",
+            Action::SubReturn => "sub_return",
             Action::Progress => "progress",
             Action::DraftReply => "draft_reply",
             Action::RequestExtension => "request_extension",
@@ -133,6 +141,7 @@ impl Action {
             Action::Flag => "flag",
             Action::FollowUp => "follow_up",
             Action::Reopen => "reopen",
+            Action::NoReopen => "no_reopen",
             Action::Report => "report",
             Action::Archive => "archive",
             Action::Correct => "correct",
@@ -151,6 +160,8 @@ impl Action {
             Action::Accept => "签收",
             Action::Return => "退回",
             Action::Forward => "下转",
+            Action::SubAccept => "下转签收",
+            Action::SubReturn => "退回县（区）",
             Action::Progress => "办理进展",
             Action::DraftReply => "报送答复稿",
             Action::RequestExtension => "延期申请",
@@ -164,6 +175,7 @@ impl Action {
             Action::Flag => "挂牌督办",
             Action::FollowUp => "回访",
             Action::Reopen => "重办",
+            Action::NoReopen => "不再重办",
             Action::Report => "呈报",
             Action::Archive => "销号",
             Action::Correct => "补正",
@@ -216,6 +228,12 @@ impl Standing {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Facts {
     pub extension_pending: bool,
+    /// Forwarded (下转) to a county's sub-unit, and whether that sub-unit has 签收'd it.
+    pub forwarded: bool,
+    pub forward_accepted: bool,
+    /// The last 回访 was 不满意, and whether the owner recorded 不再重办 since.
+    pub dissatisfied: bool,
+    pub no_reopen: bool,
 }
 
 /// Where an action leads from a state, regardless of who takes it (`None`: not from here).
@@ -226,7 +244,14 @@ pub fn transition(action: Action, from: State, facts: Facts) -> Option<State> {
         (A::Assign, S::Registered) => Some(S::Assigned),
         (A::Accept, S::Assigned) => Some(S::Handling),
         (A::Return, S::Assigned) => Some(S::Registered),
-        (A::Forward | A::Progress | A::DraftReply, S::Handling) => Some(S::Handling),
+        (A::Forward | A::Progress, S::Handling) => Some(S::Handling),
+        // The sub-unit 签收s what was forwarded to it, or 退回s it to the county first.
+        (A::SubAccept | A::SubReturn, S::Handling)
+            if facts.forwarded && !facts.forward_accepted =>
+        {
+            Some(S::Handling)
+        }
+        (A::DraftReply, S::Handling) if facts.forward_accepted => Some(S::Handling),
         (A::RequestExtension, S::Handling) if !facts.extension_pending => Some(S::Handling),
         (A::ApproveExtension | A::RejectExtension, S::Handling) if facts.extension_pending => {
             Some(S::Handling)
@@ -236,8 +261,12 @@ pub fn transition(action: Action, from: State, facts: Facts) -> Option<State> {
         (A::Reject, S::Replied) => Some(S::Handling),
         (A::Urge | A::Supervise | A::Flag, s) if s.deadline_runs() => Some(s),
         (A::FollowUp, S::Closed) => Some(S::FollowedUp),
-        (A::Reopen, S::FollowedUp) => Some(S::Handling),
-        (A::Report, S::FollowedUp) => Some(S::Reported),
+        // 不满意 is 重办'd, or the owner records why not, before it can be 呈报'd.
+        (A::Reopen, S::FollowedUp) if facts.dissatisfied => Some(S::Handling),
+        (A::NoReopen, S::FollowedUp) if facts.dissatisfied && !facts.no_reopen => {
+            Some(S::FollowedUp)
+        }
+        (A::Report, S::FollowedUp) if !facts.dissatisfied || facts.no_reopen => Some(S::Reported),
         (A::Archive, S::Reported) => Some(S::Archived),
         (A::Correct, s) if s != S::Archived => Some(s),
         (A::Amend, S::Archived) => Some(S::Archived),
@@ -245,8 +274,9 @@ pub fn transition(action: Action, from: State, facts: Facts) -> Option<State> {
     }
 }
 
-/// Whether the standing allows the action (regardless of state).
-pub fn who_may(action: Action, s: Standing) -> bool {
+/// Whether the standing allows the action (regardless of state). A sub-unit works on a
+/// forwarded message once it has 签收'd it.
+pub fn who_may(action: Action, s: Standing, f: Facts) -> bool {
     use Action as A;
     match action {
         A::Assign
@@ -256,6 +286,7 @@ pub fn who_may(action: Action, s: Standing) -> bool {
         | A::Reject
         | A::FollowUp
         | A::Reopen
+        | A::NoReopen
         | A::Report
         | A::Archive
         | A::Amend => s.owner,
@@ -263,7 +294,8 @@ pub fn who_may(action: Action, s: Standing) -> bool {
         // Which elements each may correct is `correction::correctable`.
         A::Correct => s.owner || s.handler,
         A::Forward => s.handler && s.handler_may_forward,
-        A::Progress => s.handler || s.forwardee,
+        A::SubAccept | A::SubReturn => s.forwardee,
+        A::Progress => s.handler || (s.forwardee && f.forward_accepted),
         A::DraftReply => s.forwardee,
         A::Urge | A::Supervise | A::Flag => s.owner || s.centre,
     }
@@ -285,7 +317,7 @@ pub fn check(
     standing: Standing,
     facts: Facts,
 ) -> Result<State, Refusal> {
-    if !who_may(action, standing) {
+    if !who_may(action, standing, facts) {
         return Err(Refusal::NotYours);
     }
     transition(action, state, facts).ok_or(Refusal::WrongState)
@@ -350,8 +382,19 @@ mod tests {
             (A::Accept, S::Assigned) if handler => Some(S::Handling),
             (A::Return, S::Assigned) if handler => Some(S::Registered),
             (A::Forward, S::Handling) if w == Who::CountyHandler => Some(S::Handling),
-            (A::Progress, S::Handling) if handler || w == Who::Forwardee => Some(S::Handling),
-            (A::DraftReply, S::Handling) if w == Who::Forwardee => Some(S::Handling),
+            (A::SubAccept | A::SubReturn, S::Handling)
+                if w == Who::Forwardee && f.forwarded && !f.forward_accepted =>
+            {
+                Some(S::Handling)
+            }
+            (A::Progress, S::Handling)
+                if handler || (w == Who::Forwardee && f.forward_accepted) =>
+            {
+                Some(S::Handling)
+            }
+            (A::DraftReply, S::Handling) if w == Who::Forwardee && f.forward_accepted => {
+                Some(S::Handling)
+            }
             (A::RequestExtension, S::Handling) if handler && !f.extension_pending => {
                 Some(S::Handling)
             }
@@ -369,8 +412,13 @@ mod tests {
                 Some(s)
             }
             (A::FollowUp, S::Closed) if owner => Some(S::FollowedUp),
-            (A::Reopen, S::FollowedUp) if owner => Some(S::Handling),
-            (A::Report, S::FollowedUp) if owner => Some(S::Reported),
+            (A::Reopen, S::FollowedUp) if owner && f.dissatisfied => Some(S::Handling),
+            (A::NoReopen, S::FollowedUp) if owner && f.dissatisfied && !f.no_reopen => {
+                Some(S::FollowedUp)
+            }
+            (A::Report, S::FollowedUp) if owner && (!f.dissatisfied || f.no_reopen) => {
+                Some(S::Reported)
+            }
             (A::Archive, S::Reported) if owner => Some(S::Archived),
             (A::Correct, s) if s != S::Archived && (owner || handler) => Some(s),
             (A::Amend, S::Archived) if owner => Some(S::Archived),
@@ -382,9 +430,13 @@ mod tests {
     fn every_action_state_and_standing_combination() {
         let mut allowed_count = 0;
         let mut refused_count = 0;
-        for pending in [false, true] {
+        for bits in 0..32u8 {
             let f = Facts {
-                extension_pending: pending,
+                extension_pending: bits & 1 != 0,
+                forwarded: bits & 2 != 0,
+                forward_accepted: bits & 4 != 0,
+                dissatisfied: bits & 8 != 0,
+                no_reopen: bits & 16 != 0,
             };
             for a in ALL_ACTIONS {
                 for s in ALL_STATES {
@@ -393,7 +445,7 @@ mod tests {
                         assert_eq!(
                             got,
                             allowed(a, s, w, f),
-                            "{a:?} from {s:?} by {w:?} (pending={pending})"
+                            "{a:?} from {s:?} by {w:?} ({f:?})"
                         );
                         if got.is_some() {
                             allowed_count += 1;
@@ -404,7 +456,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(allowed_count + refused_count, 2 * 21 * 8 * 7);
+        assert_eq!(allowed_count + refused_count, 32 * 24 * 8 * 7);
         assert!(allowed_count > 40);
     }
 

@@ -56,6 +56,11 @@ pub struct Message {
     pub archive_no: Option<String>,
     /// 保管期限: 永久 / 30年 / 10年.
     pub retention: Option<String>,
+    /// 下转签收: when the county's sub-unit acknowledged the forwarded message.
+    pub forward_accepted_at: Option<NaiveDateTime>,
+    /// 不再重办: when the owner decided not to 重办 a 不满意 message (the reason is the
+    /// event's text).
+    pub no_reopen_at: Option<NaiveDateTime>,
 }
 
 /// What an action changes; `None` leaves a column alone, `Some(None)` clears it.
@@ -99,6 +104,8 @@ pub struct Changes {
     pub supervision_due: Option<Option<NaiveDate>>,
     pub archive_no: Option<Option<String>>,
     pub retention: Option<Option<String>>,
+    pub forward_accepted_at: Option<Option<NaiveDateTime>>,
+    pub no_reopen_at: Option<Option<NaiveDateTime>>,
 }
 
 impl Message {
@@ -634,6 +641,8 @@ macro_rules! list_columns {
                 m::updated_at,
                 m::archive_no,
                 m::retention,
+                m::forward_accepted_at,
+                m::no_reopen_at,
             ),
         )
     }};
@@ -685,6 +694,8 @@ type ListTuple = (
         NaiveDateTime,
         Option<String>,
         Option<String>,
+        Option<NaiveDateTime>,
+        Option<NaiveDateTime>,
     ),
 );
 
@@ -732,6 +743,8 @@ fn from_list_tuple(t: ListTuple) -> Message {
         updated_at: b.18,
         archive_no: b.19,
         retention: b.20,
+        forward_accepted_at: b.21,
+        no_reopen_at: b.22,
     }
 }
 

@@ -520,6 +520,10 @@ pub fn supervision_fits(action: Action, overdue: bool) -> bool {
 pub fn facts(msg: &Message) -> Facts {
     Facts {
         extension_pending: msg.extension_requested_days.is_some(),
+        forwarded: msg.forwarded_unit_id.is_some(),
+        forward_accepted: msg.forward_accepted_at.is_some(),
+        dissatisfied: msg.satisfaction.as_deref() == Some("不满意"),
+        no_reopen: msg.no_reopen_at.is_some(),
     }
 }
 
@@ -711,11 +715,36 @@ fn act_in(
         let from = msg.state();
         let to = match lifecycle::check(action, from, standing(acting, &msg), facts(&msg)) {
             Ok(to) => to,
+            Err(_)
+                if matches!(action, Action::Progress | Action::DraftReply)
+                    && standing(acting, &msg).forwardee
+                    && facts(&msg).forwarded
+                    && !facts(&msg).forward_accepted =>
+            {
+                return Ok(ActOutcome::Refused(
+                    "请先签收下转的留言，再办理。".to_string(),
+                ))
+            }
             Err(Refusal::NotYours) => {
                 return Ok(ActOutcome::Refused(format!(
                     "您的单位不能对该留言执行“{}”。",
                     action.label()
                 )))
+            }
+            Err(Refusal::WrongState)
+                if action == Action::Report
+                    && from == State::FollowedUp
+                    && facts(&msg).dissatisfied =>
+            {
+                return Ok(ActOutcome::Refused(
+                    "回访“不满意”的留言须先重办，或记录“不再重办”的决定及理由，才能呈报。"
+                        .to_string(),
+                ))
+            }
+            Err(Refusal::WrongState) if action == Action::Reopen && from == State::FollowedUp => {
+                return Ok(ActOutcome::Refused(
+                    "只有回访“不满意”的留言才能重办。".to_string(),
+                ))
             }
             Err(Refusal::WrongState) => {
                 return Ok(ActOutcome::Refused(format!(
@@ -760,6 +789,7 @@ fn act_in(
                         );
                         ch.handling_unit_id = Some(Some(t.id));
                         ch.forwarded_unit_id = Some(None);
+                        ch.forward_accepted_at = Some(None);
                         ch.assigned_at = Some(Some(now));
                         ch.accept_due = Some(Some(cal.add_working_days(today, ACCEPT_DAYS)));
                         ch.due_at = Some(Some(cal.add_working_days(today, days as i64)));
@@ -789,6 +819,7 @@ fn act_in(
                 );
                 ch.handling_unit_id = Some(None);
                 ch.forwarded_unit_id = Some(None);
+                ch.forward_accepted_at = Some(None);
                 ch.assigned_at = Some(None);
                 ch.accept_due = Some(None);
                 ch.due_at = Some(None);
@@ -809,11 +840,28 @@ fn act_in(
                 match target {
                     Some(t) => {
                         ch.forwarded_unit_id = Some(Some(t.id));
+                        ch.forward_accepted_at = Some(None);
                         detail = serde_json::json!({ "unit": t.name });
                         done = format!("已下转至“{}”。本单位仍负责审核并答复。", t.name);
                     }
                     None => errors.add("unit_id", "请选择本县（区）的下属单位。"),
                 }
+            }
+            Action::SubAccept => {
+                ch.forward_accepted_at = Some(Some(now));
+                done = "已签收，请办理并报送答复稿。".to_string();
+            }
+            Action::SubReturn => {
+                require_text(&mut errors, &text, "请填写退回理由。");
+                let sub = unit_name(&all_units, msg.forwarded_unit_id);
+                let county = unit_name(&all_units, msg.handling_unit_id);
+                detail = serde_json::json!({ "unit": sub });
+                done = format!(
+                    "已将{}“{}”退回{county}，本单位不再办理此件。",
+                    msg.ref_no, msg.title
+                );
+                ch.forwarded_unit_id = Some(None);
+                ch.forward_accepted_at = Some(None);
             }
             Action::Progress => {
                 require_text(&mut errors, &text, "请填写办理进展。");
@@ -926,17 +974,14 @@ fn act_in(
                 ch.satisfaction = Some(Some(form.satisfaction.clone()));
                 ch.evaluation = Some(Some(text.clone()));
                 ch.followed_up_at = Some(Some(now));
+                ch.no_reopen_at = Some(None);
                 detail =
                     serde_json::json!({ "method": form.method, "satisfaction": form.satisfaction });
                 done = format!("已回访（{}，{}）。", form.method, form.satisfaction);
             }
             Action::Reopen => {
-                if msg.satisfaction.as_deref() != Some("不满意") {
-                    return Ok(ActOutcome::Refused(
-                        "只有回访“不满意”的留言才能重办。".to_string(),
-                    ));
-                }
                 require_text(&mut errors, &text, "请填写重办要求。");
+                ch.no_reopen_at = Some(None);
                 let rules = config::rules(conn)?;
                 let days =
                     config::reply_days(&rules, &msg.level, &msg.source_platform, &msg.category);
@@ -951,6 +996,11 @@ fn act_in(
                     "已重办，核办单位须于 {} 前重新答复。",
                     due.format("%Y-%m-%d")
                 );
+            }
+            Action::NoReopen => {
+                require_text(&mut errors, &text, "请填写不再重办的理由。");
+                ch.no_reopen_at = Some(Some(now));
+                done = "已记录不再重办的决定，可以呈报。".to_string();
             }
             Action::Report => {
                 let r = form.report_ref_no.trim();

@@ -615,6 +615,8 @@ fn text_label(a: Action) -> (&'static str, bool) {
         Action::Accept => ("签收说明", false),
         Action::Return => ("退回理由", true),
         Action::Forward => ("下转要求", false),
+        Action::SubAccept => ("签收说明", false),
+        Action::SubReturn => ("退回理由", true),
         Action::Progress => ("办理进展", true),
         Action::DraftReply => ("答复稿", true),
         Action::RequestExtension => ("延期理由", true),
@@ -626,6 +628,7 @@ fn text_label(a: Action) -> (&'static str, bool) {
         Action::Urge | Action::Supervise | Action::Flag => ("督办内容", true),
         Action::FollowUp => ("评价内容（网民原话）", false),
         Action::Reopen => ("重办要求", true),
+        Action::NoReopen => ("不再重办的理由", true),
         Action::Report => ("呈报说明", false),
         Action::Archive => ("销号说明", false),
         Action::Correct => ("补正理由", true),
@@ -1072,7 +1075,7 @@ pub async fn act(
         ActOutcome::Done(text) => {
             ctx.flash("ok", &text);
             // A message returned is no longer the handler's to see: back to its 待办.
-            if action == Action::Return {
+            if matches!(action, Action::Return | Action::SubReturn) {
                 return Ok(see_other("/"));
             }
             Ok(see_other(&format!("/messages/{id}")))
@@ -1257,11 +1260,19 @@ pub async fn todo(ctx: &Ctx) -> Result<(Vec<TodoRow>, Vec<Tile>, i64), AppError>
                 {
                     "延期待批"
                 }
+                State::Handling
+                    if m.forwarded_unit_id == Some(unit) && m.forward_accepted_at.is_none() =>
+                {
+                    "待签收"
+                }
                 State::Handling if m.forwarded_unit_id == Some(unit) => "待报送答复稿",
                 State::Handling if handler => "待答复",
                 State::Handling => "办理中",
                 State::Replied => "待审核",
                 State::Closed => "待回访",
+                State::FollowedUp if service::facts(m).dissatisfied && m.no_reopen_at.is_none() => {
+                    "待重办"
+                }
                 State::FollowedUp => "待呈报",
                 State::Reported => "待销号",
                 State::Archived => "",

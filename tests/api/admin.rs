@@ -112,7 +112,7 @@ async fn each_admin_page_is_404_to_every_other_role() {
         assert_eq!(app.count("units"), units);
         assert_eq!(app.count("users"), users);
         assert_eq!(app.count("units WHERE active"), active_units);
-        assert_eq!(app.count("users WHERE active"), 9);
+        assert_eq!(app.count("users WHERE active"), 10);
         assert_eq!(
             app.count("audit_log"),
             audit,

@@ -34,11 +34,13 @@ const USERS: [&str; 9] = [
     "center", "leader", "xixiu", "pingba", "zhujian", "renshe", "sysadmin", "secadmin", "auditor",
 ];
 
-const ACTIONS: [&str; 20] = [
+const ACTIONS: [&str; 24] = [
     "assign",
     "accept",
     "return",
     "forward",
+    "sub_accept",
+    "sub_return",
     "progress",
     "draft_reply",
     "request_extension",
@@ -52,8 +54,10 @@ const ACTIONS: [&str; 20] = [
     "flag",
     "follow_up",
     "reopen",
+    "no_reopen",
     "report",
     "archive",
+    "correct",
     "amend",
 ];
 
@@ -224,7 +228,7 @@ async fn every_role_every_page_and_action_own_and_other_units() {
         };
         assert_eq!(r.status(), want, "{user} print record");
     }
-    assert_eq!(checked, 9 * (16 + 20));
+    assert_eq!(checked, 9 * (16 + 24));
     assert_eq!(app.count("archive_prints"), 3);
 }
 

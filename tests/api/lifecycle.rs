@@ -770,3 +770,137 @@ async fn closed_windows_are_not_offered_and_say_why() {
     assert!(page.contains("达到累计上限 15 个工作日"), "{page}");
     assert!(!page.contains("1–0"));
 }
+
+#[tokio::test]
+async fn a_sub_unit_signs_for_what_it_is_forwarded_or_returns_it_to_the_county() {
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    let xixiu = app.login_as("xixiu").await;
+    let nanjie = app.login_as("nanjie").await;
+    let id = register(&center, "下转签收测试：路灯不亮", "冯一").await;
+    let county = unit_id(&app, "安顺市西秀区");
+    ok(&center, id, "assign", &[("unit_id", &county)]).await;
+    ok(&xixiu, id, "accept", &[]).await;
+    let town = unit_id(&app, "西秀区南街街道");
+    ok(&xixiu, id, "forward", &[("unit_id", &town)]).await;
+
+    // The sub-unit's 待办 says 待签收; its page offers 下转签收 and 退回县（区）, not yet
+    // the draft reply, and a forced draft is refused with why.
+    let (_, todo) = nanjie.page("/").await;
+    assert!(
+        todo.contains("下转签收测试") && todo.contains("待签收"),
+        "{todo}"
+    );
+    let page = format!("/messages/{id}");
+    let (_, html) = nanjie.page(&page).await;
+    assert!(html.contains("/act/sub_accept") && html.contains("/act/sub_return"));
+    assert!(!html.contains("/act/draft_reply") && !html.contains("/act/progress"));
+    let r = act(&nanjie, id, "draft_reply", &[("text", "已修复")]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.expect("body").contains("请先签收"));
+
+    // 退回 needs a reason and hands the message back to the county.
+    let r = act(&nanjie, id, "sub_return", &[("text", "")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.expect("body").contains("请填写退回理由"));
+    ok(&nanjie, id, "sub_return", &[("text", "不属于本街道辖区")]).await;
+    assert_eq!(nanjie.page(&page).await.0, StatusCode::NOT_FOUND);
+    let (_, html) = xixiu.page(&page).await;
+    assert!(html.contains("不属于本街道辖区") && html.contains("退回县（区）"));
+    assert!(
+        html.contains("/act/forward"),
+        "the county may forward again"
+    );
+
+    // Forwarded again: signed for, then no 退回, and the draft goes to the county.
+    ok(&xixiu, id, "forward", &[("unit_id", &town)]).await;
+    ok(&nanjie, id, "sub_accept", &[]).await;
+    let (_, html) = nanjie.page(&page).await;
+    assert!(!html.contains("/act/sub_return") && !html.contains("/act/sub_accept"));
+    let (_, todo) = nanjie.page("/").await;
+    assert!(todo.contains("待报送答复稿"), "{todo}");
+    ok(&nanjie, id, "draft_reply", &[("text", "路灯已修复。")]).await;
+    let (_, html) = xixiu.page(&page).await;
+    assert!(html.contains("下属单位报送的答复稿") && html.contains("路灯已修复。"));
+    assert_eq!(state(&app, id), "handling");
+}
+
+#[tokio::test]
+async fn a_dissatisfied_message_is_reopened_or_the_decision_recorded_before_reporting() {
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    let xixiu = app.login_as("xixiu").await;
+    let id = register(&center, "不满意测试：噪音扰民", "褚二").await;
+    ok(
+        &center,
+        id,
+        "assign",
+        &[("unit_id", &unit_id(&app, "安顺市西秀区"))],
+    )
+    .await;
+    ok(&xixiu, id, "accept", &[]).await;
+    ok(
+        &xixiu,
+        id,
+        "reply",
+        &[("text", "已责令施工方夜间停工。"), ("resolved", "1")],
+    )
+    .await;
+    ok(&center, id, "approve", &[("resolved", "1")]).await;
+    ok(
+        &center,
+        id,
+        "follow_up",
+        &[
+            ("method", "电话"),
+            ("satisfaction", "不满意"),
+            ("text", "还在施工"),
+        ],
+    )
+    .await;
+
+    // 呈报 is not offered; 重办 and 不再重办 are; a forced 呈报 says why.
+    let page = format!("/messages/{id}");
+    let (_, html) = center.page(&page).await;
+    assert!(!html.contains("/act/report\""));
+    assert!(html.contains("/act/reopen") && html.contains("/act/no_reopen"));
+    let (_, todo) = center.page("/").await;
+    assert!(todo.contains("待重办"));
+    let r = act(
+        &center,
+        id,
+        "report",
+        &[("report_ref_no", "安网呈〔2026〕5号")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.expect("body").contains("须先重办"));
+    assert_eq!(state(&app, id), "followed_up");
+
+    // The decision needs its reason; then 呈报 is offered and works.
+    let r = act(&center, id, "no_reopen", &[("text", "")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r
+        .text()
+        .await
+        .expect("body")
+        .contains("请填写不再重办的理由"));
+    ok(
+        &center,
+        id,
+        "no_reopen",
+        &[("text", "施工已依法办理夜间施工许可，已向网民解释")],
+    )
+    .await;
+    let (_, html) = center.page(&page).await;
+    assert!(html.contains("/act/report\"") && !html.contains("/act/no_reopen"));
+    assert!(html.contains("施工已依法办理夜间施工许可"));
+    ok(
+        &center,
+        id,
+        "report",
+        &[("report_ref_no", "安网呈〔2026〕5号")],
+    )
+    .await;
+    assert_eq!(state(&app, id), "reported");
+}
