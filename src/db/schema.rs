@@ -275,6 +275,8 @@ diesel::table! {
         author_name -> Text,
         created_at -> Timestamp,
         reverses -> Nullable<Integer>,
+        occurrences -> Integer,
+        evidence_ref -> Nullable<Text>,
     }
 }
 

@@ -3,6 +3,7 @@
 //! tenths of a point (integers), so sums and caps are exact.
 
 pub mod facts;
+pub mod manual;
 pub mod store;
 
 use serde::{Deserialize, Serialize};

@@ -75,6 +75,10 @@ pub struct Entry {
     pub author_name: String,
     pub created_at: NaiveDateTime,
     pub reverses: Option<i32>,
+    /// How many times the item occurred (points = the item's points × occurrences).
+    pub occurrences: i32,
+    /// The document the entry rests on (文号), when no file is attached.
+    pub evidence_ref: Option<String>,
 }
 
 pub fn entries(conn: &mut DbConn, year: i32) -> QueryResult<Vec<Entry>> {
@@ -100,6 +104,8 @@ pub struct NewEntry<'a> {
     pub author_id: i32,
     pub author_name: &'a str,
     pub reverses: Option<i32>,
+    pub occurrences: i32,
+    pub evidence_ref: Option<&'a str>,
 }
 
 pub fn add_entry(conn: &mut DbConn, e: &NewEntry) -> QueryResult<i32> {
@@ -122,6 +128,8 @@ pub fn add_entry(conn: &mut DbConn, e: &NewEntry) -> QueryResult<i32> {
             se::author_name.eq(e.author_name),
             se::created_at.eq(db::now()),
             se::reverses.eq(e.reverses),
+            se::occurrences.eq(e.occurrences),
+            se::evidence_ref.eq(e.evidence_ref),
         ))
         .returning(se::id)
         .get_result(conn)

@@ -65,7 +65,8 @@ fn year_and_day(q: &YearQuery) -> (i32, NaiveDate) {
     let year_end = NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or(today);
     let as_of = NaiveDate::parse_from_str(q.as_of.trim(), "%Y-%m-%d")
         .ok()
-        .filter(|d| d.year() == year)
+        // What has not happened yet is not scored: never past today.
+        .filter(|d| d.year() == year && *d <= today)
         .unwrap_or(today.min(year_end));
     (year, as_of)
 }
@@ -569,7 +570,8 @@ struct EntriesPage {
     year: i32,
     rows: Vec<EntryView>,
     units: Vec<(i32, String)>,
-    items: Vec<(String, String, bool, String)>,
+    /// Manual items: (code, how it is offered).
+    items: Vec<(String, String)>,
     form: EntryForm,
     errors: FieldErrors,
     frozen: bool,
@@ -582,10 +584,14 @@ pub struct EntryForm {
     unit_id: String,
     #[serde(default)]
     item: String,
+    /// How many times (the points are the item's points per occurrence × this).
     #[serde(default)]
-    points: String,
+    count: String,
     #[serde(default)]
     date: String,
+    /// The 文号 of the document the entry rests on, when no file is attached.
+    #[serde(default)]
+    evidence_ref: String,
     #[serde(default)]
     reason: String,
 }
@@ -637,7 +643,7 @@ async fn entries_page(
                 .items
                 .iter()
                 .filter(|i| !i.auto)
-                .map(|i| (i.code.clone(), i.name.clone(), i.bonus, points_text(i.each)))
+                .map(|i| (i.code.clone(), scoring::manual::offer(i)))
                 .collect(),
             form,
             errors,
@@ -652,6 +658,7 @@ pub async fn entries(ctx: Ctx, q: Query<YearQuery>) -> Result<HttpResponse, AppE
     let (year, _) = year_and_day(&q);
     let form = EntryForm {
         date: china_today().to_string(),
+        count: "1".to_string(),
         ..Default::default()
     };
     entries_page(&ctx, StatusCode::OK, year, form, FieldErrors::default()).await
@@ -670,57 +677,44 @@ pub async fn entry_add(
         file_errors,
         ..
     } = upload;
-    let mut e = FieldErrors::default();
+    let mut refused = FieldErrors::default();
     for fe in &file_errors {
-        e.add("files", fe);
-    }
-    if files.len() > 1 {
-        e.add("files", "证明材料只能上传 1 个文件（可合并为一个 PDF）。");
+        refused.add("files", fe);
     }
     let f = form.clone();
     let (uid, name, actor) = (ctx.user.id, ctx.user.display_name.clone(), ctx.actor());
     let store_dir = Store::new(&ctx.state.config.data_dir);
+    let today = china_today();
     let out = db::run(ctx.pool(), move |c| {
         let y = store::year(c, year)?;
+        let all = units::all(c)?;
+        let ids: Vec<i32> = assessed(&all).iter().map(|u| u.id).collect();
+        let typed = scoring::manual::Typed {
+            unit_id: &f.unit_id,
+            item: &f.item,
+            count: &f.count,
+            date: &f.date,
+            reason: &f.reason,
+            evidence_ref: &f.evidence_ref,
+            files: files.len(),
+        };
+        let checked = scoring::manual::check(&y.rules, &ids, year, today, &typed);
+        let mut e = refused;
         if y.finalised.is_some() {
             e.add("item", &format!("{year} 年度已定稿，不能再录入。"));
         }
-        let all = units::all(c)?;
-        let unit = f
-            .unit_id
-            .parse::<i32>()
-            .ok()
-            .and_then(|id| assessed(&all).into_iter().find(|u| u.id == id));
-        if unit.is_none() {
-            e.add("unit_id", "请选择被考评单位。");
-        }
-        let item = y.rules.item(&f.item).filter(|i| !i.auto).cloned();
-        if item.is_none() {
-            e.add("item", "请选择加减分项目（自动计算的项目无需录入）。");
-        }
-        let points = scoring::parse_points(&f.points).filter(|p| *p > 0 && *p <= 200);
-        if points.is_none() {
-            e.add("points", "分值应为 0.1–20 之间的数，最多一位小数。");
-        }
-        let date = NaiveDate::parse_from_str(f.date.trim(), "%Y-%m-%d")
-            .ok()
-            .filter(|d| d.year() == year && *d <= china_today());
-        if date.is_none() {
-            e.add("date", &format!("日期应在 {year} 年内且不晚于今天。"));
-        }
-        let reason = f.reason.trim().to_string();
-        if reason.is_empty() || reason.chars().count() > 1000 {
-            e.add(
-                "reason",
-                "请填写事由（不超过 1000 字），写明具体事实和依据。",
-            );
-        }
-        let (Some(unit), Some(item), Some(points), Some(date)) = (unit, item, points, date) else {
+        let v = match checked {
+            Ok(v) if e.is_empty() => v,
+            Ok(_) => return Ok(Err(e)),
+            Err(more) => {
+                e.merge(more);
+                return Ok(Err(e));
+            }
+        };
+        let Some(unit) = all.iter().find(|u| u.id == v.unit_id).cloned() else {
             return Ok(Err(e));
         };
-        if !e.is_empty() {
-            return Ok(Err(e));
-        }
+        let (item, points, reason) = (v.item.clone(), v.points, v.reason.clone());
         let mut placed = Vec::new();
         let result = db::write_tx(c, |c| {
             let evidence = match files.first() {
@@ -743,12 +737,14 @@ pub async fn entry_add(
                     unit_id: unit.id,
                     item: &item.code,
                     points,
-                    date,
+                    date: v.date,
                     reason: &reason,
                     evidence,
                     author_id: uid,
                     author_name: &name,
                     reverses: None,
+                    occurrences: v.count,
+                    evidence_ref: v.evidence_ref.as_deref(),
                 },
             )?;
             audit::record(
@@ -840,6 +836,8 @@ pub async fn entry_reverse(
                     author_id: uid,
                     author_name: &name,
                     reverses: Some(id),
+                    occurrences: e.occurrences,
+                    evidence_ref: None,
                 },
             )?;
             audit::record(
@@ -920,8 +918,10 @@ pub async fn finalise_page(ctx: Ctx, q: Query<YearQuery>) -> Result<HttpResponse
 /// The confirmation page, or the same page refused with `error` (422).
 async fn finalise_view(ctx: &Ctx, year: i32, error: &str) -> Result<HttpResponse, AppError> {
     let end = NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or_default();
+    // Before the year ends the page shows the figures as of today (and no 定稿).
+    let as_of = china_today().min(end);
     let state = ctx.state.clone();
-    let (y, rows, _) = db::run(ctx.pool(), move |c| board(c, &state.cache, year, end)).await?;
+    let (y, rows, _) = db::run(ctx.pool(), move |c| board(c, &state.cache, year, as_of)).await?;
     let rows: Vec<BoardRow> = rows
         .iter()
         .map(|(u, s, rank)| BoardRow {
@@ -985,6 +985,17 @@ pub async fn finalise(
         .await;
     }
     let end = NaiveDate::from_ymd_opt(year, 12, 31).ok_or(AppError::NotFound)?;
+    if china_today() <= end {
+        return finalise_view(
+            &ctx,
+            year,
+            &format!(
+                "{year} 年尚未结束，不能定稿：年底前到期的期限还未到，现在定稿会把它们算作未落实。{} 年 1 月 1 日起可以定稿。",
+                year + 1
+            ),
+        )
+        .await;
+    }
     let (by, actor) = (ctx.user.display_name.clone(), ctx.actor());
     let state = ctx.state.clone();
     let done = db::run(ctx.pool(), move |c| {

@@ -2,6 +2,7 @@
 //! message, with the expected answer written out here (not derived from the code under
 //! test), and the database unchanged after every refused action.
 
+use chrono::Datelike;
 use reqwest::StatusCode;
 
 use crate::helpers::{spawn_app, Browser, TestApp};
@@ -349,7 +350,7 @@ async fn every_route_every_role() {
                 ("csrf_token", &token),
                 ("unit_id", &xixiu_unit),
                 ("item", "B02"),
-                ("points", "1"),
+                ("count", "1"),
                 ("date", &format!("{year}-01-05")),
                 ("reason", "经验做法被推广"),
             ],
@@ -364,7 +365,13 @@ async fn every_route_every_role() {
             .first(&mut app.db())
             .expect("entry")
     };
-    // The year is finalised, so its letters and report exist.
+    // The year is finalised (in January, once it has ended), so its letters and report
+    // exist.
+    let next_january = format!("{}-01-05T09:00", app.today().year() + 1);
+    let app = app
+        .restart_at(crate::helpers::china_clock(&next_january))
+        .await;
+    let center = app.login_as("center").await;
     let r = center
         .submit(
             &format!("/scores/finalise?year={year}"),

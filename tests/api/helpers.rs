@@ -20,7 +20,7 @@ pub struct TestApp {
     pub data_dir: std::path::PathBuf,
     /// The app's clock: the day the site believes it is.
     pub clock: liuyan::clock::Clock,
-    _dir: tempfile::TempDir,
+    _dir: std::sync::Arc<tempfile::TempDir>,
 }
 
 /// The test-only clock setting: `LIUYAN_TEST_CLOCK` (`2026-12-31T23:30` China time, or
@@ -127,11 +127,32 @@ pub async fn spawn_tuned(
         initial_admin_password,
         data_dir: dir.path().to_path_buf(),
         clock,
-        _dir: dir,
+        _dir: std::sync::Arc::new(dir),
     }
 }
 
 impl TestApp {
+    /// The same site started again on the same database and files at a later `clock`, as
+    /// after the turn of the year (log in again: a new address).
+    pub async fn restart_at(&self, clock: liuyan::clock::Clock) -> TestApp {
+        let mut config = Config::for_database(&self.database_url, self.data_dir.clone());
+        config.demo = true;
+        config.clock = clock;
+        let app = Application::build(config)
+            .await
+            .expect("restart application");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address,
+            database_url: self.database_url.clone(),
+            initial_admin_password: None,
+            data_dir: self.data_dir.clone(),
+            clock,
+            _dir: self._dir.clone(),
+        }
+    }
+
     /// The 留言文号 of a message.
     pub fn ref_no(&self, id: i32) -> String {
         use diesel::prelude::*;

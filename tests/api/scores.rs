@@ -48,7 +48,7 @@ async fn entry(
     center: &Browser,
     unit: &str,
     item: &str,
-    points: &str,
+    count: &str,
     reason: &str,
 ) -> reqwest::Response {
     center
@@ -58,9 +58,10 @@ async fn entry(
             &[
                 ("unit_id", unit),
                 ("item", item),
-                ("points", points),
+                ("count", count),
                 ("date", "2026-11-20"),
                 ("reason", reason),
+                ("evidence_ref", "安社督〔2026〕1号"),
             ],
         )
         .await
@@ -171,6 +172,25 @@ async fn a_year_of_work_scored_explained_finalised_and_frozen() {
     let r = entry(&center, &zj, "D01", "1", "自动项目不能录入").await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text().await.expect("body").contains("自动项目不能录入"));
+    // A manual entry rests on evidence: a file or a document number.
+    let r = center
+        .submit(
+            "/scores/entries?year=2026",
+            "/scores/entries?year=2026",
+            &[
+                ("unit_id", &zj),
+                ("item", "D11"),
+                ("count", "2"),
+                ("date", "2026-11-20"),
+                ("reason", "无依据的扣分"),
+                ("evidence_ref", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.expect("body");
+    assert!(page.contains("请上传证明材料") && page.contains("无依据的扣分"));
+    assert_eq!(app.count("score_entries"), 5, "nothing saved");
 
     // 市人社局 returns a message; the centre finds the return unjustified: -1 = 99.
     let b = assigned_to(&app, &center, "安顺市人力资源和社会保障局", "人社退回留言").await;
@@ -228,7 +248,7 @@ async fn a_year_of_work_scored_explained_finalised_and_frozen() {
             &[
                 ("unit_id", &pingba_unit),
                 ("item", "B02"),
-                ("points", "5"),
+                ("count", "5"),
                 ("date", "2026-11-20"),
                 ("reason", "自己给自己加分"),
             ],
@@ -240,7 +260,31 @@ async fn a_year_of_work_scored_explained_finalised_and_frozen() {
     let r = leader.get("/scores/export?year=2026").await;
     assert!(r.bytes().await.expect("xlsx").starts_with(b"PK"));
 
-    // 定稿: a confirmation page first, then frozen.
+    // 定稿 is refused while the year runs: what is due in December has not come yet.
+    let (_, confirm) = center.page("/scores/finalise?year=2026").await;
+    assert!(confirm.contains("截至今日的得分") && !confirm.contains("确认定稿（不可撤销）"));
+    let r = center
+        .submit(
+            "/scores/finalise?year=2026",
+            "/scores/finalise",
+            &[("year", "2026"), ("confirm", "1")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r
+        .text()
+        .await
+        .expect("body")
+        .contains("2026 年尚未结束，不能定稿"));
+    assert_eq!(app.count("score_results"), 0);
+    // A future day is not scored either: the board says as of today.
+    let (_, board) = center.page("/scores?year=2026&as_of=2026-12-31").await;
+    assert!(board.contains("截至 2026-11-30 的实时得分"), "{board}");
+
+    // In January: a confirmation page first, then frozen.
+    let app = app.restart_at(china_clock("2027-01-04T09:00")).await;
+    let center = app.login_as("center").await;
+    let xixiu = app.login_as("xixiu").await;
     let (_, confirm) = center.page("/scores/finalise?year=2026").await;
     assert!(confirm.contains("不能撤销"));
     let r = center
@@ -363,6 +407,8 @@ async fn paper_copies_and_supervision_deadlines_are_scored_from_the_record() {
     assert!(!today.contains("未按期答复"));
     // At the end of the year: the unprinted archive and the unmet deadline count too,
     // each with its message; the consistent one does not.
+    let app = app.restart_at(china_clock("2027-01-04T09:00")).await;
+    let center = app.login_as("center").await;
     let (_, year_end) = center.page(&page("2026-12-31")).await;
     assert!(year_end.contains("销号，10 天内未打印纸质档"), "{year_end}");
     assert!(year_end.contains("要求 2026-12-01 前落实，未按期答复"));
