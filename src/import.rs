@@ -12,13 +12,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::archive::chain::{self, NewEvent};
 use crate::clock::{from_china, to_china};
-use crate::db::schema::{messages::dsl as m, ref_counters::dsl as rc};
+use crate::db::schema::messages::dsl as m;
 use crate::db::{self, DbConn};
 use crate::error::AppError;
 use crate::messages::calendar::Calendar;
 use crate::messages::config;
 use crate::messages::lifecycle::State;
-use crate::messages::service::{format_ref_no, Acting};
+use crate::messages::service::{format_ref_no, ref_prefix, reserve_seq, Acting};
 use crate::units::Unit;
 
 /// One cell as read.
@@ -54,13 +54,78 @@ fn is_blank(cells: &[Cell]) -> bool {
     })
 }
 
-/// The header row: the first of the first five rows in which at least two names are
-/// recognised (exports often put a title above the table), else the first row.
+/// The header row: the first of the first ten rows in which at least two names are
+/// recognised (exports put a title, merged across the columns, and notes above the
+/// table), else the first row.
 fn header_row(rows: &[Vec<Cell>]) -> usize {
     rows.iter()
-        .take(5)
+        .take(10)
         .position(|r| r.iter().filter(|c| guess(&c.text()).is_some()).count() >= 2)
         .unwrap_or(0)
+}
+
+/// A footer line below the table (制表单位, 合计, 打印时间 …): one or two cells filled,
+/// the first starting with such a word.
+fn is_footer(cells: &[Cell]) -> bool {
+    const MARKS: [&str; 10] = [
+        "制表",
+        "填表",
+        "合计",
+        "总计",
+        "小计",
+        "审核人",
+        "负责人",
+        "打印时间",
+        "导出时间",
+        "备注：",
+    ];
+    let filled: Vec<String> = cells
+        .iter()
+        .map(Cell::text)
+        .filter(|t| !t.is_empty())
+        .collect();
+    filled.len() <= 2
+        && filled
+            .first()
+            .is_some_and(|t| MARKS.iter().any(|m| t.starts_with(m)))
+}
+
+/// Keep the rows below the header that carry data, with their line numbers.
+fn table_of(all: Vec<Vec<Cell>>, first_line: usize) -> Table {
+    let head = header_row(&all);
+    let headers = all
+        .get(head)
+        .map(|r| r.iter().map(Cell::text).collect())
+        .unwrap_or_default();
+    let rows = all
+        .into_iter()
+        .enumerate()
+        .skip(head + 1)
+        .filter(|(_, cells)| !is_blank(cells) && !is_footer(cells))
+        .map(|(i, cells)| (first_line + i, cells))
+        .collect();
+    Table { headers, rows }
+}
+
+/// The text of an exported file: UTF-8 (with or without a byte-order mark), UTF-16 with
+/// one (Excel's “Unicode 文本”), or GB18030/GBK (what Excel saves for Chinese on Windows).
+pub fn decode(bytes: &[u8]) -> Result<String, String> {
+    if let Some((enc, bom)) = encoding_rs::Encoding::for_bom(bytes) {
+        let (text, had_errors) = enc.decode_without_bom_handling(&bytes[bom..]);
+        if !had_errors {
+            return Ok(text.into_owned());
+        }
+    }
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return Ok(text.to_string());
+    }
+    encoding_rs::GB18030
+        .decode_without_bom_handling_and_without_replacement(bytes)
+        .map(|t| t.into_owned())
+        .ok_or_else(|| {
+            "无法识别 CSV 文件的编码（支持 UTF-8 和 GB18030/GBK）。请在 Excel 中“另存为”→“CSV UTF-8（逗号分隔）”后重新上传。"
+                .to_string()
+        })
 }
 
 /// Read an XLSX workbook's first sheet.
@@ -95,59 +160,44 @@ pub fn read_xlsx(bytes: &[u8]) -> Result<Table, String> {
     if all.is_empty() {
         return Err("工作表是空的。".to_string());
     }
-    let head = header_row(&all);
-    let mut out = Table {
-        headers: all[head].iter().map(|c| c.text()).collect(),
-        rows: Vec::new(),
-    };
-    for (i, cells) in all.into_iter().enumerate().skip(head + 1) {
-        if !is_blank(&cells) {
-            out.rows.push((start_row + i + 1, cells));
-        }
-    }
-    Ok(out)
+    Ok(table_of(all, start_row + 1))
 }
 
-/// Read a UTF-8 CSV (a byte-order mark is allowed).
+/// Read a CSV (comma- or tab-separated) in any of the encodings `decode` knows.
 pub fn read_csv(bytes: &[u8]) -> Result<Table, String> {
-    let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
-    if std::str::from_utf8(bytes).is_err() {
-        return Err(
-            "CSV 文件不是 UTF-8 编码。请在 Excel 中“另存为”→“CSV UTF-8（逗号分隔）”后重新上传。"
-                .into(),
+    let text = decode(bytes)?;
+    // The separator the first lines use most (title lines above the table have none).
+    let head: Vec<&str> = text.lines().take(10).collect();
+    let count = |c: char| head.iter().map(|l| l.matches(c).count()).sum::<usize>();
+    let delimiter = if count('\t') > count(',') {
+        b'\t'
+    } else {
+        b','
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes());
+    let mut all = Vec::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let rec = rec.map_err(|e| format!("CSV 第 {} 行格式错误：{e}", i + 1))?;
+        all.push(
+            rec.iter()
+                .map(|s| {
+                    if s.trim().is_empty() {
+                        Cell::Empty
+                    } else {
+                        Cell::Text(s.to_string())
+                    }
+                })
+                .collect::<Vec<Cell>>(),
         );
     }
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(bytes);
-    let headers: Vec<String> = rdr
-        .headers()
-        .map_err(|e| format!("无法读取 CSV 表头：{e}"))?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
-    let mut out = Table {
-        headers,
-        rows: Vec::new(),
-    };
-    for (i, rec) in rdr.records().enumerate() {
-        let rec = rec.map_err(|e| format!("CSV 第 {} 行格式错误：{e}", i + 2))?;
-        let cells: Vec<Cell> = rec
-            .iter()
-            .map(|s| {
-                if s.trim().is_empty() {
-                    Cell::Empty
-                } else {
-                    Cell::Text(s.to_string())
-                }
-            })
-            .collect();
-        if !is_blank(&cells) {
-            out.rows.push((i + 2, cells));
-        }
+    if all.is_empty() {
+        return Err("CSV 文件是空的。".to_string());
     }
-    Ok(out)
+    Ok(table_of(all, 1))
 }
 
 pub fn read(name: &str, bytes: &[u8]) -> Result<Table, String> {
@@ -174,23 +224,148 @@ pub const TARGETS: [(&str, &str, bool); 10] = [
     ("replied_at", "答复时间", false),
 ];
 
+/// A column name as compared: no spaces (also full-width), no required-marks (`*`), no
+/// note in brackets (`留言时间（必填）`).
+fn normalise_header(h: &str) -> String {
+    let mut out: String = h
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '*' && *c != '＊' && *c != '\u{3000}')
+        .collect();
+    for open in ['（', '('] {
+        if let Some(i) = out.find(open) {
+            if i > 0 {
+                out.truncate(i);
+            }
+        }
+    }
+    out
+}
+
+/// Column names the platforms' exports use, by what they hold. Maintained here: add a
+/// name when a platform's export brings a new one (the mapping stays editable).
+pub const SYNONYMS: [(&str, &[&str]); 10] = [
+    (
+        "platform_ref",
+        &[
+            "留言编号",
+            "平台留言编号",
+            "平台编号",
+            "编号",
+            "信件编号",
+            "来信编号",
+            "工单编号",
+            "工单号",
+            "信件号",
+            "受理编号",
+        ],
+    ),
+    (
+        "complainant_name",
+        &[
+            "留言用户",
+            "反映人",
+            "姓名",
+            "网民",
+            "来信人",
+            "来信人姓名",
+            "留言人",
+            "诉求人",
+            "网民姓名",
+            "用户名",
+            "昵称",
+        ],
+    ),
+    (
+        "complainant_contact",
+        &[
+            "联系方式",
+            "电话",
+            "联系电话",
+            "手机",
+            "手机号",
+            "手机号码",
+            "来信人电话",
+            "电话号码",
+        ],
+    ),
+    (
+        "title",
+        &[
+            "留言主题",
+            "留言标题",
+            "标题",
+            "主题",
+            "信件标题",
+            "来信标题",
+            "诉求标题",
+        ],
+    ),
+    (
+        "appeal",
+        &[
+            "留言详情",
+            "主要诉求",
+            "留言内容",
+            "内容",
+            "详情",
+            "信件内容",
+            "来信内容",
+            "诉求内容",
+            "问题描述",
+        ],
+    ),
+    (
+        "posted_at",
+        &[
+            "留言时间",
+            "时间",
+            "来信时间",
+            "提交时间",
+            "来信日期",
+            "留言日期",
+            "发布时间",
+            "诉求时间",
+        ],
+    ),
+    (
+        "category",
+        &[
+            "一级分类",
+            "一级标签",
+            "所属类型",
+            "分类",
+            "类型",
+            "信件类型",
+            "问题类型",
+        ],
+    ),
+    ("level", &["级别", "留言级别"]),
+    (
+        "reply",
+        &[
+            "答复意见",
+            "答复内容",
+            "办理情况",
+            "答复",
+            "回复内容",
+            "回复",
+            "回复意见",
+            "办理结果",
+        ],
+    ),
+    (
+        "replied_at",
+        &["答复时间", "回复时间", "答复日期", "回复日期", "办结时间"],
+    ),
+];
+
 /// A column name's likely meaning (the platform exports and our own export).
 pub fn guess(header: &str) -> Option<&'static str> {
-    let h = header.trim();
-    let t = match h {
-        "留言编号" | "平台留言编号" | "平台编号" | "编号" => "platform_ref",
-        "留言用户" | "反映人" | "姓名" | "网民" => "complainant_name",
-        "联系方式" | "电话" | "联系电话" | "手机" => "complainant_contact",
-        "留言主题" | "留言标题" | "标题" | "主题" => "title",
-        "留言详情" | "主要诉求" | "留言内容" | "内容" => "appeal",
-        "留言时间" | "时间" => "posted_at",
-        "一级分类" | "一级标签" | "所属类型" | "分类" | "类型" => "category",
-        "级别" => "level",
-        "答复意见" | "答复内容" | "办理情况" | "答复" => "reply",
-        "答复时间" => "replied_at",
-        _ => return None,
-    };
-    Some(t)
+    let h = normalise_header(header);
+    SYNONYMS
+        .iter()
+        .find(|(_, names)| names.contains(&h.as_str()))
+        .map(|(key, _)| *key)
 }
 
 /// target → column index.
@@ -212,34 +387,53 @@ pub fn initial_mapping(headers: &[String], remembered: Option<&[(String, String)
         .collect()
 }
 
-/// Times as written in exports: `2019/2/28 11:25:05`, `2019-02-28 11:25`, a date …
+/// Times as written in exports: `2019/2/28 11:25:05`, `2019-02-28 11:25`,
+/// `2019年4月25日 09:32`, `2019.4.25`, a date alone, or an Excel serial number
+/// (`43521.47`: days since 1899-12-30, as a CSV saved from Excel may hold).
 pub fn parse_time(cell: &Cell) -> Option<NaiveDateTime> {
     match cell {
         Cell::DateTime(t) => Some(*t),
-        Cell::Text(s) => {
-            let s = s.trim();
-            for f in [
-                "%Y/%m/%d %H:%M:%S",
-                "%Y-%m-%d %H:%M:%S",
-                "%Y/%m/%d %H:%M",
-                "%Y-%m-%d %H:%M",
-                "%Y-%m-%dT%H:%M:%S",
-                "%Y-%m-%dT%H:%M",
-                "%Y年%m月%d日 %H:%M",
-            ] {
-                if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
-                    return Some(t);
-                }
-            }
-            for f in ["%Y/%m/%d", "%Y-%m-%d", "%Y年%m月%d日"] {
-                if let Ok(d) = NaiveDate::parse_from_str(s, f) {
-                    return d.and_hms_opt(0, 0, 0);
-                }
-            }
-            None
-        }
+        Cell::Text(s) => parse_time_text(s),
         Cell::Empty => None,
     }
+}
+
+fn parse_time_text(s: &str) -> Option<NaiveDateTime> {
+    // One spelling for the many: 年/月/. → -, 日/时/分/秒 → separators, T → space.
+    let mut t = String::new();
+    for c in s.trim().chars() {
+        match c {
+            '年' | '月' | '/' | '.' => t.push('-'),
+            '日' | 'T' => t.push(' '),
+            '时' | '点' | '：' => t.push(':'),
+            '分' => t.push(':'),
+            '秒' => {}
+            c => t.push(c),
+        }
+    }
+    let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
+    let t = t.trim_end_matches(':');
+    for f in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {
+        if let Ok(v) = NaiveDateTime::parse_from_str(t, f) {
+            return Some(v);
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(t.trim_end_matches('-'), "%Y-%m-%d") {
+        return d.and_hms_opt(0, 0, 0);
+    }
+    excel_serial(s.trim())
+}
+
+/// An Excel serial date-time (1900 date system, as Excel writes it since 1 March 1900).
+fn excel_serial(s: &str) -> Option<NaiveDateTime> {
+    let v: f64 = s.parse().ok()?;
+    // 1982 … 2119: a plain number outside is not a date.
+    if !(30000.0..80000.0).contains(&v) {
+        return None;
+    }
+    let base = NaiveDate::from_ymd_opt(1899, 12, 30)?.and_hms_opt(0, 0, 0)?;
+    let seconds = (v * 86400.0).round() as i64;
+    base.checked_add_signed(chrono::Duration::seconds(seconds))
 }
 
 /// The choices made on the import form.
@@ -482,65 +676,48 @@ fn event<'a>(
     }
 }
 
-/// Commit the checked rows in one transaction: each becomes a registered message (with
-/// 转办/签收/答复 when the file carries the reply). Returns how many were imported.
+/// What an imported message that carries the platform's reply becomes (chosen in the
+/// preview): answered on the platform and awaiting the centre's 审核, or taken as 办结.
+pub const ANSWERED_STATES: [State; 2] = [State::Replied, State::Closed];
+
+/// Commit the checked rows in one transaction. Each becomes a registered message; one
+/// that carries the platform's reply is recorded as answered there, on the reply's own
+/// date, in the state the centre chose (`answered`) — no 转办 or 签收 is invented.
 #[allow(clippy::too_many_arguments)]
 pub fn commit(
     conn: &mut DbConn,
     acting: &Acting,
     owner: &Unit,
     reply_unit: Option<&Unit>,
+    answered: State,
     rows: &[ValidRow],
     platform: &str,
     file_name: &str,
     cal: &Calendar,
 ) -> Result<usize, AppError> {
+    if !ANSWERED_STATES.contains(&answered) {
+        return Err(AppError::internal("imported answers are 待审核 or 已办结"));
+    }
     db::write_tx(conn, |conn| {
         let rules = config::rules(conn)?;
         let format = config::ref_format(conn)?;
-        let prefix = if owner.kind() == Some(crate::auth::roles::UnitKind::Centre) {
-            "安".to_string()
-        } else {
-            owner.short_name.chars().take(2).collect()
-        };
+        let prefix = ref_prefix(owner);
         let now = db::now();
         let year = chrono::Datelike::year(&to_china(now));
         // Reserve the numbers for the whole file at once: gap-free and one update.
-        let first = {
-            let bumped: Option<i32> = diesel::update(
-                rc::ref_counters
-                    .filter(rc::owner_unit_id.eq(owner.id))
-                    .filter(rc::year.eq(year)),
-            )
-            .set(rc::last_seq.eq(rc::last_seq + rows.len() as i32))
-            .returning(rc::last_seq)
-            .get_result(conn)
-            .optional()?;
-            match bumped {
-                Some(last) => last - rows.len() as i32 + 1,
-                None => {
-                    diesel::insert_into(rc::ref_counters)
-                        .values((
-                            rc::owner_unit_id.eq(owner.id),
-                            rc::year.eq(year),
-                            rc::last_seq.eq(rows.len() as i32),
-                        ))
-                        .execute(conn)?;
-                    1
-                }
-            }
-        };
+        let first = reserve_seq(conn, owner.id, year, rows.len() as i32)?;
         for (i, r) in rows.iter().enumerate() {
             let ref_no = format_ref_no(&format, &prefix, year, first + i as i32);
-            let replied = r.reply.is_some() && reply_unit.is_some();
-            let state = if replied {
-                State::Replied
+            let reply = r.reply.as_ref().zip(reply_unit);
+            let state = if reply.is_some() {
+                answered
             } else {
                 State::Registered
             };
             let days = config::reply_days(&rules, &r.level, platform, &r.category) as i64;
             let posted_day = to_china(r.posted_at).date();
-            let due = replied.then(|| cal.add_working_days(posted_day, days));
+            let due = reply.map(|_| cal.add_working_days(posted_day, days));
+            let replied_at = reply.map(|((_, at), _)| *at);
             let id: i32 = diesel::insert_into(m::messages)
                 .values((
                     m::ref_no.eq(&ref_no),
@@ -555,34 +732,24 @@ pub fn commit(
                     m::posted_at.eq(r.posted_at),
                     m::category.eq(&r.category),
                     m::state.eq(state.as_str()),
-                    m::version.eq(if replied { 4 } else { 1 }),
+                    m::version.eq(if reply.is_some() { 2 } else { 1 }),
                     m::registered_at.eq(now),
                     m::extension_days.eq(0),
                     m::updated_at.eq(now),
-                    m::handling_unit_id.eq(reply_unit.filter(|_| replied).map(|u| u.id)),
-                    m::assigned_at.eq(replied.then_some(now)),
-                    m::accepted_at.eq(replied.then_some(now)),
+                    m::handling_unit_id.eq(reply.map(|(_, u)| u.id)),
                     m::due_at.eq(due),
-                    m::handling_summary.eq(r
-                        .reply
-                        .as_ref()
-                        .filter(|_| replied)
-                        .map(|x| x.0.clone())),
-                    m::replied_at.eq(r.reply.as_ref().filter(|_| replied).map(|x| x.1)),
+                    m::handling_summary.eq(reply.map(|((text, _), _)| text.clone())),
+                    m::replied_at.eq(replied_at),
+                    m::closed_at.eq(replied_at.filter(|_| state == State::Closed)),
                 ))
                 .returning(m::id)
                 .get_result(conn)?;
-            let ev = |action: &'static str,
-                      from: Option<State>,
-                      to: State,
-                      text: &'static str,
-                      detail: serde_json::Value,
-                      unit: i32| {
-                event(id, now, acting, action, from, to, text, detail, unit)
-            };
             chain::append(
                 conn,
-                &ev(
+                &event(
+                    id,
+                    now,
+                    acting,
                     "register",
                     None,
                     State::Registered,
@@ -591,48 +758,33 @@ pub fn commit(
                     acting.unit_id,
                 ),
             )?;
-            if let (true, Some(u), Some((text, at))) = (replied, reply_unit, &r.reply) {
-                chain::append(
-                    conn,
-                    &ev(
-                        "assign",
-                        Some(State::Registered),
-                        State::Assigned,
-                        "",
-                        serde_json::json!({ "unit": u.name, "reply_days": days, "imported": true }),
-                        acting.unit_id,
-                    ),
-                )?;
-                chain::append(
-                    conn,
-                    &ev(
-                        "accept",
-                        Some(State::Assigned),
-                        State::Handling,
-                        "",
-                        serde_json::json!({ "imported": true }),
-                        u.id,
-                    ),
-                )?;
-                let mut reply = ev(
-                    "reply",
-                    Some(State::Handling),
-                    State::Replied,
+            if let Some(((text, at), u)) = reply {
+                let mut answer = event(
+                    id,
+                    now,
+                    acting,
+                    PLATFORM_REPLY,
+                    Some(State::Registered),
+                    state,
                     "",
                     serde_json::json!({
-                        "imported": true,
+                        "unit": u.name,
+                        "imported": file_name,
                         "replied_on": to_china(*at).format("%Y-%m-%d %H:%M").to_string(),
                     }),
                     u.id,
                 );
-                reply.text = text;
-                chain::append(conn, &reply)?;
+                answer.text = text;
+                chain::append(conn, &answer)?;
             }
             crate::search::index(conn, id)?;
         }
         Ok(rows.len())
     })
 }
+
+/// The event of a reply given on the platform before the message was imported.
+pub const PLATFORM_REPLY: &str = "platform_reply";
 
 #[cfg(test)]
 mod tests {
@@ -763,5 +915,59 @@ mod tests {
             Some("2019-02-28 00:00:00".to_string())
         );
         assert!(parse_time(&t("2019/13/28")).is_none());
+        let at = |s: &str| parse_time(&t(s)).map(|x| x.to_string());
+        assert_eq!(
+            at("2019年4月25日 09:32").as_deref(),
+            Some("2019-04-25 09:32:00")
+        );
+        assert_eq!(
+            at("2019年4月25日09时32分").as_deref(),
+            Some("2019-04-25 09:32:00")
+        );
+        assert_eq!(at("2019.4.25").as_deref(), Some("2019-04-25 00:00:00"));
+        assert_eq!(at("2019-4-5 9:05").as_deref(), Some("2019-04-05 09:05:00"));
+        // Excel serial numbers: 43521.5 is 2019-02-25 12:00.
+        assert_eq!(at("43521.5").as_deref(), Some("2019-02-25 12:00:00"));
+        assert_eq!(at("43521").as_deref(), Some("2019-02-25 00:00:00"));
+        assert_eq!(at("12"), None, "a small number is not a date");
+        assert_eq!(at("昨天"), None);
+    }
+
+    #[test]
+    fn headers_by_their_many_names() {
+        for (name, key) in [
+            ("信件编号", "platform_ref"),
+            ("工单编号", "platform_ref"),
+            ("来信人", "complainant_name"),
+            ("信件标题", "title"),
+            ("来信时间", "posted_at"),
+            ("提交时间", "posted_at"),
+            ("信件内容", "appeal"),
+            ("回复内容", "reply"),
+            ("回复时间", "replied_at"),
+            ("联系电话", "complainant_contact"),
+            (" 留言时间（必填）", "posted_at"),
+            ("*标 题", "title"),
+        ] {
+            assert_eq!(guess(name), Some(key), "{name}");
+        }
+        assert_eq!(guess("序号"), None);
+    }
+
+    #[test]
+    fn encodings_delimiters_title_rows_and_footers() {
+        let text = "某某平台信件导出\r\n导出时间：2019-05-01\r\n信件编号,来信人,信件标题,来信时间,信件内容\r\nD1,张三,路灯不亮,2019年4月25日 09:32,小区路灯坏了\r\n\r\n制表单位：某某办公室,,,,\r\n";
+        let (gbk, _, bad) = encoding_rs::GB18030.encode(text);
+        assert!(!bad);
+        let tb = read_csv(&gbk).expect("GB18030 read");
+        assert_eq!(tb.headers[0], "信件编号");
+        assert_eq!(tb.rows.len(), 1, "title, note and footer rows skipped");
+        assert_eq!(tb.rows[0].0, 4, "line numbers as in the file");
+        let with_bom = [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat();
+        assert_eq!(read_csv(&with_bom).expect("utf-8").rows.len(), 1);
+        let tabs = text.replace(',', "\t");
+        assert_eq!(read_csv(tabs.as_bytes()).expect("tabs").headers.len(), 5);
+        assert!(decode(&[0xFF, 0xFE, 0x41, 0x00]).is_ok(), "UTF-16 with BOM");
+        assert!(decode(&[0x81, 0x20, 0xFF]).is_err());
     }
 }

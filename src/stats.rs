@@ -22,7 +22,7 @@ pub const DEFINITIONS: [(&str, &str); 10] = [
     ("化解率", "办结的留言中，审核认定“已化解”的比例。"),
     ("满意率", "回访时间在统计期内的留言中，回访结果为满意或基本满意的比例。"),
     ("超期数", "受理的留言中，答复晚于到期时间、或已过到期时间仍未答复的件数（重办的留言按重办后的到期时间计）。"),
-    ("平均办理时长", "办结的留言从转办到答复所用的工作日数的平均值（不含节假日、周末，含调休上班日）。"),
+    ("平均办理时长", "办结的留言从转办到答复所用的工作日数的平均值（不含节假日、周末，含调休上班日；导入时已在平台答复、没有转办记录的不计）。"),
     ("退回数", "统计期内该单位退回交办单位的次数。"),
     ("督办数", "统计期内对该单位留言催办、督办、挂牌督办的次数。"),
     ("重办数", "统计期内该单位留言被驳回重办或因回访不满意重办的次数。"),
@@ -38,11 +38,19 @@ pub struct Figures {
     pub followed: i64,
     pub satisfied: i64,
     pub overdue: i64,
-    /// Sum of working days from 转办 to 答复 over the closed messages.
+    /// Sum of working days from 转办 to 答复 over the closed messages that have both (an
+    /// imported one answered on the platform has no 转办), and how many those are.
     pub days: i64,
+    pub timed: i64,
     pub returned: i64,
     pub supervised: i64,
     pub redone: i64,
+}
+
+/// Tenths written with one decimal: `35` → "3.5", `-4` → "-0.4".
+pub fn tenths_text(t: i64) -> String {
+    let sign = if t < 0 { "-" } else { "" };
+    format!("{sign}{}.{}", t.abs() / 10, t.abs() % 10)
 }
 
 /// "93.5%", or "—" when there is nothing to divide.
@@ -50,8 +58,7 @@ pub fn rate(part: i64, whole: i64) -> String {
     if whole == 0 {
         "—".to_string()
     } else {
-        let tenths = (part * 1000 + whole / 2) / whole;
-        format!("{}.{}%", tenths / 10, tenths % 10)
+        format!("{}%", tenths_text((part * 1000 + whole / 2) / whole))
     }
 }
 
@@ -66,11 +73,10 @@ impl Figures {
         rate(self.satisfied, self.followed)
     }
     pub fn average_days(&self) -> String {
-        if self.closed == 0 {
+        if self.timed == 0 {
             "—".to_string()
         } else {
-            let tenths = (self.days * 10 + self.closed / 2) / self.closed;
-            format!("{}.{}", tenths / 10, tenths % 10)
+            tenths_text((self.days * 10 + self.timed / 2) / self.timed)
         }
     }
     pub fn add(&mut self, o: &Figures) {
@@ -82,6 +88,7 @@ impl Figures {
         self.satisfied += o.satisfied;
         self.overdue += o.overdue;
         self.days += o.days;
+        self.timed += o.timed;
         self.returned += o.returned;
         self.supervised += o.supervised;
         self.redone += o.redone;
@@ -163,8 +170,12 @@ pub fn by_unit(
                 f.on_time += 1;
             }
         }
+        // Only real 转办 → 答复 spans count: never one that ends before it starts.
         if let (Some(a), Some(r)) = (assigned, replied) {
-            f.days += cal.working_days_between(to_china(a).date(), to_china(r).date());
+            if r >= a {
+                f.days += cal.working_days_between(to_china(a).date(), to_china(r).date());
+                f.timed += 1;
+            }
         }
     }
     // Follow-ups in the period.
@@ -376,12 +387,16 @@ mod tests {
         assert_eq!(rate(2, 3), "66.7%");
         assert_eq!(rate(9, 10), "90.0%");
         let f = Figures {
-            closed: 3,
+            closed: 5,
             days: 10,
+            timed: 3,
             ..Default::default()
         };
-        assert_eq!(f.average_days(), "3.3");
+        assert_eq!(f.average_days(), "3.3", "over the timed ones only");
         assert_eq!(Figures::default().average_days(), "—");
+        assert_eq!(tenths_text(-454), "-45.4");
+        assert_eq!(tenths_text(-4), "-0.4");
+        assert_eq!(tenths_text(35), "3.5");
     }
 
     #[test]

@@ -206,6 +206,8 @@ pub fn elements_digest(msg: &Message, names: &HashMap<i32, String>) -> String {
 pub fn event_label(action: &str) -> String {
     if action == "register" {
         "登记".to_string()
+    } else if action == crate::import::PLATFORM_REPLY {
+        "平台答复（导入）".to_string()
     } else {
         Action::parse(action)
             .map(|a| a.label().to_string())

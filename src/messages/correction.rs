@@ -138,7 +138,8 @@ impl Field {
     fn recorded(self, msg: &Message) -> bool {
         match self {
             Field::Summary => msg.handling_summary.is_some(),
-            Field::Resolved => msg.resolved.is_some(),
+            // Also once 办结 without it (an import taken as 办结 on the platform).
+            Field::Resolved => msg.resolved.is_some() || msg.closed_at.is_some(),
             Field::Evaluation => msg.satisfaction.is_some(),
             Field::ReportRef => msg.report_ref_no.is_some(),
             _ => true,

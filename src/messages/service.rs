@@ -276,37 +276,39 @@ pub fn format_ref_no(format: &str, prefix: &str, year: i32, seq: i32) -> String 
         .replace("{序号}", &format!("{seq:04}"))
 }
 
-/// The next number in the owner's yearly sequence, inside the caller's transaction.
-fn next_seq(conn: &mut DbConn, owner: i32, year: i32) -> Result<i32, AppError> {
+/// Reserve `n` consecutive numbers of the owner's yearly 文号 sequence, inside the
+/// caller's transaction (gap-free: a transaction that does not commit gives them back);
+/// returns the first. The one way every message is numbered (登记 and import).
+pub fn reserve_seq(conn: &mut DbConn, owner: i32, year: i32, n: i32) -> Result<i32, AppError> {
     let bump = |conn: &mut DbConn| -> QueryResult<Option<i32>> {
         diesel::update(
             rc::ref_counters
                 .filter(rc::owner_unit_id.eq(owner))
                 .filter(rc::year.eq(year)),
         )
-        .set(rc::last_seq.eq(rc::last_seq + 1))
+        .set(rc::last_seq.eq(rc::last_seq + n))
         .returning(rc::last_seq)
         .get_result::<i32>(conn)
         .optional()
     };
-    if let Some(seq) = bump(conn)? {
-        return Ok(seq);
+    if let Some(last) = bump(conn)? {
+        return Ok(last - n + 1);
     }
     let inserted = conn.transaction(|c| {
         diesel::insert_into(rc::ref_counters)
             .values((
                 rc::owner_unit_id.eq(owner),
                 rc::year.eq(year),
-                rc::last_seq.eq(1),
+                rc::last_seq.eq(n),
             ))
             .execute(c)
     });
     match inserted {
         Ok(_) => Ok(1),
         // Another clerk started this year's sequence at the same moment: take the next.
-        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
-            bump(conn)?.ok_or_else(|| AppError::internal("ref counter vanished"))
-        }
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => bump(conn)?
+            .map(|last| last - n + 1)
+            .ok_or_else(|| AppError::internal("ref counter vanished")),
         Err(other) => Err(other.into()),
     }
 }
@@ -386,7 +388,7 @@ pub fn register(
     tx_with_files(conn, |conn, placed| {
         let owner = units::find(conn, acting.unit_id)?.ok_or(AppError::NotFound)?;
         let year = to_china(now).year();
-        let seq = next_seq(conn, owner.id, year)?;
+        let seq = reserve_seq(conn, owner.id, year, 1)?;
         let format = config::ref_format(conn)?;
         let ref_no = format_ref_no(&format, &ref_prefix(&owner), year, seq);
         let id = diesel::insert_into(m::messages)

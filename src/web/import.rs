@@ -16,6 +16,7 @@ use crate::error::AppError;
 use crate::forms::FieldErrors;
 use crate::import::{self, Checked, Defaults, Mapping, Table, TARGETS};
 use crate::messages::config;
+use crate::messages::lifecycle::State;
 use crate::messages::service::Acting;
 use crate::units::{self, Unit};
 use crate::web::admin::Choice;
@@ -77,6 +78,10 @@ pub struct ImportForm {
     token: String,
     #[serde(default)]
     file_name: String,
+    /// What a message carrying the platform's reply becomes: `replied` (待审核) or
+    /// `closed` (已办结); chosen in the preview.
+    #[serde(default)]
+    answered: String,
 }
 
 impl ImportForm {
@@ -362,6 +367,7 @@ fn form_of(pairs: &[(String, String)]) -> ImportForm {
         reply_unit: get("reply_unit"),
         token: get("token"),
         file_name: get("file_name"),
+        answered: get("answered"),
     }
 }
 
@@ -385,6 +391,9 @@ struct PreviewPage {
     errors: Vec<import::RowError>,
     more_errors: usize,
     repeats: Vec<(usize, String)>,
+    /// Rows that carry the platform's reply, and the states they may enter in.
+    answered_rows: usize,
+    answered_states: Vec<Choice>,
 }
 
 /// Back to the upload page with the file's problem.
@@ -482,6 +491,18 @@ pub async fn preview(
                         .unwrap_or_default(),
                 })
                 .collect(),
+            answered_rows: c.valid.iter().filter(|r| r.reply.is_some()).count(),
+            answered_states: import::ANSWERED_STATES
+                .iter()
+                .map(|st| Choice {
+                    value: st.as_str().to_string(),
+                    label: match st {
+                        State::Closed => "已办结（平台答复即办结，待回访）".to_string(),
+                        _ => "待审核（由本中心审核平台答复）".to_string(),
+                    },
+                    disabled: false,
+                })
+                .collect(),
             more_errors: c.errors.len().saturating_sub(shown),
             errors: c.errors.into_iter().take(shown).collect(),
             repeats: c.repeats,
@@ -541,11 +562,15 @@ pub async fn commit(
             .filter(|u| crate::messages::service::assignable(&all, me.id, u))
             .cloned();
         let cal = config::calendar(conn)?;
+        let answered = State::parse(&f.answered)
+            .filter(|s| import::ANSWERED_STATES.contains(s))
+            .unwrap_or(State::Replied);
         let n = import::commit(
             conn,
             &acting,
             &me,
             reply_unit.as_ref(),
+            answered,
             &valid,
             &f.platform,
             &f.file_name,

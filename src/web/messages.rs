@@ -854,6 +854,9 @@ fn show_page(
                 let method = detail.get("method").and_then(|v| v.as_str()).unwrap_or("");
                 parts.push(format!("{method}回访：{s}"));
             }
+            if let Some(d) = detail.get("replied_on").and_then(|v| v.as_str()) {
+                parts.push(format!("平台答复时间：{d}"));
+            }
             if let Some(r) = detail.get("report_ref_no").and_then(|v| v.as_str()) {
                 parts.push(format!("呈报文号：{r}"));
             }

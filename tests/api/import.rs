@@ -136,6 +136,12 @@ async fn the_real_platform_exports_import_correctly() {
     );
     assert_eq!(app.count("messages WHERE state = 'replied'"), 2816);
     assert_eq!(
+        app.count("message_events WHERE action IN ('assign', 'accept')"),
+        0,
+        "no 转办 or 签收 is invented"
+    );
+    assert_eq!(app.count("messages WHERE assigned_at IS NOT NULL"), 0);
+    assert_eq!(
         app.count("messages WHERE platform_ref = '2549' AND title = 'A2区景蓉华苑物业管理有问题'"),
         1
     );
@@ -305,4 +311,155 @@ async fn an_export_round_trips_through_the_importer() {
         1
     );
     let _ = location;
+}
+
+/// The messages' (posted, replied, closed, state) by platform id, China time.
+fn imported(app: &crate::helpers::TestApp, platform_ref: &str) -> (String, String, String, String) {
+    use diesel::prelude::*;
+    use liuyan::db::schema::messages::dsl as m;
+    let (posted, replied, closed, state): (
+        chrono::NaiveDateTime,
+        Option<chrono::NaiveDateTime>,
+        Option<chrono::NaiveDateTime>,
+        String,
+    ) = m::messages
+        .filter(m::platform_ref.eq(platform_ref))
+        .select((m::posted_at, m::replied_at, m::closed_at, m::state))
+        .first(&mut app.db())
+        .expect("imported row");
+    let china =
+        |t: Option<chrono::NaiveDateTime>| t.map(liuyan::clock::format_time).unwrap_or_default();
+    (china(Some(posted)), china(replied), china(closed), state)
+}
+
+#[tokio::test]
+async fn platform_exports_import_as_they_come() {
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    let xixiu = unit_id(&app, "安顺市西秀区");
+
+    // A CSV as Excel saves it on a Chinese Windows: GB18030, CRLF, a title line above the
+    // header, the platform's own column names, dates in three spellings, a footer.
+    let csv = "安顺市市长信箱信件导出\r\n\
+信件编号,来信人,信件标题,来信时间,信件内容,回复内容,回复时间,联系电话\r\n\
+X1001,王某,路灯不亮,2019年4月25日 09:32,小区门口路灯坏了一个月,已修复。,2019/5/6 10:05:30,13812345678\r\n\
+X1002,李某,噪音扰民,2019/2/28 11:25:05,夜间施工噪音大,,,\r\n\
+X1003,赵某,垃圾未清运,2019-03-01 08:00,垃圾堆了一周,已安排清运。,2019年3月4日,\r\n\
+\r\n\
+制表单位：安顺市社情民意研究中心,,,,,,,\r\n";
+    let (gbk, _, bad) = encoding_rs::GB18030.encode(csv);
+    assert!(!bad);
+    let (status, preview, fields) = upload_and_preview(
+        &center,
+        "市长信箱导出.csv",
+        &gbk,
+        "市长信箱",
+        "城乡建设",
+        &xixiu,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    assert!(
+        preview.contains("可导入 <strong>3</strong> 行"),
+        "{preview}"
+    );
+    assert!(preview.contains("已有平台答复的 2 条导入后为"));
+    assert_eq!(
+        commit(&center, &fields).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        imported(&app, "X1001"),
+        (
+            "2019-04-25 09:32".to_string(),
+            "2019-05-06 10:05".to_string(),
+            String::new(),
+            "replied".to_string()
+        )
+    );
+    assert_eq!(imported(&app, "X1002").3, "registered");
+    assert_eq!(imported(&app, "X1003").1, "2019-03-04 00:00");
+    assert_eq!(
+        app.count("messages WHERE complainant_contact = '13812345678'"),
+        1,
+        "联系电话 recognised"
+    );
+    // The timeline says what happened: registered now, answered on the platform then.
+    let id: i32 = {
+        use diesel::prelude::*;
+        use liuyan::db::schema::messages::dsl as m;
+        m::messages
+            .filter(m::platform_ref.eq("X1001"))
+            .select(m::id)
+            .first(&mut app.db())
+            .expect("id")
+    };
+    let (_, page) = center.page(&format!("/messages/{id}")).await;
+    assert!(page.contains("平台答复（导入）") && page.contains("平台答复时间：2019-05-06 10:05"));
+    assert!(!page.contains(">转办<") && !page.contains(">签收<"));
+
+    // An XLSX with a title merged across the columns, a real date cell, a date as text and
+    // a footer; its answered rows taken as 已办结.
+    let xlsx = {
+        use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+        let mut wb = Workbook::new();
+        let ws = wb.add_worksheet();
+        let title = Format::new().set_bold();
+        ws.merge_range(0, 0, 0, 6, "2019年第二季度网民来信统计表", &title)
+            .expect("merge");
+        for (c, h) in [
+            "工单编号",
+            "姓名",
+            "主题",
+            "提交时间",
+            "详情",
+            "答复意见",
+            "答复时间",
+        ]
+        .iter()
+        .enumerate()
+        {
+            ws.write_string(1, c as u16, *h).expect("header");
+        }
+        let when = Format::new().set_num_format("yyyy-mm-dd hh:mm");
+        let t = ExcelDateTime::parse_from_str("2019-04-02 08:30:00").expect("datetime");
+        ws.write_string(2, 0, "G-7").expect("cell");
+        ws.write_string(2, 1, "孙某").expect("cell");
+        ws.write_string(2, 2, "公交站牌缺失").expect("cell");
+        ws.write_datetime_with_format(2, 3, &t, &when)
+            .expect("cell");
+        ws.write_string(2, 4, "站牌被撞坏未修复").expect("cell");
+        ws.write_string(2, 5, "已重新设置站牌。").expect("cell");
+        ws.write_string(2, 6, "2019年4月9日 16:20").expect("cell");
+        ws.write_string(4, 0, "合计：1 件").expect("footer");
+        wb.save_to_buffer().expect("xlsx")
+    };
+    let (status, preview, mut fields2) = upload_and_preview(
+        &center,
+        "季度统计.xlsx",
+        &xlsx,
+        "市长信箱",
+        "城乡建设",
+        &xixiu,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    assert!(
+        preview.contains("可导入 <strong>1</strong> 行"),
+        "{preview}"
+    );
+    fields2.push(("answered".to_string(), "closed".to_string()));
+    assert_eq!(
+        commit(&center, &fields2).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        imported(&app, "G-7"),
+        (
+            "2019-04-02 08:30".to_string(),
+            "2019-04-09 16:20".to_string(),
+            "2019-04-09 16:20".to_string(),
+            "closed".to_string()
+        )
+    );
 }
