@@ -6,6 +6,7 @@ three-step import of a platform spreadsheet. Standard library only.
     python3 bench/clients.py logins  BASE [SECONDS] [WORKERS]
     python3 bench/clients.py export  BASE USER QUERY
     python3 bench/clients.py import  BASE USER FILE
+    python3 bench/clients.py register BASE USER [COUNT]
 Each prints one line: name|value|p50|p99|detail (read by bench/run.sh).
 """
 import http.client
@@ -149,6 +150,40 @@ def import_file(base, user, path):
     print(f"导入 {name}|{dt:.2f} s|{n} 行|HTTP {status}/{status2}/{status3}|{headers.get('location', '')}")
 
 
+def register(base, user, count=20):
+    """登记 as a clerk does, each with the 重复件 check over the whole archive: half of them
+    repeat the title and 反映人 of a message already there (the check finds it and the
+    clerk confirms), half are new. Times the registering POST (the warning and the
+    confirmation count as one each)."""
+    c = Client(base)
+    c.login(user)
+    _, _, listing = c.request("GET", "/messages")
+    titles = re.findall(r'<a href="/messages/\d+">([^<]{6,40})</a>', listing.decode())
+    times, warned = [], 0
+    for i in range(count):
+        html = c.request("GET", "/messages/new")[2].decode()
+        token = re.search(r'name="csrf_token" value="([^"]*)"', html).group(1)
+        posted = re.search(r'name="posted_at"[^>]*value="([^"]*)"', html)
+        title = titles[i % len(titles)] if (i % 2 == 0 and titles) else f"基准登记{uuid.uuid4().hex[:8]}路灯不亮"
+        fields = [
+            ("csrf_token", token), ("level", "市级"), ("source_platform", "市长信箱"),
+            ("platform_ref", ""), ("complainant_name", f"基准{i}"),
+            ("complainant_contact", f"139{i:04d}{i:04d}"), ("title", title),
+            ("appeal", "基准测试：" + title), ("category", "投诉举报"),
+            ("posted_at", posted.group(1) if posted else ""),
+        ]
+        t0 = time.time()
+        status, _, page = c.post("/messages", fields)
+        times.append(time.time() - t0)
+        if status == 200 and "可能重复" in page.decode():
+            warned += 1
+            t0 = time.time()
+            c.post("/messages", fields + [("confirm_duplicate", "1")])
+            times.append(time.time() - t0)
+    ms = lambda v: f"{v * 1000:.0f}ms"
+    print(f"登记（含重复件检查）|{len(times)} 次|{ms(pct(times, 0.5))}|{ms(pct(times, 0.99))}|{warned} 次提示可能重复")
+
+
 if __name__ == "__main__":
     cmd, base = sys.argv[1], sys.argv[2]
     if cmd == "logins":
@@ -157,3 +192,5 @@ if __name__ == "__main__":
         export(base, sys.argv[3], sys.argv[4])
     elif cmd == "import":
         import_file(base, sys.argv[3], sys.argv[4])
+    elif cmd == "register":
+        register(base, sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 20)

@@ -15,7 +15,7 @@ use crate::messages::calendar::Calendar;
 use crate::messages::model::{self, Scope, RUNNING};
 
 /// The definitions, in the order of the columns.
-pub const DEFINITIONS: [(&str, &str); 10] = [
+pub const DEFINITIONS: [(&str, &str); 11] = [
     ("受理数", "留言时间在统计期内、交由该单位核办的留言件数。"),
     ("办结数", "办结（审核通过）时间在统计期内的留言件数。"),
     ("按期办结率", "办结的留言中，答复时间不晚于到期时间的比例。"),
@@ -26,6 +26,7 @@ pub const DEFINITIONS: [(&str, &str); 10] = [
     ("退回数", "统计期内该单位退回交办单位的次数。"),
     ("督办数", "统计期内对该单位留言催办、督办、挂牌督办的次数。"),
     ("重办数", "统计期内该单位留言被驳回重办或因回访不满意重办的次数。"),
+    ("重复件数", "受理的留言中，标记为重复件、并入原件办理的件数。"),
 ];
 
 /// The figures of one unit (or of the total).
@@ -45,6 +46,8 @@ pub struct Figures {
     pub returned: i64,
     pub supervised: i64,
     pub redone: i64,
+    /// Received messages marked as 重复件 of an earlier one.
+    pub repeats: i64,
 }
 
 /// Tenths written with one decimal: `35` → "3.5", `-4` → "-0.4".
@@ -89,6 +92,7 @@ impl Figures {
         self.overdue += o.overdue;
         self.days += o.days;
         self.timed += o.timed;
+        self.repeats += o.repeats;
         self.returned += o.returned;
         self.supervised += o.supervised;
         self.redone += o.redone;
@@ -100,6 +104,7 @@ type Received = (
     String,
     Option<NaiveDate>,
     Option<NaiveDateTime>,
+    Option<i32>,
 );
 type Closed = (
     Option<i32>,
@@ -128,12 +133,21 @@ pub fn by_unit(
         .filter(m::posted_at.ge(t0))
         .filter(m::posted_at.lt(t1))
         .filter(m::handling_unit_id.is_not_null())
-        .select((m::handling_unit_id, m::state, m::due_at, m::replied_at))
+        .select((
+            m::handling_unit_id,
+            m::state,
+            m::due_at,
+            m::replied_at,
+            m::duplicate_of,
+        ))
         .load(conn)?;
-    for (unit, state, due, replied) in received {
+    for (unit, state, due, replied, duplicate_of) in received {
         let Some(u) = unit else { continue };
         let f = out.entry(u).or_default();
         f.received += 1;
+        if duplicate_of.is_some() {
+            f.repeats += 1;
+        }
         if let Some(due) = due {
             let running = matches!(state.as_str(), "assigned" | "handling");
             let late = match replied {

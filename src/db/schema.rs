@@ -150,6 +150,7 @@ diesel::table! {
         retention -> Nullable<Text>,
         forward_accepted_at -> Nullable<Timestamp>,
         no_reopen_at -> Nullable<Timestamp>,
+        duplicate_of -> Nullable<Integer>,
     }
 }
 

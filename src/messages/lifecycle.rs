@@ -88,11 +88,12 @@ pub enum Action {
     NoReopen,
     Report,
     Archive,
+    MarkRepeat,
     Correct,
     Amend,
 }
 
-pub const ALL_ACTIONS: [Action; 24] = [
+pub const ALL_ACTIONS: [Action; 25] = [
     Action::Assign,
     Action::Accept,
     Action::Return,
@@ -115,6 +116,7 @@ pub const ALL_ACTIONS: [Action; 24] = [
     Action::NoReopen,
     Action::Report,
     Action::Archive,
+    Action::MarkRepeat,
     Action::Correct,
     Action::Amend,
 ];
@@ -144,6 +146,7 @@ impl Action {
             Action::NoReopen => "no_reopen",
             Action::Report => "report",
             Action::Archive => "archive",
+            Action::MarkRepeat => "mark_repeat",
             Action::Correct => "correct",
             Action::Amend => "amend",
         }
@@ -178,6 +181,7 @@ impl Action {
             Action::NoReopen => "不再重办",
             Action::Report => "呈报",
             Action::Archive => "销号",
+            Action::MarkRepeat => "标记重复件",
             Action::Correct => "补正",
             Action::Amend => "更正",
         }
@@ -268,6 +272,8 @@ pub fn transition(action: Action, from: State, facts: Facts) -> Option<State> {
         }
         (A::Report, S::FollowedUp) if !facts.dissatisfied || facts.no_reopen => Some(S::Reported),
         (A::Archive, S::Reported) => Some(S::Archived),
+        // 重复件: closed with a reference to the earlier message it repeats.
+        (A::MarkRepeat, S::Registered) => Some(S::Closed),
         (A::Correct, s) if s != S::Archived => Some(s),
         (A::Amend, S::Archived) => Some(S::Archived),
         _ => None,
@@ -289,6 +295,7 @@ pub fn who_may(action: Action, s: Standing, f: Facts) -> bool {
         | A::NoReopen
         | A::Report
         | A::Archive
+        | A::MarkRepeat
         | A::Amend => s.owner,
         A::Accept | A::Return | A::RequestExtension | A::Reply => s.handler,
         // Which elements each may correct is `correction::correctable`.
@@ -420,6 +427,7 @@ mod tests {
                 Some(S::Reported)
             }
             (A::Archive, S::Reported) if owner => Some(S::Archived),
+            (A::MarkRepeat, S::Registered) if owner => Some(S::Closed),
             (A::Correct, s) if s != S::Archived && (owner || handler) => Some(s),
             (A::Amend, S::Archived) if owner => Some(S::Archived),
             _ => None,
@@ -456,7 +464,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(allowed_count + refused_count, 32 * 24 * 8 * 7);
+        assert_eq!(allowed_count + refused_count, 32 * 25 * 8 * 7);
         assert!(allowed_count > 40);
     }
 

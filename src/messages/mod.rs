@@ -7,4 +7,5 @@ pub mod correction;
 pub mod deadline;
 pub mod lifecycle;
 pub mod model;
+pub mod repeats;
 pub mod service;

@@ -61,6 +61,8 @@ pub struct Message {
     /// 不再重办: when the owner decided not to 重办 a 不满意 message (the reason is the
     /// event's text).
     pub no_reopen_at: Option<NaiveDateTime>,
+    /// 重复件: the earlier message this one repeats (closed with a reference to it).
+    pub duplicate_of: Option<i32>,
 }
 
 /// What an action changes; `None` leaves a column alone, `Some(None)` clears it.
@@ -106,6 +108,7 @@ pub struct Changes {
     pub retention: Option<Option<String>>,
     pub forward_accepted_at: Option<Option<NaiveDateTime>>,
     pub no_reopen_at: Option<Option<NaiveDateTime>>,
+    pub duplicate_of: Option<Option<i32>>,
 }
 
 impl Message {
@@ -643,6 +646,7 @@ macro_rules! list_columns {
                 m::retention,
                 m::forward_accepted_at,
                 m::no_reopen_at,
+                m::duplicate_of,
             ),
         )
     }};
@@ -696,6 +700,7 @@ type ListTuple = (
         Option<String>,
         Option<NaiveDateTime>,
         Option<NaiveDateTime>,
+        Option<i32>,
     ),
 );
 
@@ -745,6 +750,7 @@ fn from_list_tuple(t: ListTuple) -> Message {
         retention: b.20,
         forward_accepted_at: b.21,
         no_reopen_at: b.22,
+        duplicate_of: b.23,
     }
 }
 
@@ -1005,6 +1011,25 @@ pub fn ref_candidates(format: &str, series: &[(String, i32, i32)], n: i32) -> Ve
 /// Messages the scope sees whose number is `q`: 留言文号 (whole, or its sequence number),
 /// 平台编号, 呈报文号 or 档号 — each an exact, indexed lookup (a clerk's first question
 /// when a citizen or a leader calls).
+/// The one message a typed number names (a 留言文号 exactly, or else the only match).
+pub fn by_ref_no(conn: &mut DbConn, scope: &Scope, q: &str) -> QueryResult<Option<Message>> {
+    let found = by_number(conn, scope, q)?;
+    Ok(match found.iter().position(|m| m.ref_no == q.trim()) {
+        Some(i) => found.into_iter().nth(i),
+        None if found.len() == 1 => found.into_iter().next(),
+        None => None,
+    })
+}
+
+/// The messages marked as repeats of this one: (id, 留言文号), oldest first.
+pub fn repeats_of(conn: &mut DbConn, id: i32) -> QueryResult<Vec<(i32, String)>> {
+    m::messages
+        .filter(m::duplicate_of.eq(id))
+        .order(m::id)
+        .select((m::id, m::ref_no))
+        .load(conn)
+}
+
 pub fn by_number(conn: &mut DbConn, scope: &Scope, q: &str) -> QueryResult<Vec<Message>> {
     let q = q.trim();
     if q.is_empty() || q.chars().count() > 64 {
@@ -1076,60 +1101,6 @@ pub fn count(
     filtered(scope, f, today, None).count().get_result(conn)
 }
 
-/// Messages registered by the same person with a similar title within 30 days, or with
-/// the same platform id: a warning before registering a repeat.
-pub fn possible_duplicates(
-    conn: &mut DbConn,
-    platform_ref: Option<&str>,
-    complainant: &str,
-    title: &str,
-    posted_at: NaiveDateTime,
-) -> QueryResult<Vec<Message>> {
-    let mut out: Vec<Message> = Vec::new();
-    if let Some(pref) = platform_ref.filter(|p| !p.trim().is_empty()) {
-        out.extend(
-            m::messages
-                .filter(m::platform_ref.eq(pref.trim()))
-                .limit(5)
-                .load::<Message>(conn)?,
-        );
-    }
-    let window = chrono::Duration::days(30);
-    let same_person: Vec<Message> = m::messages
-        .filter(m::complainant_name.eq(complainant.trim()))
-        .filter(m::posted_at.ge(posted_at - window))
-        .filter(m::posted_at.le(posted_at + window))
-        .limit(50)
-        .load(conn)?;
-    for msg in same_person {
-        if similar_titles(&msg.title, title) && !out.iter().any(|x| x.id == msg.id) {
-            out.push(msg);
-        }
-    }
-    Ok(out)
-}
-
-/// Titles are "very similar" when one contains the other or their character bigrams
-/// overlap by at least 60 %.
-pub fn similar_titles(a: &str, b: &str) -> bool {
-    let norm = |s: &str| -> Vec<char> { s.chars().filter(|c| c.is_alphanumeric()).collect() };
-    let (a, b) = (norm(a), norm(b));
-    if a.is_empty() || b.is_empty() {
-        return false;
-    }
-    let (sa, sb): (String, String) = (a.iter().collect(), b.iter().collect());
-    if sa.contains(&sb) || sb.contains(&sa) {
-        return true;
-    }
-    let grams = |v: &[char]| -> std::collections::HashSet<(char, char)> {
-        v.windows(2).map(|w| (w[0], w[1])).collect()
-    };
-    let (ga, gb) = (grams(&a), grams(&b));
-    let inter = ga.intersection(&gb).count() as f64;
-    let union = ga.union(&gb).count() as f64;
-    union > 0.0 && inter / union >= 0.6
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1190,15 +1161,5 @@ mod tests {
         assert_eq!(mask_contact("0851-33221100"), "085****1100");
         assert_eq!(mask_contact("123"), "****");
         assert_eq!(mask_contact(""), "");
-    }
-
-    #[test]
-    fn similar() {
-        assert!(similar_titles(
-            "西秀区某小区停水多日无人管",
-            "西秀区某小区停水多日无人管！"
-        ));
-        assert!(similar_titles("小区停水", "关于小区停水问题"));
-        assert!(!similar_titles("小区停水", "学校收费不合理"));
     }
 }

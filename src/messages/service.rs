@@ -132,7 +132,7 @@ pub enum RegisterOutcome {
     },
     Invalid(FieldErrors),
     /// Possible repeats: shown as a warning; the clerk may confirm and register anyway.
-    Duplicates(Vec<Message>),
+    Duplicates(Vec<crate::messages::repeats::Candidate>),
 }
 
 /// Parse a China-time datetime from a form.
@@ -374,12 +374,21 @@ pub fn register(
     };
     let platform_ref = Some(form.platform_ref.trim().to_string()).filter(|s| !s.is_empty());
     if form.confirm_duplicate != "1" {
-        let dups = model::possible_duplicates(
+        let window = crate::messages::repeats::window_days(conn)?;
+        let scope = model::scope_for(conn, acting.role, acting.unit_id)?;
+        let dups = crate::messages::repeats::find(
             conn,
-            platform_ref.as_deref(),
-            &form.complainant_name,
-            &form.title,
-            posted_at,
+            &scope,
+            &crate::messages::repeats::Probe {
+                id: None,
+                platform_ref: platform_ref.as_deref(),
+                name: &form.complainant_name,
+                contact: &form.complainant_contact,
+                title: &form.title,
+                appeal: &form.appeal,
+                posted_at,
+            },
+            window,
         )?;
         if !dups.is_empty() {
             return Ok(RegisterOutcome::Duplicates(dups));
@@ -481,6 +490,11 @@ pub struct ActForm {
     pub field: String,
     #[serde(default)]
     pub value: String,
+    /// 标记重复件: the earlier message's 留言文号 (picked, or typed in `original_no`).
+    #[serde(default)]
+    pub original: String,
+    #[serde(default)]
+    pub original_no: String,
 }
 
 pub enum ActOutcome {
@@ -1049,6 +1063,54 @@ fn act_in(
                 ch.retention = Some(Some(retention.clone()));
                 detail = serde_json::json!({ "archive_no": no, "retention": retention });
                 done = format!("已销号归档，档号 {no}（保管期限 {retention}）。此后的更正只能以“更正”记录追加。");
+            }
+            Action::MarkRepeat => {
+                let typed = match form.original_no.trim() {
+                    "" => form.original.trim(),
+                    t => t,
+                };
+                let found = if typed.is_empty() {
+                    None
+                } else {
+                    model::by_ref_no(conn, scope, typed)?
+                };
+                // A repeat of a repeat joins the first one.
+                let root = match found {
+                    Some(o) => match o.duplicate_of {
+                        Some(r) => model::find_scoped(conn, scope, r)?,
+                        None => Some(o),
+                    },
+                    None => None,
+                };
+                match root {
+                    None => errors.add(
+                        "original",
+                        "请选择或填写原件的留言文号（如 安网留〔2026〕0301号）。",
+                    ),
+                    Some(o) if o.id == msg.id => {
+                        errors.add("original", "不能把留言标记为它自己的重复件。")
+                    }
+                    Some(o) if o.handling_unit_id.is_none() => errors.add(
+                        "original",
+                        &format!("原件{}尚未转办：请先转办原件，再将本件并入。", o.ref_no),
+                    ),
+                    Some(o) => {
+                        ch.duplicate_of = Some(Some(o.id));
+                        ch.handling_unit_id = Some(o.handling_unit_id);
+                        ch.due_at = Some(o.due_at);
+                        ch.closed_at = Some(Some(now));
+                        ch.followup_due = Some(Some(cal.add_working_days(today, FOLLOWUP_DAYS)));
+                        ch.handling_summary = Some(Some(format!(
+                            "本件为{}的重复件，已并入该件办理，答复见该件。",
+                            o.ref_no
+                        )));
+                        detail = serde_json::json!({ "original": o.ref_no, "original_id": o.id });
+                        done = format!(
+                            "已标记为{}的重复件，并入该件办理后办结。请按期回访。",
+                            o.ref_no
+                        );
+                    }
+                }
             }
             Action::Amend if form.field.trim().is_empty() => {
                 require_text(&mut errors, &text, "请填写更正内容。")

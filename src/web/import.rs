@@ -378,6 +378,8 @@ pub struct PreviewRow {
     pub posted: String,
     pub category: String,
     pub reply: String,
+    /// Earlier messages the row may repeat: (id, "留言文号（how found）").
+    pub repeats: Vec<(i32, String)>,
 }
 
 #[derive(Template)]
@@ -447,6 +449,39 @@ pub async fn preview(
         Err(msg) => return file_problem(&ctx, form, &msg).await,
     };
     let shown = 200;
+    // Possible repeats of the rows shown, looked up as at 登记.
+    let probes: Vec<import::ValidRow> = c.valid.iter().take(20).cloned().collect();
+    let (role, unit) = (ctx.role, ctx.unit.id);
+    let repeats: Vec<Vec<(i32, String)>> = db::run(ctx.pool(), move |conn| {
+        let scope = crate::messages::model::scope_for(conn, role, unit)?;
+        let window = crate::messages::repeats::window_days(conn)?;
+        let mut out = Vec::new();
+        for r in &probes {
+            let found = crate::messages::repeats::find(
+                conn,
+                &scope,
+                &crate::messages::repeats::Probe {
+                    id: None,
+                    platform_ref: None,
+                    name: &r.name,
+                    contact: &r.contact,
+                    title: &r.title,
+                    appeal: &r.appeal,
+                    posted_at: r.posted_at,
+                },
+                window,
+            )?;
+            out.push(
+                found
+                    .into_iter()
+                    .take(3)
+                    .map(|x| (x.msg.id, format!("{}（{}）", x.msg.ref_no, x.why.label())))
+                    .collect(),
+            );
+        }
+        Ok::<_, AppError>(out)
+    })
+    .await?;
     render_status(
         if c.errors.is_empty() {
             StatusCode::OK
@@ -472,7 +507,9 @@ pub async fn preview(
                 .valid
                 .iter()
                 .take(20)
-                .map(|r| PreviewRow {
+                .zip(repeats)
+                .map(|(r, repeats)| PreviewRow {
+                    repeats,
                     line: r.line,
                     title: r.title.clone(),
                     name: r.name.clone(),

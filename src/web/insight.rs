@@ -375,7 +375,7 @@ async fn compute_stats(
     Ok((from, to, choices, ids, rows, total))
 }
 
-const STAT_HEADERS: [&str; 11] = [
+const STAT_HEADERS: [&str; 12] = [
     "单位",
     "受理数",
     "办结数",
@@ -387,6 +387,7 @@ const STAT_HEADERS: [&str; 11] = [
     "退回数",
     "督办数",
     "重办数",
+    "重复件数",
 ];
 
 fn stat_cells(name: &str, f: &Figures) -> Vec<String> {
@@ -402,6 +403,7 @@ fn stat_cells(name: &str, f: &Figures) -> Vec<String> {
         f.returned.to_string(),
         f.supervised.to_string(),
         f.redone.to_string(),
+        f.repeats.to_string(),
     ]
 }
 

@@ -85,6 +85,8 @@ pub struct DupRow {
     pub title: String,
     pub posted: String,
     pub state: &'static str,
+    pub why: &'static str,
+    pub score: u8,
 }
 
 async fn register_page(
@@ -198,12 +200,14 @@ pub async fn create(ctx: Ctx, upload: CsrfUpload<RegisterForm>) -> Result<HttpRe
         RegisterOutcome::Duplicates(dups) => {
             let rows = dups
                 .into_iter()
-                .map(|d| DupRow {
-                    state: d.state().label(),
-                    id: d.id,
-                    ref_no: d.ref_no,
-                    title: d.title,
-                    posted: format_time(d.posted_at),
+                .map(|c| DupRow {
+                    state: c.msg.state().label(),
+                    id: c.msg.id,
+                    ref_no: c.msg.ref_no,
+                    title: c.msg.title,
+                    posted: format_time(c.msg.posted_at),
+                    why: c.why.label(),
+                    score: c.score,
                 })
                 .collect();
             let mut errors = FieldErrors::default();
@@ -559,6 +563,10 @@ pub struct ActionView {
     /// The action's ordinary form is shown (every action but a 补正, and 更正 before an
     /// element is chosen).
     pub plain_form: bool,
+    /// 标记重复件: earlier messages found (留言文号, how found), and what was typed.
+    pub candidates: Vec<(String, String)>,
+    pub original: String,
+    pub original_no: String,
 }
 
 #[derive(Template)]
@@ -572,6 +580,9 @@ struct ShowPage {
     elements: Vec<archive::Element>,
     /// 补正 / 更正 links beside the elements this user may correct.
     fixes: Vec<crate::web::correction::Fix>,
+    /// 重复件: the original this one repeats, and its repeats (id, 留言文号).
+    repeat_of: Option<(i32, String)>,
+    repeats: Vec<(i32, String)>,
     missing: Vec<&'static str>,
     /// 纸质档 status words and css: (words, "same" | "changed" | "never").
     paper: (String, &'static str),
@@ -631,6 +642,7 @@ fn text_label(a: Action) -> (&'static str, bool) {
         Action::NoReopen => ("不再重办的理由", true),
         Action::Report => ("呈报说明", false),
         Action::Archive => ("销号说明", false),
+        Action::MarkRepeat => ("说明", false),
         Action::Correct => ("补正理由", true),
         Action::Amend => ("更正内容", true),
     }
@@ -645,6 +657,11 @@ struct PageData {
     default_retention: String,
     return_marks: Vec<(i32, String)>,
     reference: std::sync::Arc<crate::reference::Reference>,
+    /// Earlier messages this one may repeat (looked up while it waits for 转办).
+    candidates: Vec<crate::messages::repeats::Candidate>,
+    /// 重复件: the original (id, 留言文号) this one repeats, and the repeats of this one.
+    repeat_of: Option<(i32, String)>,
+    repeats: Vec<(i32, String)>,
 }
 
 async fn load_page(ctx: &Ctx, id: i32) -> Result<PageData, AppError> {
@@ -661,6 +678,30 @@ async fn load_page(ctx: &Ctx, id: i32) -> Result<PageData, AppError> {
             default_retention: archive::settings(c)?.2,
             return_marks: crate::scoring::store::marks_of(c, id)?,
             reference: crate::reference::get(c, &state.cache)?,
+            candidates: if msg.state() == State::Registered && msg.owner_unit_id == unit {
+                let window = crate::messages::repeats::window_days(c)?;
+                crate::messages::repeats::find(
+                    c,
+                    &scope,
+                    &crate::messages::repeats::Probe {
+                        id: Some(msg.id),
+                        platform_ref: msg.platform_ref.as_deref(),
+                        name: &msg.complainant_name,
+                        contact: &msg.complainant_contact,
+                        title: &msg.title,
+                        appeal: &msg.appeal,
+                        posted_at: msg.posted_at,
+                    },
+                    window,
+                )?
+            } else {
+                Vec::new()
+            },
+            repeat_of: match msg.duplicate_of {
+                Some(o) => model::find_scoped(c, &scope, o)?.map(|o| (o.id, o.ref_no)),
+                None => None,
+            },
+            repeats: model::repeats_of(c, id)?,
             msg,
         })
     })
@@ -775,6 +816,27 @@ fn show_page(
                 report_ref_no: f.report_ref_no.clone(),
                 takes_files: service::takes_files(a),
                 takes_template: matches!(a, Action::Reply | Action::DraftReply),
+                candidates: if a == Action::MarkRepeat {
+                    data.candidates
+                        .iter()
+                        .map(|c| {
+                            (
+                                c.msg.ref_no.clone(),
+                                format!(
+                                    "{} {}（{}，相似度 {}%）",
+                                    c.msg.ref_no,
+                                    c.msg.title,
+                                    c.why.label(),
+                                    c.score
+                                ),
+                            )
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+                original: f.original.clone(),
+                original_no: f.original_no.clone(),
                 plain_form: match a {
                     Action::Correct => false,
                     Action::Amend => typed.as_ref().is_none_or(|f| f.field.trim().is_empty()),
@@ -922,6 +984,8 @@ fn show_page(
         state_css: state.as_str(),
         elements,
         fixes,
+        repeat_of: data.repeat_of.clone(),
+        repeats: data.repeats.clone(),
         missing: msg.missing_elements(),
         paper: {
             let content = archive::printed_content(msg, &names, &data.events, &data.files);

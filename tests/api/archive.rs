@@ -72,7 +72,7 @@ async fn the_archive_page_prints_everything_and_tracks_the_paper_copy() {
         html.contains(&format!("A001-WS·{year}-Y-520402-0001")),
         "档号: {html}"
     );
-    assert!(html.contains("138****5678") && !html.contains("13812345678"));
+    assert!(html.contains("****5678") && !crate::privacy::has_mobile(&html));
     for step in [
         "登记",
         "转办",

@@ -35,7 +35,7 @@ const USERS: [&str; 9] = [
     "center", "leader", "xixiu", "pingba", "zhujian", "renshe", "sysadmin", "secadmin", "auditor",
 ];
 
-const ACTIONS: [&str; 24] = [
+const ACTIONS: [&str; 25] = [
     "assign",
     "accept",
     "return",
@@ -58,6 +58,7 @@ const ACTIONS: [&str; 24] = [
     "no_reopen",
     "report",
     "archive",
+    "mark_repeat",
     "correct",
     "amend",
 ];
@@ -229,7 +230,7 @@ async fn every_role_every_page_and_action_own_and_other_units() {
         };
         assert_eq!(r.status(), want, "{user} print record");
     }
-    assert_eq!(checked, 9 * (16 + 24));
+    assert_eq!(checked, 9 * (16 + 25));
     assert_eq!(app.count("archive_prints"), 3);
 }
 

@@ -72,7 +72,9 @@ async fn acknowledged_writes_survive_sigkill() {
             for i in 0..10_000 {
                 let title = format!("崩溃测试{w}-{i}");
                 let name = format!("测{w}{i}");
-                let fields = crate::lifecycle::register_fields(&title, &name);
+                // A numbered series reads alike: confirmed as new, as a clerk would.
+                let mut fields = crate::lifecycle::register_fields(&title, &name);
+                fields.push(("confirm_duplicate", "1"));
                 let Ok(page) = b.client.get(b.url("/messages/new")).send().await else {
                     break;
                 };

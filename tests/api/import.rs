@@ -281,7 +281,7 @@ async fn an_export_round_trips_through_the_importer() {
     let r = center.get("/messages/export?format=csv").await;
     let csv = String::from_utf8(r.bytes().await.expect("csv").to_vec()).expect("utf-8");
     assert!(
-        csv.contains("138****5678") && !csv.contains("13812345678"),
+        csv.contains("****5678") && !crate::privacy::has_mobile(&csv),
         "contact masked"
     );
     assert!(csv.contains("转办时间") && csv.contains("审核人"));

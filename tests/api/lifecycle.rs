@@ -63,13 +63,16 @@ pub fn state(app: &TestApp, id: i32) -> String {
 
 /// The fields a clerk types at 登记; the 留言时间 is the one the form offers (now, on the
 /// app's clock), which `Browser::submit` and `Browser::fill` keep.
+/// Each 反映人 has a phone of their own (138xxxx5678), so that only the same person's
+/// messages are found as repeats by 联系方式.
 pub fn register_fields<'a>(title: &'a str, name: &'a str) -> Vec<(&'a str, &'a str)> {
+    let contact: &'static str = Box::leak(contact_of(name).into_boxed_str());
     vec![
         ("level", "市级"),
         ("source_platform", "市长信箱"),
         ("platform_ref", ""),
         ("complainant_name", name),
-        ("complainant_contact", "13812345678"),
+        ("complainant_contact", contact),
         ("title", title),
         (
             "appeal",
@@ -79,11 +82,29 @@ pub fn register_fields<'a>(title: &'a str, name: &'a str) -> Vec<(&'a str, &'a s
     ]
 }
 
-/// Register a message as `center`; returns its id.
+/// The phone of a test 反映人: `138`, four digits of the name, `5678`.
+pub fn contact_of(name: &str) -> String {
+    let h = name
+        .chars()
+        .fold(7u32, |h, c| h.wrapping_mul(31).wrapping_add(c as u32));
+    format!("138{:04}5678", h % 10000)
+}
+
+/// Register a message as `center`; returns its id. A possible repeat is confirmed as new,
+/// as a clerk does after reading the warning (the repeat tests look at the warning).
 pub async fn register(center: &Browser, title: &str, name: &str) -> i32 {
-    let r = center
+    let mut r = center
         .submit("/messages/new", "/messages", &register_fields(title, name))
         .await;
+    if r.status() == StatusCode::OK {
+        let page = r.text().await.unwrap_or_default();
+        assert!(page.contains("可能重复"), "register: {page}");
+        let mut confirmed = register_fields(title, name);
+        confirmed.push(("confirm_duplicate", "1"));
+        r = center
+            .submit("/messages/new", "/messages", &confirmed)
+            .await;
+    }
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "register");
     location(&r)
         .trim_start_matches("/messages/")
@@ -141,7 +162,7 @@ async fn the_whole_lifecycle_from_register_to_archive() {
     let (_, html) = center.page(&format!("/messages/{id}")).await;
     assert!(html.contains("安网留〔"), "ref no");
     assert!(html.contains("138****5678"), "contact masked");
-    assert!(!html.contains("13812345678"));
+    assert!(!crate::privacy::has_mobile(&html));
 
     let xixiu_unit = unit_id(&app, "安顺市西秀区");
     ok(
@@ -497,13 +518,10 @@ async fn concurrent_registrations_never_repeat_a_ref_no() {
         tasks.push(tokio::spawn(async move {
             let title = format!("并发登记测试{i}");
             let name = format!("网民{i}");
-            let r = b
-                .submit(
-                    "/messages/new",
-                    "/messages",
-                    &register_fields(&title, &name),
-                )
-                .await;
+            // A numbered series reads alike: confirmed as new, as a clerk would.
+            let mut fields = register_fields(&title, &name);
+            fields.push(("confirm_duplicate", "1"));
+            let r = b.submit("/messages/new", "/messages", &fields).await;
             r.status()
         }));
     }
@@ -903,4 +921,106 @@ async fn a_dissatisfied_message_is_reopened_or_the_decision_recorded_before_repo
     )
     .await;
     assert_eq!(state(&app, id), "reported");
+}
+
+#[tokio::test]
+async fn a_repeat_is_found_by_phone_or_text_and_joined_to_the_original() {
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    let original = register(&center, "松林村征地补偿款迟迟未到位", "王娜").await;
+    let original_no = app.ref_no(original);
+
+    // The same phone under another name, with another title: warned, with the link.
+    let phone = contact_of("王娜");
+    let mut fields = register_fields("再次反映征地款的事情", "王先生");
+    for f in fields.iter_mut() {
+        if f.0 == "complainant_contact" {
+            f.1 = &phone;
+        }
+    }
+    let r = center.submit("/messages/new", "/messages", &fields).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let warning = r.text().await.expect("page");
+    assert!(
+        warning.contains("可能重复") && warning.contains("同一联系方式"),
+        "{warning}"
+    );
+    assert!(warning.contains(&format!("/messages/{original}\">{original_no}</a>")));
+    assert_eq!(app.count("messages"), 1, "nothing registered yet");
+    // Very similar text from anyone else is found too.
+    let r = center
+        .submit(
+            "/messages/new",
+            "/messages",
+            &register_fields("关于松林村征地补偿款迟迟未到位的问题", "赵六"),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.expect("page").contains("内容高度相似"));
+
+    // Registered anyway, then 标记重复件 — refused while the original is not assigned.
+    fields.push(("confirm_duplicate", "1"));
+    let r = center.submit("/messages/new", "/messages", &fields).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let repeat: i32 = location(&r)
+        .trim_start_matches("/messages/")
+        .parse()
+        .expect("id");
+    let page = format!("/messages/{repeat}");
+    let (_, html) = center.page(&page).await;
+    assert!(html.contains(&format!("name=\"original\" value=\"{original_no}\"")));
+    let r = act(&center, repeat, "mark_repeat", &[("original", "")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r
+        .text()
+        .await
+        .expect("page")
+        .contains("请选择或填写原件的留言文号"));
+    let r = act(
+        &center,
+        repeat,
+        "mark_repeat",
+        &[("original", &original_no)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.expect("page").contains("尚未转办"));
+    let xixiu = unit_id(&app, "安顺市西秀区");
+    ok(&center, original, "assign", &[("unit_id", &xixiu)]).await;
+    ok(
+        &center,
+        repeat,
+        "mark_repeat",
+        &[("original", &original_no)],
+    )
+    .await;
+    assert_eq!(state(&app, repeat), "closed");
+
+    // Both messages say so, with links; the statistics count it for the handling unit.
+    let (_, html) = center.page(&page).await;
+    assert!(html.contains(&format!(
+        "重复件：本件与 <a href=\"/messages/{original}\">{original_no}</a>"
+    )));
+    assert!(html.contains("已并入该件办理，答复见该件"));
+    let (_, html) = center.page(&format!("/messages/{original}")).await;
+    assert!(html.contains("本件有重复件 1 件"));
+    assert!(html.contains(&format!("/messages/{repeat}\"")));
+    let day = app.today();
+    let r = center
+        .get(&format!(
+            "/stats?from={}&to={day}&format=csv",
+            day - chrono::Duration::days(1)
+        ))
+        .await;
+    let csv = String::from_utf8_lossy(&r.bytes().await.expect("csv")).to_string();
+    let header = csv.lines().next().unwrap_or_default().to_string();
+    assert!(header.ends_with("重复件数"), "{header}");
+    let row = csv
+        .lines()
+        .find(|l| l.starts_with("安顺市西秀区,"))
+        .unwrap_or_else(|| panic!("{csv}"));
+    assert!(
+        row.starts_with("安顺市西秀区,2,") && row.ends_with(",1"),
+        "{row}"
+    );
 }
