@@ -7,5 +7,6 @@ pub mod correction;
 pub mod deadline;
 pub mod lifecycle;
 pub mod model;
+pub mod notice;
 pub mod repeats;
 pub mod service;

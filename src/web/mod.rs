@@ -239,6 +239,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/settings/holidays", web::get().to(settings::holidays))
         .route("/settings/holidays", web::post().to(settings::holiday_put))
         .route(
+            "/settings/holidays/paste",
+            web::post().to(settings::holiday_paste),
+        )
+        .route(
             "/settings/holidays/{day}/delete",
             web::post().to(settings::holiday_delete),
         )

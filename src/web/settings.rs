@@ -221,6 +221,8 @@ struct HolidaysPage {
     years: Vec<i32>,
     rows: Vec<Holiday>,
     form: HolidayForm,
+    /// The paste-the-notice form, for this year.
+    paste: PasteForm,
     errors: FieldErrors,
 }
 
@@ -270,6 +272,10 @@ async fn holidays_page(
             years,
             rows,
             form,
+            paste: PasteForm {
+                year: year.to_string(),
+                ..Default::default()
+            },
             errors,
         },
     )
@@ -342,6 +348,128 @@ pub async fn holiday_put(
         "/settings/holidays?year={}",
         day.year()
     )))
+}
+
+#[derive(Deserialize, Default, Clone)]
+pub struct PasteForm {
+    #[serde(default)]
+    year: String,
+    #[serde(default)]
+    text: String,
+    /// "1" once the preview has been seen.
+    #[serde(default)]
+    confirm: String,
+}
+
+/// One day of a pasted notice as previewed: what it sets and what it replaces.
+pub struct PasteDay {
+    pub day: NaiveDate,
+    pub weekday: &'static str,
+    pub name: String,
+    pub is_off: bool,
+    /// The setting it replaces, if any ("春节 放假").
+    pub replaces: String,
+}
+
+#[derive(Template)]
+#[template(path = "settings/holidays_paste.html")]
+struct PastePage {
+    layout: Layout,
+    paste: PasteForm,
+    days: Vec<PasteDay>,
+    problems: Vec<String>,
+    errors: FieldErrors,
+}
+
+/// Paste the 国务院办公厅 notice for a year: first a preview of every day it sets, then,
+/// confirmed, all of them in one transaction.
+pub async fn holiday_paste(
+    ctx: Ctx,
+    CsrfForm(form): CsrfForm<PasteForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(KEEPERS)?;
+    let year = form
+        .year
+        .trim()
+        .parse::<i32>()
+        .ok()
+        .filter(|y| (2000..=2100).contains(y));
+    let parsed = year.map(|y| crate::messages::notice::parse(y, &form.text));
+    let days = match parsed {
+        Some(Ok(days)) => days,
+        other => {
+            let mut errors = FieldErrors::default();
+            let problems = match other {
+                Some(Err(p)) => p,
+                _ => {
+                    errors.add("year", "请填写年度，如 2027。");
+                    Vec::new()
+                }
+            };
+            if !problems.is_empty() {
+                errors.add("text", "通知中有内容无法识别，见下方说明。");
+            }
+            return render_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &PastePage {
+                    layout: layout(&ctx, "粘贴放假通知"),
+                    paste: form,
+                    days: Vec::new(),
+                    problems,
+                    errors,
+                },
+            );
+        }
+    };
+    let year = year.unwrap_or_default();
+    if form.confirm != "1" {
+        let existing = db::run(ctx.pool(), move |c| {
+            Ok::<_, AppError>(config::holidays_of_year(c, year)?)
+        })
+        .await?;
+        let days = days
+            .into_iter()
+            .map(|(day, name, is_off)| PasteDay {
+                weekday: crate::clock::weekday_cn(day),
+                replaces: existing
+                    .iter()
+                    .find(|h| h.day == day)
+                    .map(|h| format!("{} {}", h.name, if h.is_off { "放假" } else { "调休上班" }))
+                    .unwrap_or_default(),
+                day,
+                name,
+                is_off,
+            })
+            .collect();
+        return render_status(
+            StatusCode::OK,
+            &PastePage {
+                layout: layout(&ctx, "粘贴放假通知"),
+                paste: form,
+                days,
+                problems: Vec::new(),
+                errors: FieldErrors::default(),
+            },
+        );
+    }
+    let n = days.len();
+    change(
+        &ctx,
+        format!("节假日：按放假通知设置 {year} 年 {n} 天"),
+        move |c| {
+            for (day, name, is_off) in &days {
+                config::put_holiday(c, *day, name, *is_off)?;
+            }
+            Ok(Ok(()))
+        },
+    )
+    .await?
+    .ok();
+    ctx.flash(
+        "ok",
+        &format!("已按放假通知设置 {year} 年 {n} 天（放假和调休上班）。此后计算的期限按新日历；已确定的到期时间不变。"),
+    );
+    Ok(see_other(&format!("/settings/holidays?year={year}")))
 }
 
 pub async fn holiday_delete(

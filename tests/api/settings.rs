@@ -289,3 +289,82 @@ async fn a_missing_holiday_calendar_is_announced_and_marked() {
     let (_, page) = xixiu.page(&format!("/messages/{id}")).await;
     assert!(!page.contains("节假日未设置"));
 }
+
+#[tokio::test]
+async fn a_years_holidays_are_set_from_the_pasted_notice_after_a_preview() {
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    let page = "/settings/holidays?year=2029";
+    let before = app.count("holidays");
+    // Written in the notice's style for a year without a published calendar.
+    let notice = "一、元旦：1月1日（周一）放假，共1天。\n\
+                  二、春节：2月12日（周一）至18日（周日）放假调休，共7天。2月10日（周六）、2月24日（周六）上班。\n\
+                  各地区要妥善安排好值班工作。";
+    let r = center
+        .submit(
+            page,
+            "/settings/holidays/paste",
+            &[("year", "2029"), ("text", notice)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let preview = r.text().await.expect("preview");
+    assert!(preview.contains("将设置以下 10 天"), "{preview}");
+    assert!(preview.contains("2029-02-10") && preview.contains("调休上班"));
+    assert_eq!(
+        app.count("holidays"),
+        before,
+        "nothing saved before the confirmation"
+    );
+    // The preview's own form saves them, all at once.
+    let forms = crate::page::forms("/settings/holidays/paste", &preview);
+    let confirm = forms
+        .iter()
+        .find(|f| f.fields.iter().any(|(k, v)| k == "confirm" && v == "1"))
+        .expect("the confirmation form");
+    let mut fields = crate::page::complete(Some(confirm), &[]);
+    fields.push((
+        "csrf_token".to_string(),
+        crate::helpers::csrf_of(&preview).expect("token"),
+    ));
+    let r = center
+        .post_raw(&confirm.action, &crate::helpers::pairs(&fields))
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count("holidays"), before + 10);
+    assert_eq!(
+        app.count("holidays WHERE day = '2029-02-24' AND is_off = false"),
+        1
+    );
+    // An unreadable notice saves nothing and says which line.
+    let r = center
+        .submit(
+            page,
+            "/settings/holidays/paste",
+            &[("year", "2029"), ("text", "春节：2月30日放假。")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = r.text().await.expect("page");
+    assert!(body.contains("日期无法识别") && body.contains("春节：2月30日放假。"));
+    assert_eq!(app.count("holidays"), before + 10);
+    // Only the centre may.
+    let xixiu = app.login_as("xixiu").await;
+    let (_, home) = xixiu.page("/").await;
+    let r = xixiu
+        .post_raw(
+            "/settings/holidays/paste",
+            &[
+                (
+                    "csrf_token",
+                    &crate::helpers::csrf_of(&home).expect("token"),
+                ),
+                ("year", "2029"),
+                ("text", notice),
+                ("confirm", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.count("holidays"), before + 10);
+}
