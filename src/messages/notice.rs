@@ -88,8 +88,50 @@ fn name_of(paragraph: &str) -> Option<String> {
     (!name.is_empty() && name.chars().count() <= 20).then_some(name)
 }
 
-/// The days the notice sets for `year`, in date order, or the lines it could not read.
+/// A calendar as JSON, the shape the shipped calendars use:
+/// `[{"date": "2027-01-01", "name": "元旦", "is_off_day": true}, …]`.
+#[derive(serde::Deserialize)]
+struct JsonDay {
+    date: NaiveDate,
+    name: String,
+    is_off_day: bool,
+}
+
+fn parse_json(year: i32, text: &str) -> Result<Vec<Day>, Vec<String>> {
+    let list: Vec<JsonDay> = serde_json::from_str(text).map_err(|e| {
+        vec![format!(
+            "JSON 格式有误（第 {} 行第 {} 列）：应为 [{{\"date\": \"{year}-01-01\", \"name\": \"元旦\", \"is_off_day\": true}}, …]。",
+            e.line(),
+            e.column()
+        )]
+    })?;
+    let mut problems = Vec::new();
+    let mut days = Vec::new();
+    for d in list {
+        let name = d.name.trim().to_string();
+        if chrono::Datelike::year(&d.date) != year {
+            problems.push(format!("{}：不在 {year} 年。", d.date));
+        } else if name.is_empty() || name.chars().count() > 20 {
+            problems.push(format!("{}：名称应为 1–20 个字。", d.date));
+        } else {
+            days.push((d.date, name, d.is_off_day));
+        }
+    }
+    days.sort_by_key(|(d, _, _)| *d);
+    days.dedup_by_key(|(d, _, _)| *d);
+    match (problems.is_empty(), days.is_empty()) {
+        (true, false) => Ok(days),
+        (true, true) => Err(vec!["JSON 中没有日期。".to_string()]),
+        _ => Err(problems),
+    }
+}
+
+/// The days the notice (or a JSON calendar) sets for `year`, in date order, or the lines
+/// it could not read.
 pub fn parse(year: i32, text: &str) -> Result<Vec<Day>, Vec<String>> {
+    if text.trim_start().starts_with('[') {
+        return parse_json(year, text);
+    }
     let mut days: Vec<Day> = Vec::new();
     let mut problems = Vec::new();
     for paragraph in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
@@ -202,6 +244,17 @@ mod tests {
         assert_eq!(off("2027-04-25"), Some(("劳动节", false)));
         assert_eq!(off("2027-05-08"), Some(("劳动节", false)));
         assert_eq!(days.len(), 3 + 9 + 1 + 5 + 2);
+    }
+
+    #[test]
+    fn a_json_calendar_is_read_too() {
+        let json = r#"[{"date": "2027-02-20", "name": "春节", "is_off_day": false},
+                       {"date": "2027-01-01", "name": "元旦", "is_off_day": true}]"#;
+        let days = parse(2027, json).expect("json");
+        assert_eq!(days[0], (d("2027-01-01"), "元旦".to_string(), true));
+        assert!(!days[1].2, "调休上班");
+        assert!(parse(2028, json).is_err(), "another year's days");
+        assert!(parse(2027, "[{\"date\": 1}]").is_err());
     }
 
     #[test]
