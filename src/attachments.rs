@@ -70,6 +70,17 @@ const CSV: Kind = Kind {
     mime: "text/csv",
 };
 
+const JSON: Kind = Kind {
+    label: "JSON",
+    mime: "application/json",
+};
+
+/// Decide whether an upload is a holiday calendar: a `.json` text file (no NUL bytes).
+pub fn sniff_calendar(file_name: &str, head: &[u8]) -> Option<Kind> {
+    let is_json = file_name.to_ascii_lowercase().ends_with(".json");
+    (is_json && !head.contains(&0)).then_some(JSON)
+}
+
 /// Decide whether an upload is a spreadsheet to import: an XLSX (by content) or a CSV
 /// (by name, and text without NUL bytes).
 pub fn sniff_table(file_name: &str, head: &[u8], tail: &[u8]) -> Option<Kind> {

@@ -385,9 +385,55 @@ struct PastePage {
 /// confirmed, all of them in one transaction.
 pub async fn holiday_paste(
     ctx: Ctx,
-    CsrfForm(form): CsrfForm<PasteForm>,
+    upload: crate::web::upload::CsrfUpload<PasteForm, crate::web::upload::Calendars>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require(KEEPERS)?;
+    let crate::web::upload::CsrfUpload {
+        mut form,
+        files,
+        file_errors,
+        ..
+    } = upload;
+    // An uploaded JSON calendar stands for the pasted text (and is carried as text into
+    // the preview's confirmation).
+    if let Some(f) = files.first() {
+        let path = f.tmp.clone();
+        let bytes = web::block(move || std::fs::read(path))
+            .await
+            .map_err(AppError::internal)?
+            .map_err(AppError::internal)?;
+        match crate::import::decode(&bytes) {
+            Ok(text) => form.text = text,
+            Err(why) => {
+                let mut errors = FieldErrors::default();
+                errors.add("file", &why);
+                return render_status(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &PastePage {
+                        layout: layout(&ctx, "粘贴放假通知"),
+                        paste: form,
+                        days: Vec::new(),
+                        problems: Vec::new(),
+                        errors,
+                    },
+                );
+            }
+        }
+    }
+    if let Some(why) = file_errors.first() {
+        let mut errors = FieldErrors::default();
+        errors.add("file", why);
+        return render_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &PastePage {
+                layout: layout(&ctx, "粘贴放假通知"),
+                paste: form,
+                days: Vec::new(),
+                problems: Vec::new(),
+                errors,
+            },
+        );
+    }
     let year = form
         .year
         .trim()

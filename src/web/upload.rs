@@ -50,6 +50,16 @@ impl Policy for Spreadsheets {
     }
 }
 
+/// A holiday calendar as JSON.
+pub struct Calendars;
+
+impl Policy for Calendars {
+    const ALLOWED: &'static str = "JSON（.json）";
+    fn accept(name: &str, head: &[u8], _tail: &[u8]) -> Option<attachments::Kind> {
+        attachments::sniff_calendar(name, head)
+    }
+}
+
 /// A CSRF-checked form with its files. `file_errors` lists files that were refused
 /// (too large, wrong type); they left nothing on disk.
 pub struct CsrfUpload<T, P: Policy = Documents> {

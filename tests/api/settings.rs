@@ -348,6 +348,33 @@ async fn a_years_holidays_are_set_from_the_pasted_notice_after_a_preview() {
     let body = r.text().await.expect("page");
     assert!(body.contains("日期无法识别") && body.contains("春节：2月30日放假。"));
     assert_eq!(app.count("holidays"), before + 10);
+    // A JSON calendar file goes the same way: previewed first.
+    let (_, html) = center.page(page).await;
+    let r = center
+        .post_multipart(
+            "/settings/holidays/paste",
+            &[
+                (
+                    "csrf_token",
+                    &crate::helpers::csrf_of(&html).expect("token"),
+                ),
+                ("year", "2029"),
+                ("text", ""),
+            ],
+            &[(
+                "file",
+                "2029.json",
+                r#"[{"date": "2029-10-01", "name": "国庆节", "is_off_day": true}]"#.as_bytes(),
+            )],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let preview = r.text().await.expect("preview");
+    assert!(
+        preview.contains("将设置以下 1 天") && preview.contains("国庆节"),
+        "{preview}"
+    );
+    assert_eq!(app.count("holidays"), before + 10);
     // Only the centre may.
     let xixiu = app.login_as("xixiu").await;
     let (_, home) = xixiu.page("/").await;
