@@ -22,15 +22,9 @@ use crate::web::ctx::{format_time, Ctx, Layout};
 use crate::web::extract::Query;
 use crate::web::{render, render_status, see_other};
 
-const ADMIN: &[Role] = &[Role::SysAdmin];
+use crate::web::Choice;
 
-/// A `<select>` option.
-#[derive(Clone)]
-pub struct Choice {
-    pub value: String,
-    pub label: String,
-    pub disabled: bool,
-}
+const ADMIN: &[Role] = &[Role::SysAdmin];
 
 fn kind_choices() -> Vec<Choice> {
     ALL_UNIT_KINDS

@@ -943,15 +943,10 @@ pub async fn package(
         Ok((bytes, format!("档案移交包-{}-{}.zip", unit.short_name, p.period)))
     })
     .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((actix_web::http::header::CONTENT_TYPE, "application/zip"))
-        .insert_header((
-            actix_web::http::header::CONTENT_DISPOSITION,
-            format!(
-                "attachment; filename=\"archive-package.zip\"; filename*=UTF-8''{}",
-                crate::web::periods::utf8_percent(&name)
-            ),
-        ))
-        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .body(bytes))
+    Ok(crate::web::download(
+        "archive-package.zip",
+        &name,
+        "application/zip",
+        bytes,
+    ))
 }

@@ -135,7 +135,7 @@ pub async fn export(ctx: Ctx, filter: Query<AuditFilter>) -> Result<HttpResponse
             ]
         })
         .collect();
-    crate::web::insight::csv_response(
+    crate::web::sheet::csv_response(
         "审计日志.csv",
         &[
             "封存序号",

@@ -7,7 +7,7 @@ use crate::messages::lifecycle::{Action, Standing};
 use crate::messages::model::Message;
 use crate::messages::service::ActForm;
 use crate::reference::Reference;
-use crate::web::admin::Choice;
+use crate::web::Choice;
 
 /// The form of one correction action.
 pub struct CorrectView {

@@ -209,7 +209,7 @@ impl Ctx {
         (!fresh).then(|| {
             crate::web::see_other(&format!(
                 "/account/confirm?next={}",
-                crate::web::periods::utf8_percent(&self.uri)
+                crate::web::utf8_percent(&self.uri)
             ))
         })
     }

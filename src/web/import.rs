@@ -19,9 +19,9 @@ use crate::messages::config;
 use crate::messages::lifecycle::State;
 use crate::messages::service::Acting;
 use crate::units::{self, Unit};
-use crate::web::admin::Choice;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::upload::{CsrfUpload, Spreadsheets};
+use crate::web::Choice;
 use crate::web::{render_status, see_other};
 
 const IMPORTERS: &[Role] = &[Role::CityOperator, Role::CountyOperator];
@@ -647,7 +647,7 @@ pub async fn commit(
     );
     Ok(see_other(&format!(
         "/messages?platform={}",
-        crate::web::periods::utf8_percent(&form.platform)
+        crate::web::utf8_percent(&form.platform)
     )))
 }
 

@@ -23,11 +23,11 @@ use crate::messages::service::{
     FOLLOWUP_METHODS, SATISFACTION,
 };
 use crate::units::Unit;
-use crate::web::admin::Choice;
 use crate::web::ctx::{format_time, Ctx, Layout};
 use crate::web::extract::Query;
-use crate::web::insight::Sheet;
+use crate::web::sheet::Sheet;
 use crate::web::upload::CsrfUpload;
+use crate::web::Choice;
 use crate::web::{render, render_status, see_other};
 
 const REGISTRARS: &[Role] = &[Role::CityOperator, Role::CountyOperator];
@@ -1458,16 +1458,12 @@ pub async fn attachment(ctx: Ctx, path: web::Path<i32>) -> Result<HttpResponse, 
             }
         })
         .collect();
-    let encoded = crate::web::periods::utf8_percent(&file.original_name);
-    Ok(HttpResponse::Ok()
-        .insert_header((actix_web::http::header::CONTENT_TYPE, file.content_type))
-        .insert_header((
-            actix_web::http::header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"),
-        ))
-        .insert_header((actix_web::http::header::CACHE_CONTROL, "private, no-store"))
-        .insert_header(("X-Content-Type-Options", "nosniff"))
-        .body(body))
+    Ok(crate::web::download(
+        &ascii,
+        &file.original_name,
+        &file.content_type,
+        body,
+    ))
 }
 
 // ---------- 批量呈报 / 批量销号 ----------

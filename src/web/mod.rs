@@ -18,6 +18,7 @@ pub mod periods;
 pub mod scores;
 pub mod security;
 pub mod settings;
+pub mod sheet;
 pub mod upload;
 
 use actix_web::http::{header, StatusCode};
@@ -50,6 +51,44 @@ pub fn render_status<T: Template>(status: StatusCode, page: &T) -> Result<HttpRe
         .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(page.render()?))
+}
+
+/// A `<select>` option (or a radio button of a choice).
+#[derive(Clone)]
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub disabled: bool,
+}
+
+/// Percent-encode UTF-8 for a URL's query or a `filename*` parameter.
+pub fn utf8_percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// A file download: `name` (UTF-8) with an ASCII `fallback` for old clients, never
+/// cached (downloads may hold personal data) and never sniffed as another type.
+pub fn download(fallback: &str, name: &str, mime: &str, body: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, mime))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!(
+                "attachment; filename=\"{fallback}\"; filename*=UTF-8''{}",
+                utf8_percent(name)
+            ),
+        ))
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .body(body)
 }
 
 /// Redirect after a successful POST (303: the browser follows with GET).

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use chrono::Datelike;
@@ -582,25 +582,12 @@ pub async fn catalogue(
     .await?;
     if q.format == "xlsx" {
         let bytes = catalogue_xlsx(&p, &unit, &rows)?;
-        return Ok(HttpResponse::Ok()
-            .insert_header((
-                header::CONTENT_TYPE,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            ))
-            .insert_header((
-                header::CONTENT_DISPOSITION,
-                format!(
-                    "attachment; filename=\"catalogue-{}-{}.xlsx\"; filename*=UTF-8''{}",
-                    p.period,
-                    unit.id,
-                    utf8_percent(&format!(
-                        "归档文件目录-{}-{}.xlsx",
-                        unit.short_name, p.period
-                    ))
-                ),
-            ))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .body(bytes));
+        return Ok(crate::web::download(
+            &format!("catalogue-{}-{}.xlsx", p.period, unit.id),
+            &format!("归档文件目录-{}-{}.xlsx", unit.short_name, p.period),
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            bytes,
+        ));
     }
     render(&CataloguePage {
         layout: ctx
@@ -612,19 +599,6 @@ pub async fn catalogue(
         unit,
         rows,
     })
-}
-
-/// Percent-encode for a `filename*` parameter.
-pub fn utf8_percent(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 fn catalogue_xlsx(p: &Period, unit: &Unit, rows: &[CatalogueRow]) -> Result<Vec<u8>, AppError> {

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use chrono::{Datelike, NaiveDate};
@@ -283,20 +283,12 @@ pub async fn export(ctx: Ctx, q: Query<YearQuery>) -> Result<HttpResponse, AppEr
     }
     ws.set_column_width(1, 28).map_err(x)?;
     let bytes = wb.save_to_buffer().map_err(x)?;
-    Ok(HttpResponse::Ok()
-        .insert_header((
-            header::CONTENT_TYPE,
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        ))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!(
-                "attachment; filename=\"scores-{year}.xlsx\"; filename*=UTF-8''{}",
-                crate::web::periods::utf8_percent(&format!("量化积分考评-{year}.xlsx"))
-            ),
-        ))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(bytes))
+    Ok(crate::web::download(
+        &format!("scores-{year}.xlsx"),
+        &format!("量化积分考评-{year}.xlsx"),
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        bytes,
+    ))
 }
 
 // ---------- one unit ----------
@@ -882,17 +874,12 @@ pub async fn evidence(ctx: Ctx, path: web::Path<i32>) -> Result<HttpResponse, Ap
         .await
         .map_err(AppError::internal)?
         .map_err(AppError::internal)?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "application/octet-stream"))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!(
-                "attachment; filename=\"evidence\"; filename*=UTF-8''{}",
-                crate::web::periods::utf8_percent(&name)
-            ),
-        ))
-        .insert_header((header::CACHE_CONTROL, "private, no-store"))
-        .body(body))
+    Ok(crate::web::download(
+        "evidence",
+        &name,
+        "application/octet-stream",
+        body,
+    ))
 }
 
 // ---------- 定稿 ----------

@@ -17,9 +17,9 @@ use crate::db::{self, DbConn};
 use crate::error::AppError;
 use crate::forms::FieldErrors;
 use crate::messages::config::{self, Holiday, OptionRow, ReplyTemplate, Rule};
-use crate::web::admin::Choice;
 use crate::web::ctx::{format_time, Ctx, Layout};
 use crate::web::extract::Query;
+use crate::web::Choice;
 use crate::web::{render_status, see_other};
 
 const KEEPERS: &[Role] = &[Role::CityOperator];

@@ -217,7 +217,7 @@ async fn the_real_platform_exports_import_correctly() {
     let (_, list) = center
         .page(&format!(
             "/messages?q={}",
-            liuyan::web::periods::utf8_percent("景蓉华苑")
+            liuyan::web::utf8_percent("景蓉华苑")
         ))
         .await;
     assert!(list.contains("A2区<mark>景蓉华苑</mark>物业管理有问题"));

@@ -32,10 +32,7 @@ async fn the_full_contact_is_shown_only_on_request_and_audited() {
     for path in [
         page.clone(),
         "/messages".to_string(),
-        format!(
-            "/messages?q={}",
-            liuyan::web::periods::utf8_percent("个人信息")
-        ),
+        format!("/messages?q={}", liuyan::web::utf8_percent("个人信息")),
         format!("/messages/{id}/archive"),
         "/messages/export?format=csv".to_string(),
         "/".to_string(),
@@ -110,7 +107,7 @@ async fn exports_with_personal_data_ask_for_the_password_again() {
         confirm,
         format!(
             "/account/confirm?next={}",
-            liuyan::web::periods::utf8_percent(export)
+            liuyan::web::utf8_percent(export)
         )
     );
     let (status, page) = center.page(&confirm).await;

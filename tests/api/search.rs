@@ -26,7 +26,7 @@ fn total(html: &str) -> i64 {
 }
 
 async fn found(b: &Browser, q: &str) -> (i64, String) {
-    let url = format!("/messages?q={}", liuyan::web::periods::utf8_percent(q));
+    let url = format!("/messages?q={}", liuyan::web::utf8_percent(q));
     let (status, html) = b.page(&url).await;
     assert_eq!(status, StatusCode::OK, "{q}");
     (total(&html), html)
@@ -108,7 +108,7 @@ async fn two_and_three_character_words_replies_names_and_scope() {
         "'; DROP TABLE messages; --",
         "%_%",
     ] {
-        let url = format!("/messages?q={}", liuyan::web::periods::utf8_percent(q));
+        let url = format!("/messages?q={}", liuyan::web::utf8_percent(q));
         assert_eq!(center.page(&url).await.0, StatusCode::OK, "{q}");
     }
     assert_eq!(
@@ -126,7 +126,7 @@ async fn two_and_three_character_words_replies_names_and_scope() {
     let (_, html) = center
         .page(&format!(
             "/messages?q={}&state=replied",
-            liuyan::web::periods::utf8_percent("物业")
+            liuyan::web::utf8_percent("物业")
         ))
         .await;
     assert_eq!(total(&html), 1);

@@ -66,7 +66,7 @@ async fn payloads_are_escaped_everywhere() {
     let pages = [
         format!("/messages/{id}"),
         "/messages".to_string(),
-        format!("/messages?q={}", liuyan::web::periods::utf8_percent("标题")),
+        format!("/messages?q={}", liuyan::web::utf8_percent("标题")),
         format!("/messages/{id}/archive"),
         "/dashboard".to_string(),
         "/".to_string(),
