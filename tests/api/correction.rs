@@ -73,7 +73,7 @@ async fn an_imported_message_without_contact_is_completed_and_archived() {
     let center = app.login_as("center").await;
     let xixiu = unit_id(&app, "安顺市西秀区");
     let csv = "留言编号,留言用户,留言主题,留言时间,留言详情,答复意见,答复时间\n\
-               D300256,A0001,小区门口路灯不亮,2026-10-01 08:00:00,小区门口路灯坏了一个月,已安排维修，路灯已恢复。,2026-10-09 10:00:00\n";
+               D300256,A0001,小区门口路灯不亮,2025-10-01 08:00:00,小区门口路灯坏了一个月,已安排维修，路灯已恢复。,2025-10-09 10:00:00\n";
     let (status, preview, fields) = crate::import::upload_and_preview(
         &center,
         "export.csv",
