@@ -122,10 +122,7 @@ pub fn decode(bytes: &[u8]) -> Result<String, String> {
     encoding_rs::GB18030
         .decode_without_bom_handling_and_without_replacement(bytes)
         .map(|t| t.into_owned())
-        .ok_or_else(|| {
-            "无法识别 CSV 文件的编码（支持 UTF-8 和 GB18030/GBK）。请在 Excel 中“另存为”→“CSV UTF-8（逗号分隔）”后重新上传。"
-                .to_string()
-        })
+        .ok_or_else(|| "无法识别文件的编码（支持 UTF-8、UTF-16 和 GB18030/GBK）。".to_string())
 }
 
 /// Read an XLSX workbook's first sheet.
@@ -165,7 +162,8 @@ pub fn read_xlsx(bytes: &[u8]) -> Result<Table, String> {
 
 /// Read a CSV (comma- or tab-separated) in any of the encodings `decode` knows.
 pub fn read_csv(bytes: &[u8]) -> Result<Table, String> {
-    let text = decode(bytes)?;
+    let text = decode(bytes)
+        .map_err(|why| format!("{why}请在 Excel 中“另存为”→“CSV UTF-8（逗号分隔）”后重新上传。"))?;
     // The separator the first lines use most (title lines above the table have none).
     let head: Vec<&str> = text.lines().take(10).collect();
     let count = |c: char| head.iter().map(|l| l.matches(c).count()).sum::<usize>();
@@ -405,8 +403,7 @@ fn parse_time_text(s: &str) -> Option<NaiveDateTime> {
         match c {
             '年' | '月' | '/' | '.' => t.push('-'),
             '日' | 'T' => t.push(' '),
-            '时' | '点' | '：' => t.push(':'),
-            '分' => t.push(':'),
+            '时' | '点' | '分' | '：' => t.push(':'),
             '秒' => {}
             c => t.push(c),
         }

@@ -1152,10 +1152,10 @@ fn act_in(
                             "old": correction::shown(&msg, field),
                             "new": correction::shown(&after, field),
                         });
+                        // "已补正反映人：张三 → 张叁。"
                         done = format!(
-                            "已{}“{}”：{}。",
+                            "已{}{}。",
                             action.label(),
-                            field.label(),
                             correction::describe(&detail).unwrap_or_default()
                         );
                         corrected = true;

@@ -703,9 +703,12 @@ pub async fn entry_add(
                 return Ok(Err(e));
             }
         };
-        let Some(unit) = all.iter().find(|u| u.id == v.unit_id).cloned() else {
-            return Ok(Err(e));
-        };
+        // `check` took the unit from `all`.
+        let unit = all
+            .iter()
+            .find(|u| u.id == v.unit_id)
+            .cloned()
+            .ok_or_else(|| AppError::internal("checked unit vanished"))?;
         let (item, points, reason) = (v.item.clone(), v.points, v.reason.clone());
         let mut placed = Vec::new();
         let result = db::write_tx(c, |c| {

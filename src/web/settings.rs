@@ -381,6 +381,25 @@ struct PastePage {
     errors: FieldErrors,
 }
 
+/// The paste page again with why nothing was saved (422).
+fn paste_refused(
+    ctx: &Ctx,
+    paste: PasteForm,
+    problems: Vec<String>,
+    errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    render_status(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &PastePage {
+            layout: layout(ctx, "粘贴放假通知"),
+            paste,
+            days: Vec::new(),
+            problems,
+            errors,
+        },
+    )
+}
+
 /// Paste the 国务院办公厅 notice for a year: first a preview of every day it sets, then,
 /// confirmed, all of them in one transaction.
 pub async fn holiday_paste(
@@ -396,6 +415,9 @@ pub async fn holiday_paste(
     } = upload;
     // An uploaded JSON calendar stands for the pasted text (and is carried as text into
     // the preview's confirmation).
+    if let Some(why) = file_errors.first() {
+        return paste_refused(&ctx, form, Vec::new(), one_error("file", why));
+    }
     if let Some(f) = files.first() {
         let path = f.tmp.clone();
         let bytes = web::block(move || std::fs::read(path))
@@ -404,70 +426,30 @@ pub async fn holiday_paste(
             .map_err(AppError::internal)?;
         match crate::import::decode(&bytes) {
             Ok(text) => form.text = text,
-            Err(why) => {
-                let mut errors = FieldErrors::default();
-                errors.add("file", &why);
-                return render_status(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    &PastePage {
-                        layout: layout(&ctx, "粘贴放假通知"),
-                        paste: form,
-                        days: Vec::new(),
-                        problems: Vec::new(),
-                        errors,
-                    },
-                );
-            }
+            Err(why) => return paste_refused(&ctx, form, Vec::new(), one_error("file", &why)),
         }
     }
-    if let Some(why) = file_errors.first() {
-        let mut errors = FieldErrors::default();
-        errors.add("file", why);
-        return render_status(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &PastePage {
-                layout: layout(&ctx, "粘贴放假通知"),
-                paste: form,
-                days: Vec::new(),
-                problems: Vec::new(),
-                errors,
-            },
-        );
-    }
-    let year = form
+    let Some(year) = form
         .year
         .trim()
         .parse::<i32>()
         .ok()
-        .filter(|y| (2000..=2100).contains(y));
-    let parsed = year.map(|y| crate::messages::notice::parse(y, &form.text));
-    let days = match parsed {
-        Some(Ok(days)) => days,
-        other => {
-            let mut errors = FieldErrors::default();
-            let problems = match other {
-                Some(Err(p)) => p,
-                _ => {
-                    errors.add("year", "请填写年度，如 2027。");
-                    Vec::new()
-                }
-            };
-            if !problems.is_empty() {
-                errors.add("text", "通知中有内容无法识别，见下方说明。");
-            }
-            return render_status(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &PastePage {
-                    layout: layout(&ctx, "粘贴放假通知"),
-                    paste: form,
-                    days: Vec::new(),
-                    problems,
-                    errors,
-                },
-            );
+        .filter(|y| (2000..=2100).contains(y))
+    else {
+        return paste_refused(
+            &ctx,
+            form,
+            Vec::new(),
+            one_error("year", "请填写年度，如 2027。"),
+        );
+    };
+    let days = match crate::messages::notice::parse(year, &form.text) {
+        Ok(days) => days,
+        Err(problems) => {
+            let errors = one_error("text", "通知中有内容无法识别，见下方说明。");
+            return paste_refused(&ctx, form, problems, errors);
         }
     };
-    let year = year.unwrap_or_default();
     if form.confirm != "1" {
         let existing = db::run(ctx.pool(), move |c| {
             Ok::<_, AppError>(config::holidays_of_year(c, year)?)

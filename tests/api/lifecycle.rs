@@ -1006,12 +1006,21 @@ async fn a_repeat_is_found_by_phone_or_text_and_joined_to_the_original() {
     assert!(html.contains("本件有重复件 1 件"));
     assert!(html.contains(&format!("/messages/{repeat}\"")));
     let day = app.today();
+    let from = (day - chrono::Duration::days(1)).to_string();
     let r = center
-        .get(&format!(
-            "/stats?from={}&to={day}&format=csv",
-            day - chrono::Duration::days(1)
-        ))
+        .submit_get(
+            "/stats",
+            "/stats",
+            &[("from", &from), ("to", &day.to_string())],
+        )
         .await;
+    let stats_page = r.text().await.expect("stats");
+    let csv_link = crate::page::links("/stats", &stats_page)
+        .into_iter()
+        .find(|l| l.contains("format=csv"))
+        .expect("the 下载 CSV link");
+    assert!(csv_link.contains(&from), "{csv_link}");
+    let r = center.get(&csv_link).await;
     let csv = String::from_utf8_lossy(&r.bytes().await.expect("csv")).to_string();
     let header = csv.lines().next().unwrap_or_default().to_string();
     assert!(header.ends_with("重复件数"), "{header}");

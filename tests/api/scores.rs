@@ -278,7 +278,14 @@ async fn a_year_of_work_scored_explained_finalised_and_frozen() {
         .contains("2026 年尚未结束，不能定稿"));
     assert_eq!(app.count("score_results"), 0);
     // A future day is not scored either: the board says as of today.
-    let (_, board) = center.page("/scores?year=2026&as_of=2026-12-31").await;
+    let r = center
+        .submit_get(
+            "/scores?year=2026",
+            "/scores",
+            &[("year", "2026"), ("as_of", "2026-12-31")],
+        )
+        .await;
+    let board = r.text().await.expect("board");
     assert!(board.contains("截至 2026-11-30 的实时得分"), "{board}");
 
     // In January: a confirmation page first, then frozen.
