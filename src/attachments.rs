@@ -283,7 +283,14 @@ pub fn place(
             fs::create_dir_all(dir).map_err(AppError::internal)?;
         }
         fs::rename(&f.tmp, &dest).map_err(AppError::internal)?;
-        placed.push(dest);
+        placed.push(dest.clone());
+        // 安全性: readable by the service account only.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&dest, fs::Permissions::from_mode(0o600))
+                .map_err(AppError::internal)?;
+        }
         diesel::insert_into(ad::attachments)
             .values((
                 a::message_id.eq(message_id),

@@ -79,7 +79,8 @@ pub fn record(
                 a::hash.eq(""),
             ))
             .execute(conn)?;
-        seal(conn).map(|_| ())
+        seal(conn)?;
+        crate::archive::ledger::seal_audit(conn)
     })
 }
 
@@ -190,6 +191,35 @@ pub struct AuditRow {
     pub hash: String,
 }
 
+/// Events that mean someone worked around the application: shown to the 安全管理员 and
+/// on the 完整性核验 page.
+pub const ALERTS: &[&str] = &["guard_missing", "tamper_found", "signing_key_new"];
+
+/// The latest alerts since `since`, newest first: (time, label, object, detail).
+pub fn alerts(
+    conn: &mut DbConn,
+    since: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<(String, String, String, String)>> {
+    let rows: Vec<AuditRow> = a::audit_log
+        .filter(a::event.eq_any(ALERTS))
+        .filter(a::at.ge(since))
+        .order(a::id.desc())
+        .limit(limit)
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                crate::clock::format_time(r.at),
+                event_label(&r.event).to_string(),
+                r.object,
+                r.detail,
+            )
+        })
+        .collect())
+}
+
 /// Filters of the audit list page.
 #[derive(Debug, Default, Clone, serde::Deserialize)]
 pub struct AuditFilter {
@@ -290,6 +320,12 @@ pub const EVENTS: &[(&str, &str)] = &[
     ("lifecycle", "留言办理"),
     ("restore", "恢复"),
     ("export", "导出留言"),
+    ("guard_missing", "数据库保护缺失"),
+    ("signing_key_new", "生成签名密钥"),
+    ("signing_key_rotate", "轮换签名密钥"),
+    ("signing_key_trust", "导入核验公钥"),
+    ("seal_backfill", "补签封印"),
+    ("tamper_found", "发现记录被改动"),
 ];
 
 pub fn event_label(event: &str) -> &str {

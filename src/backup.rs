@@ -120,6 +120,8 @@ fn pg_tool(name: &str) -> anyhow::Result<PathBuf> {
 
 /// Take a backup into a new directory under `to`; returns its path.
 pub fn backup(config: &Config, to: &Path) -> anyhow::Result<PathBuf> {
+    let (ring, _) = crate::archive::signing::Keyring::for_site(config)?;
+    let _ring = ring.enter();
     let stamp = crate::clock::to_china(db::now()).format("%Y%m%d-%H%M%S");
     let dir = to.join(format!("liuyan-{stamp}"));
     fs::create_dir_all(&dir).with_context(|| format!("无法创建备份目录 {}", dir.display()))?;
@@ -245,7 +247,12 @@ pub fn manifest(from: &Path) -> anyhow::Result<Manifest> {
     .context("manifest.json 格式错误")
 }
 
+/// Restore into an empty data location. The signing key is not in the backup: copy the
+/// original `signing.key` into the new data directory first, or the seals will not verify
+/// (a new key is made, and the report says which key signed them).
 pub fn restore(config: &Config, from: &Path) -> anyhow::Result<Report> {
+    let (ring, _) = crate::archive::signing::Keyring::for_site(config)?;
+    let _ring = ring.enter();
     let m = manifest(from)?;
     let mut report = Report::default();
     check_files(from, &m, &mut report);
@@ -355,13 +362,11 @@ fn verify_restored(config: &Config, m: &Manifest, report: &mut Report) -> anyhow
         }
     }
     report.rows = rows;
-    let (_, audit) = crate::audit::verify(&mut conn)?;
-    report
-        .problems
-        .extend(audit.into_iter().map(|p| format!("审计日志：{p}")));
     let store = Store::new(&config.data_dir);
+    let ring = crate::archive::signing::current().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let site = crate::archive::verify::Site::of(&store, &ring, config);
     let v =
-        crate::archive::verify::run(&mut conn, &store, None).map_err(|e| anyhow::anyhow!("{e}"))?;
+        crate::archive::verify::run(&mut conn, &site, None).map_err(|e| anyhow::anyhow!("{e}"))?;
     report.problems.extend(
         v.breaks
             .into_iter()

@@ -132,6 +132,61 @@ pub fn prepare(conn: &mut DbConn, demo: bool, demo_messages: bool) -> anyhow::Re
     result.map_err(|e| anyhow::anyhow!("初始化数据库失败：{e}"))
 }
 
+/// After `prepare`, with the site's key ring entered: the guards checked (and put back,
+/// or the start refused), a new key after a lost one recorded, messages written before
+/// seals existed sealed, and the anchor raised to the signed state.
+pub fn protect(
+    conn: &mut DbConn,
+    refuse: bool,
+    loaded: &crate::archive::signing::Loaded,
+    key_path: &std::path::Path,
+) -> anyhow::Result<()> {
+    use crate::archive::{guards, ledger, signing};
+    let gone = guards::watch(conn, refuse)?;
+    if refuse && !gone.is_empty() {
+        anyhow::bail!(
+            "数据库保护缺失：{}（LIUYAN_GUARDS=refuse，拒绝启动）",
+            gone.iter().map(|g| g.what).collect::<Vec<_>>().join("、")
+        );
+    }
+    if *loaded == signing::Loaded::Created {
+        let ring = signing::current()?;
+        if let Some(old) = ledger::other_key(conn, &ring.current().0)? {
+            tracing::error!(
+                file = %key_path.display(),
+                "签名密钥文件缺失：已生成新密钥；此前的签名须导入原公钥后才能核验"
+            );
+            crate::audit::record(
+                conn,
+                &Actor::system(),
+                "signing_key_new",
+                &key_path.display().to_string(),
+                crate::audit::FAILED,
+                &format!(
+                    "签名密钥文件缺失，已生成新密钥 {}；此前由密钥 {} 签署的封印在导入其公钥（liuyan keys trust）之前无法核验",
+                    ring.current().0,
+                    old
+                ),
+            )?;
+        }
+    }
+    let sealed = ledger::backfill(conn).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if sealed > 0 {
+        crate::audit::record(
+            conn,
+            &Actor::system(),
+            "seal_backfill",
+            "签名封印",
+            crate::audit::OK,
+            &format!("为此前登记的 {sealed} 条留言补签了封印"),
+        )?;
+    }
+    if let Some(s) = ledger::state(conn)? {
+        ledger::raise_anchor(&ledger::anchor_path(key_path), s.gseq)?;
+    }
+    Ok(())
+}
+
 fn unit_id(conn: &mut DbConn, name: &str) -> Result<i32, AppError> {
     units::find_by_name(conn, name)?
         .map(|u| u.id)

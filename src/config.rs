@@ -31,6 +31,11 @@ pub struct Config {
     pub max_upload_mb: u64,
     /// `LIUYAN_SECRET_KEY`: the key sealing TOTP secrets (else `secret.key` in the data dir).
     pub secret_key: Option<String>,
+    /// `LIUYAN_SIGNING_KEY_FILE`: the SM2 key ring (else `signing.key` in the data dir).
+    pub signing_key_file: Option<PathBuf>,
+    /// `LIUYAN_GUARDS=refuse`: refuse to start when a protective trigger or revoked
+    /// privilege is missing, instead of putting it back.
+    pub guards_refuse: bool,
     /// Login attempts per minute from one client address (0 = no limit), with a burst
     /// of a third of it.
     pub login_per_minute: u32,
@@ -95,6 +100,15 @@ impl Config {
             max_upload_mb: env_or("LIUYAN_MAX_UPLOAD_MB", 20)?,
             login_per_minute: env_or("LIUYAN_LOGIN_PER_MINUTE", 30)?,
             secret_key: std::env::var("LIUYAN_SECRET_KEY").ok(),
+            signing_key_file: std::env::var("LIUYAN_SIGNING_KEY_FILE")
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .map(PathBuf::from),
+            guards_refuse: match std::env::var("LIUYAN_GUARDS").as_deref().map(str::trim) {
+                Ok("refuse") => true,
+                Ok("restore") | Ok("") | Err(_) => false,
+                Ok(other) => bail!("LIUYAN_GUARDS 应为 restore 或 refuse，而不是“{other}”"),
+            },
             clock: crate::clock::Clock::system(),
         };
         c.validate()?;
@@ -119,8 +133,15 @@ impl Config {
             max_upload_mb: 20,
             login_per_minute: 0,
             secret_key: None,
+            signing_key_file: None,
+            guards_refuse: false,
             clock: crate::clock::Clock::system(),
         }
+    }
+
+    /// The SM2 key ring's file.
+    pub fn signing_key_path(&self) -> PathBuf {
+        crate::archive::signing::Keyring::path_for(self.signing_key_file.as_deref(), &self.data_dir)
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {

@@ -465,5 +465,7 @@ pub fn seed(conn: &mut DbConn, today: NaiveDate) -> Result<usize, AppError> {
             rc::last_seq.eq(seq_no),
         ))
         .execute(conn)?;
+    let ids: Vec<i32> = m::messages.select(m::id).order(m::id).load(conn)?;
+    crate::archive::ledger::seal_messages(conn, &ids)?;
     Ok(n)
 }

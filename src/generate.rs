@@ -169,6 +169,7 @@ pub fn generate(
     let mut bulk = crate::search::BulkIndex::start(conn)?;
     for chunk in days.chunks(5000) {
         db::write_tx(conn, |conn| {
+            let mut sealing = Vec::with_capacity(chunk.len());
             for &d in chunk {
                 let posted_day = start + Duration::days(d);
                 let reg_day = if cal.is_working_day(posted_day) {
@@ -438,8 +439,10 @@ pub fn generate(
                 }
                 let reply_text = reached(State::Replied).then_some(reply.as_str());
                 to_index.push((id, crate::search::body(title, body, reply_text, &name)));
+                sealing.push(id);
                 done += 1;
             }
+            crate::archive::ledger::seal_messages(conn, &sealing)?;
             // PostgreSQL: the search entries with their messages.
             if bulk.is_none() {
                 for (id, text) in to_index.drain(..) {
@@ -511,6 +514,7 @@ pub fn sample_db(n: usize) -> (tempfile::TempDir, DbConn, NaiveDate) {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = dir.path().join("t.db").to_string_lossy().to_string();
     let mut conn = crate::db::establish(&url).expect("open");
+    crate::archive::signing::Keyring::ephemeral().install();
     crate::bootstrap::prepare(&mut conn, true, false).expect("prepare");
     let today = NaiveDate::from_ymd_opt(2026, 11, 30).expect("date");
     let texts = texts(None).expect("texts");

@@ -703,6 +703,7 @@ pub fn commit(
         let year = chrono::Datelike::year(&to_china(now));
         // Reserve the numbers for the whole file at once: gap-free and one update.
         let first = reserve_seq(conn, owner.id, year, rows.len() as i32)?;
+        let mut imported = Vec::with_capacity(rows.len());
         for (i, r) in rows.iter().enumerate() {
             let ref_no = format_ref_no(&format, &prefix, year, first + i as i32);
             let reply = r.reply.as_ref().zip(reply_unit);
@@ -775,7 +776,9 @@ pub fn commit(
                 chain::append(conn, &answer)?;
             }
             crate::search::index(conn, id)?;
+            imported.push(id);
         }
+        crate::archive::ledger::seal_messages(conn, &imported)?;
         Ok(rows.len())
     })
 }

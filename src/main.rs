@@ -70,16 +70,41 @@ enum Command {
         #[arg(long)]
         data: Option<std::path::PathBuf>,
     },
-    /// Check an exported archive package (ZIP) against its manifest.
+    /// Check an exported archive package (ZIP): its signed manifest, every file, every
+    /// event chain, the catalogue, and the four properties (DA/T 70-2018). Exits with
+    /// status 1 when a check fails.
     VerifyPackage {
         /// The package file.
         file: std::path::PathBuf,
+        /// The site's public key (hex, as printed on the 完整性核验 page and the 归档文件目录);
+        /// without it the key shipped in the package is used.
+        #[arg(long)]
+        public_key: Option<String>,
+        /// Also write the 四性检测 report as a printable HTML file.
+        #[arg(long)]
+        report: Option<std::path::PathBuf>,
+    },
+    /// The SM2 key ring that signs the archive's seals.
+    Keys {
+        #[command(subcommand)]
+        action: KeyAction,
     },
     /// Manage user accounts.
     User {
         #[command(subcommand)]
         action: UserAction,
     },
+}
+
+#[derive(Subcommand)]
+enum KeyAction {
+    /// Show the current key and the keys kept for verification.
+    Show,
+    /// Make a new signing key; the old public key stays for verification.
+    Rotate,
+    /// Trust an earlier public key (hex, as printed on the 完整性核验 page, the
+    /// 归档文件目录 or in a package's public-key.txt) whose private key was lost.
+    Trust { public_key: String },
 }
 
 #[derive(Subcommand)]
@@ -176,16 +201,33 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Verify { message } => {
             let mut conn = connect(&config)?;
+            let ring = site_ring(&config)?;
+            db::run_migrations(&mut conn)?;
             let store = liuyan::attachments::Store::new(&config.data_dir);
-            let ids = message.map(|m| vec![m]);
-            let report = liuyan::archive::verify::run(&mut conn, &store, ids.as_deref())
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let site = liuyan::archive::verify::Site::of(&store, &ring, &config);
+            let started = std::time::Instant::now();
+            let report = match message {
+                Some(id) => {
+                    let msg: liuyan::messages::model::Message = {
+                        use diesel::prelude::*;
+                        use liuyan::db::schema::messages::dsl as m;
+                        m::messages
+                            .find(id)
+                            .first(&mut conn)
+                            .optional()?
+                            .with_context(|| format!("没有编号为 {id} 的留言"))?
+                    };
+                    liuyan::archive::verify::message(&mut conn, &site, &msg)
+                }
+                None => liuyan::archive::verify::run(&mut conn, &site, None),
+            }
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!(
-                "已核验留言 {} 条、办理记录 {} 条、附件 {} 个。",
-                report.messages, report.events, report.files
+                "{}（用时 {:.1} 秒）",
+                report.summary(),
+                started.elapsed().as_secs_f64()
             );
             if report.breaks.is_empty() {
-                println!("未发现问题。");
                 return Ok(());
             }
             for b in &report.breaks {
@@ -203,6 +245,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             bail!("发现 {} 个完整性问题", report.breaks.len());
         }
         Command::Backup { to, keep } => {
+            site_ring(&config)?;
             let dir = liuyan::backup::backup(&config, &to)?;
             println!("备份完成：{}", dir.display());
             if keep > 0 {
@@ -214,6 +257,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Restore { from, yes } => {
+            site_ring(&config)?;
             let m = liuyan::backup::manifest(&from)?;
             println!("将把以下备份恢复到数据目录 {}：", config.data_dir.display());
             println!("  备份时间：{}（{}）", m.created_at, m.backend);
@@ -254,6 +298,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             years,
             data,
         } => {
+            site_ring(&config)?;
             let started = std::time::Instant::now();
             let mut conn = connect(&config)?;
             bootstrap::prepare(&mut conn, true, false)?;
@@ -285,19 +330,39 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::VerifyPackage { file } => {
+        Command::VerifyPackage {
+            file,
+            public_key,
+            report,
+        } => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("无法读取 {}", file.display()))?;
-            let (problems, n) = liuyan::archive::package::verify(&bytes);
-            println!("已核验移交包中的文件 {n} 个。");
+            let found = liuyan::archive::package::inspect(&bytes, public_key.as_deref());
+            println!(
+                "移交包：{} {}，档案 {} 份、文件 {} 个；{}",
+                found.unit, found.period, found.archives, found.files, found.key_source
+            );
+            for c in &found.checks {
+                println!(
+                    "[{}] {}·{}：{}",
+                    c.outcome_label(),
+                    c.property,
+                    c.item,
+                    c.detail
+                );
+            }
+            if let Some(out) = report {
+                let html = liuyan::web::archive::inspection_html(&found)?;
+                std::fs::write(&out, html)
+                    .with_context(|| format!("无法写入 {}", out.display()))?;
+                println!("四性检测报告已写入 {}", out.display());
+            }
+            let problems = found.problems();
             if problems.is_empty() {
-                println!("未发现问题：所有文件与清单一致。");
+                println!("未发现问题：签名有效，所有文件与清单一致，四性检测通过。");
                 return Ok(());
             }
-            for p in &problems {
-                println!("问题：{p}");
-            }
-            bail!("移交包有 {} 个问题", problems.len());
+            bail!("移交包有 {} 项检测不通过", problems.len());
         }
         Command::Migrate => {
             let mut conn = connect(&config)?;
@@ -305,7 +370,55 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("数据库迁移完成。");
             Ok(())
         }
+        Command::Keys { action } => {
+            let mut conn = connect(&config)?;
+            let ring = site_ring(&config)?;
+            db::run_migrations(&mut conn)?;
+            let now = liuyan::clock::format_time(db::now());
+            let (event, detail) = match action {
+                KeyAction::Show => {
+                    println!("签名密钥文件：{}", config.signing_key_path().display());
+                    println!("算法：{}", liuyan::archive::signing::ALGORITHM);
+                    for k in ring.keys() {
+                        println!(
+                            "{}  {}  {}{}\n  公钥：{}",
+                            liuyan::archive::signing::fingerprint(&k.id),
+                            k.note,
+                            k.created_at,
+                            if k.retired_at.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" 至 {}", k.retired_at)
+                            },
+                            k.public
+                        );
+                    }
+                    return Ok(());
+                }
+                KeyAction::Rotate => {
+                    let old = ring.current().0;
+                    let new = ring.rotate(&now)?;
+                    println!("已生成新的签名密钥 {new}；原密钥 {old} 的公钥保留用于核验。请备份新的密钥文件。");
+                    ("signing_key_rotate", format!("{old} → {new}"))
+                }
+                KeyAction::Trust { public_key } => {
+                    let id = ring.trust(&public_key, &now)?;
+                    println!("已导入公钥 {id}：由它签署的封印可以核验了（不能再用它签名）。");
+                    ("signing_key_trust", id)
+                }
+            };
+            liuyan::audit::record(
+                &mut conn,
+                &Actor::cli(),
+                event,
+                &config.signing_key_path().display().to_string(),
+                liuyan::audit::OK,
+                &detail,
+            )?;
+            Ok(())
+        }
         Command::User { action } => {
+            site_ring(&config)?;
             let mut conn = connect(&config)?;
             let prepared = bootstrap::prepare(&mut conn, false, false)?;
             print_initial_admin(&prepared.initial_admin_password);
@@ -370,6 +483,21 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
     app.run_until_stopped().await.context("服务器异常退出")
+}
+
+/// The site's key ring, installed on this thread (every write signs with it).
+fn site_ring(config: &Config) -> anyhow::Result<std::sync::Arc<liuyan::archive::signing::Keyring>> {
+    let path = config.signing_key_path();
+    let (ring, loaded) = liuyan::archive::signing::Keyring::for_site(config)?;
+    if loaded == liuyan::archive::signing::Loaded::Created {
+        println!(
+            "注意：签名密钥文件 {} 不存在，已生成新密钥。迁移或恢复已有数据时，应先把原数据目录中的 {} 复制过来，否则原有签名无法核验。",
+            path.display(),
+            liuyan::archive::signing::KEY_FILE
+        );
+    }
+    ring.install();
+    Ok(ring)
 }
 
 fn connect(config: &Config) -> anyhow::Result<DbConn> {

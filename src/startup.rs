@@ -84,10 +84,19 @@ impl Application {
         let prep_pool = pool.clone();
         let prep_sealer = sealer.clone();
         let clock = config.clock;
+        let key_path = config.signing_key_path();
+        let (ring, loaded) = crate::archive::signing::Keyring::load(
+            &key_path,
+            &crate::clock::format_time(clock.now()),
+        )?;
+        let prep_ring = ring.clone();
+        let refuse = config.guards_refuse;
         let prepared = web::block(move || -> anyhow::Result<bootstrap::Prepared> {
             let _clock = clock.enter();
+            let _ring = prep_ring.enter();
             let mut conn = prep_pool.get().context("无法连接数据库")?;
             let prepared = bootstrap::prepare(&mut conn, demo, demo_messages)?;
+            bootstrap::protect(&mut conn, refuse, &loaded, &key_path)?;
             crate::auth::totp::seal_plain_secrets(&mut conn, &prep_sealer)?;
             Ok(prepared)
         })
@@ -128,16 +137,36 @@ impl Application {
         let idle = Duration::minutes(config.idle_timeout_min);
         let secure = config.secure_cookies;
         let limit = crate::web::login_limit(config.login_per_minute);
+        let worker_ring = ring.clone();
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             config,
             hasher,
             sealer,
+            ring,
             cache: Default::default(),
+        });
+        // The anchor beside the key follows the signed state (a rolled-back database is
+        // found by `verify`): at start and every minute, while the site runs.
+        let weak = std::sync::Arc::downgrade(&state.clone().into_inner());
+        std::thread::spawn(move || {
+            while let Some(state) = weak.upgrade() {
+                let anchor = crate::archive::ledger::anchor_path(&state.config.signing_key_path());
+                if let Ok(mut c) = state.pool.get() {
+                    if let Ok(Some(s)) = crate::archive::ledger::state(&mut c) {
+                        if let Err(e) = crate::archive::ledger::raise_anchor(&anchor, s.gseq) {
+                            tracing::error!(error = %e, "无法写入签名锚点文件");
+                        }
+                    }
+                }
+                drop(state);
+                std::thread::sleep(std::time::Duration::from_secs(60));
+            }
         });
         let server = HttpServer::new(move || {
             // Runs on each worker thread: all time read there is the application's.
             clock.install();
+            worker_ring.install();
             App::new()
                 .wrap(
                     SessionMiddleware::builder(DbSessionStore::new(pool.clone()), key.clone())

@@ -3,8 +3,11 @@
 //! verification (`verify`).
 
 pub mod chain;
+pub mod guards;
+pub mod ledger;
 pub mod package;
 pub mod periods;
+pub mod signing;
 pub mod verify;
 
 use std::collections::HashMap;

@@ -1,13 +1,20 @@
 //! Verification of the four properties (真实性、完整性、可用性、安全性) as far as data can
-//! show them: every event's chain link, the event count against the version, the state
-//! against the last event, every attachment file against its recorded SHA-256, archived
-//! records against the digest sealed at 销号, and 件号 without gaps.
+//! show them, in one run: every event's chain link, the event count against the version,
+//! the state against the last event, every attachment file against its recorded SHA-256,
+//! archived records against the digest sealed at 销号, every message's signed seal (its
+//! count, chain head and record digest, and the SM2 signature), the signed state of all
+//! seals (none removed, none replaced by an older one, the database not rolled back past
+//! the anchor), the audit log's chain and seal, the protective triggers, and 件号 without
+//! gaps.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
 
 use diesel::prelude::*;
 
-use crate::archive::{chain, elements_digest};
+use crate::archive::ledger::{self, Seal};
+use crate::archive::signing::{Bad, Keyring};
+use crate::archive::{chain, elements_digest, guards};
 use crate::attachments::{self, Store};
 use crate::db::schema::{archive_counters::dsl as ac, messages::dsl as m};
 use crate::db::DbConn;
@@ -27,14 +34,152 @@ pub struct Report {
     pub messages: usize,
     pub events: usize,
     pub files: usize,
+    /// Signatures checked (message seals, the audit seal, the state).
+    pub signatures: usize,
+    pub audit_records: usize,
+    /// Protective triggers or privileges found missing (and put back).
+    pub guards: Vec<String>,
     pub breaks: Vec<Break>,
+    /// Signatures still to check: (message id, 文号, seal).
+    pending: Vec<(i32, String, Seal)>,
+    /// Signatures by keys the ring does not know: key id → (count, first 文号).
+    unknown: BTreeMap<String, (usize, Vec<String>)>,
+}
+
+impl<'a> Site<'a> {
+    /// The site as configured, over its attachment store and key ring.
+    pub fn of(store: &'a Store, ring: &'a Keyring, config: &crate::config::Config) -> Site<'a> {
+        Site {
+            store,
+            ring,
+            anchor: Some(ledger::anchor_path(&config.signing_key_path())),
+            refuse: config.guards_refuse,
+        }
+    }
+}
+
+impl Report {
+    /// The one-line summary.
+    pub fn summary(&self) -> String {
+        format!(
+            "已核验留言 {} 条、办理记录 {} 条、附件 {} 个、签名 {} 个、审计记录 {} 条：{}",
+            self.messages,
+            self.events,
+            self.files,
+            self.signatures,
+            self.audit_records,
+            if self.breaks.is_empty() {
+                "未发现问题。".to_string()
+            } else {
+                format!("发现 {} 个问题。", self.breaks.len())
+            }
+        )
+    }
+}
+
+/// What a run needs besides the database.
+pub struct Site<'a> {
+    pub store: &'a Store,
+    pub ring: &'a Keyring,
+    /// The anchor file beside the key (None: not checked).
+    pub anchor: Option<PathBuf>,
+    /// Report missing guards without putting them back.
+    pub refuse: bool,
+}
+
+fn general(what: String) -> Break {
+    Break {
+        message_id: None,
+        ref_no: String::new(),
+        what,
+    }
+}
+
+/// Check the signatures collected so far, on every core.
+pub fn finish_signatures(ring: &Keyring, report: &mut Report) {
+    let pending = std::mem::take(&mut report.pending);
+    if pending.is_empty() {
+        return;
+    }
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(1, 8);
+    let per = pending.len().div_ceil(threads);
+    let results: Vec<Vec<(usize, Result<(), Bad>)>> = std::thread::scope(|sc| {
+        let handles: Vec<_> = pending
+            .chunks(per)
+            .enumerate()
+            .map(|(k, part)| {
+                sc.spawn(move || {
+                    part.iter()
+                        .enumerate()
+                        .map(|(i, (_, _, seal))| {
+                            (
+                                k * per + i,
+                                ring.verify(&seal.key_id, &seal.statement(), &seal.signature),
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    for (i, r) in results.into_iter().flatten() {
+        report.signatures += 1;
+        let (id, ref_no, seal) = &pending[i];
+        match r {
+            Ok(()) => {}
+            Err(Bad::UnknownKey) => {
+                let e = report.unknown.entry(seal.key_id.clone()).or_default();
+                e.0 += 1;
+                if e.1.len() < 5 {
+                    e.1.push(ref_no.clone());
+                }
+            }
+            Err(Bad::Invalid) => report.breaks.push(Break {
+                message_id: Some(*id),
+                ref_no: ref_no.clone(),
+                what: "签名封印的签名无效（封印被伪造或改写）".to_string(),
+            }),
+        }
+    }
+}
+
+/// Check one message, its seal and the seal's signature.
+pub fn message(conn: &mut DbConn, site: &Site, msg: &Message) -> Result<Report, AppError> {
+    let names: HashMap<i32, String> = crate::units::all(conn)?
+        .into_iter()
+        .map(|u| (u.id, u.name))
+        .collect();
+    let mut report = Report::default();
+    let seal = ledger::seal_of(conn, ledger::MESSAGE, msg.id)?;
+    check_message(conn, site.store, msg, seal.as_ref(), &names, &mut report)?;
+    finish_signatures(site.ring, &mut report);
+    report_unknown(&mut report);
+    Ok(report)
+}
+
+/// Signatures by unknown keys, one problem per key.
+fn report_unknown(report: &mut Report) {
+    for (key, (n, examples)) in std::mem::take(&mut report.unknown) {
+        report.breaks.push(general(format!(
+            "{n} 个签名由本机密钥环中没有的密钥 {key} 签署（如 {}）：若签名密钥已丢失，请用 liuyan keys trust 导入原公钥；否则为伪造",
+            examples.join("、")
+        )));
+    }
 }
 
 /// Check one message; problems are appended to the report.
-pub fn check_message(
+fn check_message(
     conn: &mut DbConn,
     store: &Store,
     msg: &Message,
+    seal: Option<&Seal>,
     names: &HashMap<i32, String>,
     report: &mut Report,
 ) -> Result<(), AppError> {
@@ -109,9 +254,41 @@ pub fn check_message(
             Err(_) => found.push(brk(format!("附件“{}”的文件缺失", f.original_name))),
         }
     }
+    match seal {
+        None => found.push(brk("没有签名封印（记录在封印之外被写入）".to_string())),
+        Some(seal) => {
+            let count = events.len() as i64;
+            let head = events
+                .last()
+                .map(|e| e.hash_sm3.clone())
+                .unwrap_or_default();
+            let digest = ledger::record_digest(msg, &files);
+            for what in ledger::compare(seal, count, &head, &digest) {
+                found.push(brk(what));
+            }
+            if let Some(note) = ledger::split_content(&seal.content).1 {
+                found.push(brk(format!("签名封印记载：{note}")));
+            }
+            report
+                .pending
+                .push((msg.id, msg.ref_no.clone(), seal.clone()));
+        }
+    }
     if msg.state == "archived" {
         if msg.archive_no.is_none() {
             found.push(brk("已销号但没有档号".to_string()));
+        }
+        let code = msg
+            .retention
+            .as_deref()
+            .and_then(crate::archive::retention_code);
+        let in_no = msg.archive_no.as_deref().and_then(|n| n.split('-').nth(2));
+        if code.is_none() || in_no.is_some() && in_no != code {
+            found.push(brk(format!(
+                "保管期限“{}”与档号 {} 不符（保管期限被改动）",
+                msg.retention.as_deref().unwrap_or("（空）"),
+                msg.archive_no.as_deref().unwrap_or("")
+            )));
         }
         // The latest seal: 销号's, or that of a later 更正 of an element.
         let sealed = events
@@ -177,8 +354,9 @@ pub fn check_pieces(conn: &mut DbConn, report: &mut Report) -> Result<(), AppErr
     Ok(())
 }
 
-/// Check the given messages (all when `ids` is None) and the 件号 sequence.
-pub fn run(conn: &mut DbConn, store: &Store, ids: Option<&[i32]>) -> Result<Report, AppError> {
+/// Check the given messages (all when `ids` is None: then also the seals' state, the
+/// audit log, the guards and the 件号 sequence).
+pub fn run(conn: &mut DbConn, site: &Site, ids: Option<&[i32]>) -> Result<Report, AppError> {
     let names: HashMap<i32, String> = crate::units::all(conn)?
         .into_iter()
         .map(|u| (u.id, u.name))
@@ -193,10 +371,166 @@ pub fn run(conn: &mut DbConn, store: &Store, ids: Option<&[i32]>) -> Result<Repo
             .filter(m::id.eq_any(chunk))
             .order(m::id)
             .load(conn)?;
+        let seals: HashMap<i32, Seal> = ledger::seals_of(conn, chunk)?
+            .into_iter()
+            .map(|s| (s.subject_id, s))
+            .collect();
         for msg in &msgs {
-            check_message(conn, store, msg, &names, &mut report)?;
+            check_message(
+                conn,
+                site.store,
+                msg,
+                seals.get(&msg.id),
+                &names,
+                &mut report,
+            )?;
+        }
+        if report.pending.len() >= 4_000 {
+            finish_signatures(site.ring, &mut report);
         }
     }
-    check_pieces(conn, &mut report)?;
+    finish_signatures(site.ring, &mut report);
+    if ids.is_none() {
+        let known: HashSet<i32> = all_ids.iter().copied().collect();
+        check_state(conn, site, &known, &mut report)?;
+        check_audit(conn, site.ring, &mut report)?;
+        check_pieces(conn, &mut report)?;
+        // Last: putting a guard back writes to the audit log.
+        let gone = guards::watch(conn, site.refuse)?;
+        for g in gone {
+            let line = format!(
+                "数据库保护缺失：{}（{}）{}",
+                g.name,
+                g.what,
+                if site.refuse || g.name == "superuser" {
+                    ""
+                } else {
+                    "，已恢复"
+                }
+            );
+            report.guards.push(line.clone());
+            report.breaks.push(general(line));
+        }
+    }
+    report_unknown(&mut report);
     Ok(report)
+}
+
+/// The seals as a whole against their signed state, and the state against the anchor.
+fn check_state(
+    conn: &mut DbConn,
+    site: &Site,
+    known: &HashSet<i32>,
+    report: &mut Report,
+) -> Result<(), AppError> {
+    let (mut n, mut sum, mut top) = (0i64, 0i128, 0i64);
+    let mut after = (String::new(), 0);
+    loop {
+        let page = ledger::numbers_after(conn, (&after.0, after.1), 20_000)?;
+        let Some(last) = page.last() else { break };
+        after = (last.0.clone(), last.1);
+        for (subject, id, gseq) in &page {
+            n += 1;
+            sum += i128::from(*gseq);
+            top = top.max(*gseq);
+            if subject == ledger::MESSAGE && !known.contains(id) {
+                report.breaks.push(general(format!(
+                    "留言 #{id} 有签名封印，但留言已不存在（留言被删除）"
+                )));
+            }
+        }
+    }
+    let Some(state) = ledger::state(conn)? else {
+        if n > 0 {
+            report
+                .breaks
+                .push(general("签名状态记录缺失（被删除）".to_string()));
+        }
+        return Ok(());
+    };
+    report.signatures += 1;
+    match site
+        .ring
+        .verify(&state.key_id, &state.statement(), &state.signature)
+    {
+        Ok(()) => {}
+        Err(Bad::UnknownKey) => {
+            let e = report.unknown.entry(state.key_id.clone()).or_default();
+            e.0 += 1;
+        }
+        Err(Bad::Invalid) => report.breaks.push(general(
+            "签名状态的签名无效（状态被伪造或改写）".to_string(),
+        )),
+    }
+    if state.seals != n {
+        report.breaks.push(general(format!(
+            "签名状态记载封印 {} 个，现有 {n} 个（封印被删除或添加）",
+            state.seals
+        )));
+    } else if i128::from(state.gseq_sum) != sum {
+        report.breaks.push(general(
+            "有签名封印被换成了较早的版本（回放旧封印，其后的记录可能被删除）".to_string(),
+        ));
+    }
+    if top > state.gseq {
+        report.breaks.push(general(format!(
+            "有封印的序号 {top} 超过签名状态的 {}（封印被伪造）",
+            state.gseq
+        )));
+    }
+    if let Some(path) = &site.anchor {
+        match ledger::read_anchor(path) {
+            Some(a) if a > state.gseq => report.breaks.push(general(format!(
+                "数据库被回退：本机已见到第 {a} 个签名，数据库的签名状态只到第 {} 个（恢复备份之外的回退，或旧数据库被放回）",
+                state.gseq
+            ))),
+            _ => {
+                if let Err(e) = ledger::raise_anchor(path, state.gseq) {
+                    tracing::error!(error = %e, "无法写入签名锚点文件");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The audit log's chain and its signed seal.
+fn check_audit(conn: &mut DbConn, ring: &Keyring, report: &mut Report) -> Result<(), AppError> {
+    let (checked, problems) = crate::audit::verify(conn)?;
+    report.audit_records = checked;
+    for p in problems {
+        report.breaks.push(general(format!("审计日志：{p}")));
+    }
+    let (count, head) = ledger::audit_head(conn)?;
+    match ledger::seal_of(conn, ledger::AUDIT, 0)? {
+        None if count > 0 => report
+            .breaks
+            .push(general("审计日志没有签名封印".to_string())),
+        None => {}
+        Some(seal) => {
+            for what in ledger::compare(&seal, count, &head, "") {
+                report.breaks.push(general(format!("审计日志：{what}")));
+            }
+            if let Some(note) = ledger::split_content(&seal.content).1 {
+                report
+                    .breaks
+                    .push(general(format!("审计日志的签名封印记载：{note}")));
+            }
+            report.signatures += 1;
+            match ring.verify(&seal.key_id, &seal.statement(), &seal.signature) {
+                Ok(()) => {}
+                Err(Bad::UnknownKey) => {
+                    let e = report.unknown.entry(seal.key_id.clone()).or_default();
+                    e.0 += 1;
+                    if e.1.len() < 5 {
+                        e.1.push("审计日志".to_string());
+                    }
+                }
+                Err(Bad::Invalid) => report.breaks.push(general(
+                    "审计日志签名封印的签名无效（封印被伪造或改写）".to_string(),
+                )),
+            }
+        }
+    }
+    Ok(())
 }

@@ -232,8 +232,10 @@ where
 {
     let pool = pool.clone();
     let clock = crate::clock::current();
+    let ring = crate::archive::signing::installed();
     actix_web::web::block(move || {
         let _clock = clock.enter();
+        let _ring = ring.as_ref().map(|r| r.enter());
         let mut conn = pool.get()?;
         f(&mut conn)
     })

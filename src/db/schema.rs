@@ -333,6 +333,32 @@ diesel::joinable!(users -> units (unit_id));
 diesel::joinable!(attachments -> messages (message_id));
 diesel::joinable!(message_events -> messages (message_id));
 diesel::joinable!(archive_prints -> messages (message_id));
+diesel::table! {
+    seals (subject, subject_id) {
+        subject -> Text,
+        subject_id -> Integer,
+        count -> BigInt,
+        head -> Text,
+        content -> Text,
+        gseq -> BigInt,
+        at -> Timestamp,
+        key_id -> Text,
+        signature -> Text,
+    }
+}
+
+diesel::table! {
+    seal_state (id) {
+        id -> Integer,
+        gseq -> BigInt,
+        seals -> BigInt,
+        gseq_sum -> BigInt,
+        at -> Timestamp,
+        key_id -> Text,
+        signature -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     units,
     users,
@@ -356,5 +382,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     score_results,
     return_marks,
     recovery_codes,
-    password_history
+    password_history,
+    seals
 );

@@ -442,6 +442,7 @@ pub fn register(
             placed,
         )?;
         crate::search::index(conn, id)?;
+        crate::archive::ledger::seal_message(conn, id)?;
         crate::audit::record(
             conn,
             &acting.actor(),
@@ -728,6 +729,9 @@ fn act_in(
         if form.version.trim().parse::<i32>().ok() != Some(msg.version) {
             return Ok(ActOutcome::Conflict);
         }
+        // Anything changed behind the application's back since the last seal is noted
+        // in the next one (and in the audit log), never sealed over.
+        let breach = crate::archive::ledger::check_before(conn, &msg)?;
         let from = msg.state();
         let to = match lifecycle::check(action, from, standing(acting, &msg), facts(&msg)) {
             Ok(to) => to,
@@ -1210,6 +1214,8 @@ fn act_in(
         if action == Action::Reply || corrected {
             crate::search::index(conn, msg.id)?;
         }
+        // The seal is renewed over the record as the action left it.
+        crate::archive::ledger::seal_noting(conn, &[(msg.id, breach)])?;
         crate::audit::record(
             conn,
             &acting.actor(),

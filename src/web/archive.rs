@@ -10,6 +10,7 @@ use askama::Template;
 use chrono::{Duration, NaiveDate};
 use serde::Deserialize;
 
+use crate::archive::signing;
 use crate::archive::{self, verify, Change, Element};
 use crate::attachments::{self, Attachment, Store};
 use crate::auth::csrf::CsrfForm;
@@ -761,6 +762,10 @@ struct VerifyPage {
     scope_words: String,
     report: verify::Report,
     checked_at: String,
+    /// The keys seals are checked with: (fingerprint, public key, note, since, until).
+    keys: Vec<(String, String, String, String, String)>,
+    /// The last 90 days' integrity alerts from the audit log.
+    alerts: Vec<(String, String, String, String)>,
 }
 
 #[derive(Deserialize)]
@@ -776,14 +781,14 @@ pub async fn verify_page(ctx: Ctx, q: Query<VerifyQuery>) -> Result<HttpResponse
     ctx.require(MESSAGE_ROLES)?;
     let store = Store::new(&ctx.state.config.data_dir);
     let (role, unit) = (ctx.role, ctx.unit.id);
+    let ring = ctx.state.ring.clone();
+    let config = ctx.state.config.clone();
     let (report, words) = match q.message {
         Some(id) => {
             db::run(ctx.pool(), move |c| {
                 let scope = model::scope_for(c, role, unit)?;
                 let msg = model::find_scoped(c, &scope, id)?.ok_or(AppError::NotFound)?;
-                let mut r = verify::Report::default();
-                let names = names_of(&units::all(c)?);
-                verify::check_message(c, &store, &msg, &names, &mut r)?;
+                let r = verify::message(c, &verify::Site::of(&store, &ring, &config), &msg)?;
                 Ok((r, format!("留言 {}", msg.ref_no)))
             })
             .await?
@@ -799,27 +804,57 @@ pub async fn verify_page(ctx: Ctx, q: Query<VerifyQuery>) -> Result<HttpResponse
                             .filter(m::posted_at.lt(china_day_start(to)))
                             .select(m::id)
                             .load(c)?;
+                        let site = verify::Site::of(&store, &ring, &config);
                         Ok((
-                            verify::run(c, &store, Some(&ids))?,
-                            format!("{month} 的留言（按留言时间）与件号"),
+                            verify::run(c, &site, Some(&ids))?,
+                            format!("{month} 的留言（按留言时间）"),
                         ))
                     })
                     .await?
                 }
                 None => {
                     db::run(ctx.pool(), move |c| {
-                        Ok((verify::run(c, &store, None)?, "全部留言与件号".to_string()))
+                        let site = verify::Site::of(&store, &ring, &config);
+                        Ok((
+                            verify::run(c, &site, None)?,
+                            "全部留言、签名封印、审计日志、数据库保护与件号".to_string(),
+                        ))
                     })
                     .await?
                 }
             }
         }
     };
+    let alerts = db::run(ctx.pool(), |c| {
+        Ok(crate::audit::alerts(
+            c,
+            db::now() - chrono::Duration::days(90),
+            20,
+        )?)
+    })
+    .await?;
+    let keys = ctx
+        .state
+        .ring
+        .keys()
+        .into_iter()
+        .map(|k| {
+            (
+                signing::fingerprint(&k.id),
+                k.public,
+                k.note,
+                k.created_at,
+                k.retired_at,
+            )
+        })
+        .collect();
     render(&VerifyPage {
         layout: ctx.layout("完整性核验").crumb("完整性核验", ""),
         scope_words: words,
         report,
         checked_at: format_time(db::now()),
+        keys,
+        alerts,
     })
 }
 
@@ -838,24 +873,305 @@ pub struct PackageQuery {
     unit: i32,
 }
 
-/// One ZIP for a unit's period: each archive as a self-contained HTML page, its
-/// metadata as JSON and its attachments, with a manifest of SHA-256 and SM3.
-pub async fn package(
-    ctx: Ctx,
-    req: HttpRequest,
-    path: web::Path<i32>,
-    q: Query<PackageQuery>,
-) -> Result<HttpResponse, AppError> {
+/// A unit's period as it goes into a package.
+struct Assembled {
+    manifest: crate::archive::package::Manifest,
+    files: Vec<(String, Vec<u8>)>,
+    unit: Unit,
+    /// The 四性检测 report (also among the files).
+    report: String,
+}
+
+/// A unit's period as a package: its manifest (with the catalogue) and files, and the
+/// four checks made over them at export (`四性检测报告.html`, added to the files).
+fn assemble(
+    c: &mut DbConn,
+    store: &Store,
+    pid: i32,
+    uid: i32,
+    base: &str,
+    who: String,
+) -> Result<Assembled, AppError> {
+    use crate::archive::package::{self, Catalogued, Inspection, Manifest};
+    let p = crate::archive::periods::find(c, pid)?.ok_or(AppError::NotFound)?;
+    let all = units::all(c)?;
+    let unit = all
+        .iter()
+        .find(|u| {
+            u.id == uid
+                && matches!(
+                    u.kind(),
+                    Some(UnitKind::County | UnitKind::Zone | UnitKind::Department)
+                )
+        })
+        .cloned()
+        .ok_or(AppError::NotFound)?;
+    let names = names_of(&all);
+    let (from, to) = p.range();
+    let msgs = crate::archive::periods::archived_by(c, uid, from, to)?;
+    let printed_on = print_date(china_today());
+    let css = include_str!("../../static/style.css");
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut catalogue = Vec::new();
+    let mut private = Vec::new();
+    for msg in &msgs {
+        let l = load(c, msg.clone())?;
+        let doc = build_doc(&l, &names, base);
+        let dir = format!("archives/{}", doc.archive_no);
+        let html = Standalone {
+            doc: &doc,
+            css,
+            printed_on: printed_on.clone(),
+        }
+        .render()?;
+        files.push((format!("{dir}/archive.html"), html.into_bytes()));
+        // Each event's canonical record as chained, so the chain can be recomputed
+        // outside the system.
+        let links: Vec<serde_json::Value> = l
+            .events
+            .iter()
+            .map(|e| {
+                let with: Vec<(String, String)> = l
+                    .files
+                    .iter()
+                    .filter(|f| f.event_seq == e.seq)
+                    .map(|f| (f.original_name.clone(), f.sha256.clone()))
+                    .collect();
+                let body = archive::chain::canonical(
+                    e.message_id,
+                    e.seq,
+                    e.at,
+                    e.user_id,
+                    &e.actor_name,
+                    e.unit_id,
+                    &e.action,
+                    e.from_state.as_deref(),
+                    &e.to_state,
+                    &e.text,
+                    &e.detail,
+                    &with,
+                );
+                serde_json::json!({
+                    "记录": String::from_utf8_lossy(&body),
+                    "SHA-256": e.hash,
+                    "SM3": e.hash_sm3,
+                })
+            })
+            .collect();
+        let meta = serde_json::json!({
+            "档号": doc.archive_no,
+            "保管期限": doc.retention,
+            "交办单位": doc.owner,
+            "核办单位": doc.handler,
+            "要素": doc.elements.iter().map(|e| serde_json::json!({"序号": e.no, "名称": e.name, "内容": e.value})).collect::<Vec<_>>(),
+            "办理记录": l.events.iter().map(|e| serde_json::json!({
+                "序号": e.seq, "时间": format_time(e.at), "经办人": e.actor_name,
+                "单位": e.unit_id.and_then(|u| names.get(&u).cloned()),
+                "环节": archive::event_label(&e.action), "内容": archive::event_text(e),
+                "SHA-256": e.hash, "SM3": e.hash_sm3,
+            })).collect::<Vec<_>>(),
+            "哈希链": links,
+            "附件": l.files.iter().map(|f| serde_json::json!({"文件名": f.original_name, "SHA-256": f.sha256, "大小": f.size_bytes})).collect::<Vec<_>>(),
+            "档案指纹": doc.fingerprint,
+        });
+        files.push((
+            format!("{dir}/metadata.json"),
+            serde_json::to_vec_pretty(&meta).map_err(AppError::internal)?,
+        ));
+        for (i, f) in l.files.iter().enumerate() {
+            let path = store.path_of(&f.stored_name);
+            private.push((f.original_name.clone(), path.clone()));
+            let bytes = std::fs::read(&path)
+                .map_err(|e| AppError::internal(format!("attachment {} unreadable: {e}", f.id)))?;
+            files.push((
+                format!("{dir}/attachments/{:02}-{}", i + 1, f.original_name),
+                bytes,
+            ));
+        }
+        catalogue.push(Catalogued {
+            archive_no: doc.archive_no.clone(),
+            ref_no: l.msg.ref_no.clone(),
+            title: l.msg.title.clone(),
+            retention: doc.retention.clone(),
+            dir,
+            events: l.events.len(),
+            head_sm3: l
+                .events
+                .last()
+                .map(|e| e.hash_sm3.clone())
+                .unwrap_or_default(),
+            attachments: l.files.len(),
+        });
+    }
+    let manifest = Manifest {
+        title: "网民留言办理记实档案移交包".to_string(),
+        unit: unit.name.clone(),
+        period: p.period.clone(),
+        created_at: format_time(db::now()),
+        created_by: who,
+        archives: msgs.len(),
+        catalogue,
+        files: Vec::new(),
+    };
+    // The four checks at export, over the files as they go into the package; the site's
+    // own checks of the same archives (seals, signatures) come first.
+    let mut inspection = Inspection {
+        unit: unit.name.clone(),
+        period: p.period.clone(),
+        key_source: "导出时由本系统签署".to_string(),
+        ..Default::default()
+    };
+    let ring = signing::current()?;
+    let site = verify::Site {
+        store,
+        ring: &ring,
+        anchor: None,
+        refuse: true,
+    };
+    let ids: Vec<i32> = msgs.iter().map(|m| m.id).collect();
+    let report = verify::run(c, &site, Some(&ids))?;
+    inspection.checks.push(package::Check {
+        property: "真实性",
+        item: "签名封印（SM2）与系统内核验".to_string(),
+        outcome: if report.breaks.is_empty() {
+            package::Outcome::Pass
+        } else {
+            package::Outcome::Fail
+        },
+        detail: if report.breaks.is_empty() {
+            format!(
+                "{} 份档案的签名封印、哈希链与附件哈希均核验通过",
+                msgs.len()
+            )
+        } else {
+            report
+                .breaks
+                .iter()
+                .map(|b| format!("{} {}", b.ref_no, b.what))
+                .collect::<Vec<_>>()
+                .join("；")
+        },
+    });
+    let map: std::collections::BTreeMap<String, Vec<u8>> = files.iter().cloned().collect();
+    package::check_contents(&manifest, &map, &mut inspection);
+    inspection.checks.push(file_modes(&private));
+    let report_html = InspectionDoc {
+        inspection: &inspection,
+        css,
+        title: format!("{} {} 档案移交包", unit.name, p.period),
+        printed_on,
+    }
+    .render()?;
+    files.push((
+        package::REPORT.to_string(),
+        report_html.clone().into_bytes(),
+    ));
+    Ok(Assembled {
+        manifest,
+        files,
+        unit,
+        report: report_html,
+    })
+}
+
+/// 安全性: the attachments are readable by the service account only.
+fn file_modes(files: &[(String, std::path::PathBuf)]) -> crate::archive::package::Check {
+    use crate::archive::package::{Check, Outcome};
+    let mut open = Vec::new();
+    #[cfg(unix)]
+    for (name, path) in files {
+        use std::os::unix::fs::PermissionsExt;
+        match std::fs::metadata(path) {
+            Ok(m) if m.permissions().mode() & 0o077 == 0 => {}
+            Ok(m) => open.push(format!(
+                "{name}（权限 {:o}）",
+                m.permissions().mode() & 0o777
+            )),
+            Err(_) => open.push(format!("{name}（无法读取权限）")),
+        }
+    }
+    Check {
+        property: "安全性",
+        item: "附件文件仅服务账户可读".to_string(),
+        outcome: if open.is_empty() {
+            Outcome::Pass
+        } else {
+            Outcome::Fail
+        },
+        detail: if open.is_empty() {
+            format!("{} 个附件文件的权限均为仅属主可读写", files.len())
+        } else {
+            open.join("；")
+        },
+    }
+}
+
+/// The printable 四性检测 report of an inspected package (`verify-package --report`).
+pub fn inspection_html(i: &crate::archive::package::Inspection) -> Result<String, AppError> {
+    Ok(InspectionDoc {
+        inspection: i,
+        css: include_str!("../../static/style.css"),
+        title: format!("{} {} 档案移交包", i.unit, i.period),
+        printed_on: print_date(china_today()),
+    }
+    .render()?)
+}
+
+#[derive(Template)]
+#[template(path = "archive/inspection.html")]
+struct InspectionDoc<'a> {
+    inspection: &'a crate::archive::package::Inspection,
+    css: &'static str,
+    title: String,
+    printed_on: String,
+}
+
+/// A unit's package: the centre and the leader see every unit's, a unit its own.
+fn may_see_package(ctx: &Ctx, uid: i32) -> Result<(), AppError> {
     ctx.require(&[
         Role::CityOperator,
         Role::CityLeader,
         Role::CountyOperator,
         Role::DeptOperator,
     ])?;
-    let (pid, uid) = (path.into_inner(), q.unit);
     if !matches!(ctx.role, Role::CityOperator | Role::CityLeader) && uid != ctx.unit.id {
         return Err(AppError::NotFound);
     }
+    Ok(())
+}
+
+/// The 四性检测 of a unit's period, as the package would be exported now (printable).
+pub async fn inspection(
+    ctx: Ctx,
+    req: HttpRequest,
+    path: web::Path<i32>,
+    q: Query<PackageQuery>,
+) -> Result<HttpResponse, AppError> {
+    let (pid, uid) = (path.into_inner(), q.unit);
+    may_see_package(&ctx, uid)?;
+    let base = base_url(&req);
+    let store = Store::new(&ctx.state.config.data_dir);
+    let who = ctx.user.display_name.clone();
+    let html = db::run(ctx.pool(), move |c| {
+        Ok(assemble(c, &store, pid, uid, &base, who)?.report)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(html))
+}
+
+/// One ZIP for a unit's period: each archive as a self-contained HTML page, its
+/// metadata as JSON and its attachments, the four-property report, with a signed
+/// manifest of SHA-256 and SM3.
+pub async fn package(
+    ctx: Ctx,
+    req: HttpRequest,
+    path: web::Path<i32>,
+    q: Query<PackageQuery>,
+) -> Result<HttpResponse, AppError> {
+    let (pid, uid) = (path.into_inner(), q.unit);
+    may_see_package(&ctx, uid)?;
     if let Some(confirm) = ctx.confirm_password_first() {
         return Ok(confirm);
     }
@@ -863,84 +1179,26 @@ pub async fn package(
     let store = Store::new(&ctx.state.config.data_dir);
     let (actor, who) = (ctx.actor(), ctx.user.display_name.clone());
     let (bytes, name) = db::run(ctx.pool(), move |c| {
-        let p = crate::archive::periods::find(c, pid)?.ok_or(AppError::NotFound)?;
-        let all = units::all(c)?;
-        let unit = all
-            .iter()
-            .find(|u| {
-                u.id == uid
-                    && matches!(
-                        u.kind(),
-                        Some(UnitKind::County | UnitKind::Zone | UnitKind::Department)
-                    )
-            })
-            .cloned()
-            .ok_or(AppError::NotFound)?;
-        let names = names_of(&all);
-        let (from, to) = p.range();
-        let msgs = crate::archive::periods::archived_by(c, uid, from, to)?;
-        let printed_on = print_date(china_today());
-        let css = include_str!("../../static/style.css");
-        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-        for msg in &msgs {
-            let l = load(c, msg.clone())?;
-            let doc = build_doc(&l, &names, &base);
-            let dir = format!("archives/{}", doc.archive_no);
-            let html = Standalone {
-                doc: &doc,
-                css,
-                printed_on: printed_on.clone(),
-            }
-            .render()?;
-            files.push((format!("{dir}/archive.html"), html.into_bytes()));
-            let meta = serde_json::json!({
-                "档号": doc.archive_no,
-                "保管期限": doc.retention,
-                "交办单位": doc.owner,
-                "核办单位": doc.handler,
-                "要素": doc.elements.iter().map(|e| serde_json::json!({"序号": e.no, "名称": e.name, "内容": e.value})).collect::<Vec<_>>(),
-                "办理记录": l.events.iter().map(|e| serde_json::json!({
-                    "序号": e.seq, "时间": format_time(e.at), "经办人": e.actor_name,
-                    "单位": e.unit_id.and_then(|u| names.get(&u).cloned()),
-                    "环节": archive::event_label(&e.action), "内容": archive::event_text(e),
-                    "SHA-256": e.hash, "SM3": e.hash_sm3,
-                })).collect::<Vec<_>>(),
-                "附件": l.files.iter().map(|f| serde_json::json!({"文件名": f.original_name, "SHA-256": f.sha256, "大小": f.size_bytes})).collect::<Vec<_>>(),
-                "档案指纹": doc.fingerprint,
-            });
-            files.push((
-                format!("{dir}/metadata.json"),
-                serde_json::to_vec_pretty(&meta).map_err(AppError::internal)?,
-            ));
-            for (i, f) in l.files.iter().enumerate() {
-                let bytes = std::fs::read(store.path_of(&f.stored_name)).map_err(|e| {
-                    AppError::internal(format!("attachment {} unreadable: {e}", f.id))
-                })?;
-                files.push((
-                    format!("{dir}/attachments/{:02}-{}", i + 1, f.original_name),
-                    bytes,
-                ));
-            }
-        }
-        let manifest = crate::archive::package::Manifest {
-            title: "网民留言办理记实档案移交包".to_string(),
-            unit: unit.name.clone(),
-            period: p.period.clone(),
-            created_at: format_time(db::now()),
-            created_by: who,
-            archives: msgs.len(),
-            files: Vec::new(),
-        };
-        let bytes = crate::archive::package::write(manifest, files)?;
+        let Assembled {
+            manifest,
+            files,
+            unit,
+            ..
+        } = assemble(c, &store, pid, uid, &base, who)?;
+        let (period, n) = (manifest.period.clone(), manifest.archives);
+        let bytes = crate::archive::package::write(manifest, files, &*signing::current()?)?;
         crate::audit::record(
             c,
             &actor,
             "archive_export",
-            &format!("{} {} 档案移交包（{} 份）", unit.name, p.period, msgs.len()),
+            &format!("{} {period} 档案移交包（{n} 份）", unit.name),
             crate::audit::OK,
             "",
         )?;
-        Ok((bytes, format!("档案移交包-{}-{}.zip", unit.short_name, p.period)))
+        Ok((
+            bytes,
+            format!("档案移交包-{}-{period}.zip", unit.short_name),
+        ))
     })
     .await?;
     Ok(crate::web::download(

@@ -24,6 +24,9 @@ struct HomePage {
     /// For the centre: next (or this) year's holidays are not entered.
     calendar_warning: Option<String>,
     previous_login: Option<(String, String)>,
+    /// For the 安全管理员 and the centre: the last 30 days' integrity alerts.
+    alerts: Vec<(String, String, String, String)>,
+    centre: bool,
 }
 
 fn duties(role: Role) -> &'static str {
@@ -69,7 +72,8 @@ pub async fn index(ctx: Ctx) -> Result<HttpResponse, AppError> {
     let centre = ctx.role == Role::CityOperator;
     let today = crate::clock::china_today();
     let state = ctx.state.clone();
-    let (logins, calendar_warning) = db::run(ctx.pool(), move |c| {
+    let watches = matches!(ctx.role, Role::SecAdmin | Role::CityOperator);
+    let (logins, calendar_warning, alerts) = db::run(ctx.pool(), move |c| {
         let warning = if centre {
             let cal = &crate::reference::get(c, &state.cache)?.calendar;
             crate::messages::config::calendar_warning(c, cal, today)?
@@ -86,6 +90,11 @@ pub async fn index(ctx: Ctx) -> Result<HttpResponse, AppError> {
                 .limit(2)
                 .load::<(NaiveDateTime, String)>(c)?,
             warning,
+            if watches {
+                crate::audit::alerts(c, db::now() - chrono::Duration::days(30), 5)?
+            } else {
+                Vec::new()
+            },
         ))
     })
     .await?;
@@ -111,5 +120,7 @@ pub async fn index(ctx: Ctx) -> Result<HttpResponse, AppError> {
         links: links(ctx.role),
         calendar_warning,
         previous_login,
+        alerts,
+        centre,
     })
 }

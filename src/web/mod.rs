@@ -36,6 +36,8 @@ pub struct AppState {
     pub config: Config,
     pub hasher: Hasher,
     pub sealer: crate::auth::sealing::Sealer,
+    /// The SM2 key ring that signs the archive's seals.
+    pub ring: std::sync::Arc<crate::archive::signing::Keyring>,
     /// Summaries kept while their data is unchanged (dashboard, statistics, scoreboard).
     pub cache: crate::cache::Cache,
 }
@@ -259,6 +261,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/archive/periods/{id}/package",
             web::get().to(archive::package),
+        )
+        .route(
+            "/archive/periods/{id}/inspection",
+            web::get().to(archive::inspection),
         )
         .route(
             "/archive/periods/{id}/catalogue",

@@ -216,8 +216,7 @@ async fn concurrent_close_outs_get_gap_free_piece_numbers() {
         .map(|n| format!("A001-WS·{}-D30-520402-{n:04}", app.today().format("%Y")))
         .collect();
     assert_eq!(pieces, expected);
-    let store = liuyan::attachments::Store::new(&app.data_dir);
-    let report = liuyan::archive::verify::run(&mut c, &store, None).expect("verify");
+    let report = app.verify();
     assert!(report.breaks.is_empty(), "{:?}", report.breaks);
 }
 
@@ -287,8 +286,7 @@ async fn tampering_with_the_database_or_the_files_is_reported() {
     )
     .expect("overwrite file");
 
-    let store = liuyan::attachments::Store::new(&app.data_dir);
-    let report = liuyan::archive::verify::run(&mut c, &store, None).expect("verify");
+    let report = app.verify();
     let text: Vec<String> = report.breaks.iter().map(|b| b.what.clone()).collect();
     let has = |needle: &str| text.iter().any(|t| t.contains(needle));
     assert!(has("答复）与哈希链不符"), "edited event: {text:?}");
@@ -304,7 +302,7 @@ async fn tampering_with_the_database_or_the_files_is_reported() {
     assert!(has("办理记录第 2 条缺失"), "deleted event: {text:?}");
     assert!(has("附件“现场.pdf”的文件被改动"), "{text:?}");
     std::fs::remove_file(app.data_dir.join("attachments").join(&stored)).expect("rm");
-    let report = liuyan::archive::verify::run(&mut c, &store, None).expect("verify");
+    let report = app.verify();
     assert!(report
         .breaks
         .iter()

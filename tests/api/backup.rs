@@ -42,8 +42,32 @@ async fn an_online_backup_restores_and_verifies() {
     assert_eq!(app.count("audit_log WHERE event = 'backup'"), 1);
     let _ = url;
 
-    // Restore into an empty place.
+    // The signing key is not in the backup.
+    let key = liuyan::archive::signing::KEY_FILE;
+    assert!(app.data_dir.join(key).exists());
+    assert!(
+        !walk(&dir).iter().any(|p| p.ends_with(key)),
+        "the signing key must never be in a backup"
+    );
+    // Restored without it, the seals cannot be verified, and the report says why.
     let target = tempfile::tempdir().expect("dir");
+    let cfg = Config::for_database(&fresh_database(target.path()), target.path().to_path_buf());
+    let d2 = dir.clone();
+    let report = tokio::task::spawn_blocking(move || liuyan::backup::restore(&cfg, &d2))
+        .await
+        .expect("join")
+        .expect("restore");
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("本机密钥环中没有的密钥") && p.contains("liuyan keys trust")),
+        "{:?}",
+        report.problems
+    );
+    // Restore into an empty place, the original key copied there first (README).
+    let target = tempfile::tempdir().expect("dir");
+    std::fs::copy(app.data_dir.join(key), target.path().join(key)).expect("copy key");
     let cfg = Config::for_database(&fresh_database(target.path()), target.path().to_path_buf());
     let d2 = dir.clone();
     let report = tokio::task::spawn_blocking(move || liuyan::backup::restore(&cfg, &d2))
@@ -79,4 +103,17 @@ async fn an_online_backup_restores_and_verifies() {
     );
     // Prune keeps the newest.
     assert_eq!(liuyan::backup::prune(backups.path(), 5).expect("prune"), 0);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("read dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

@@ -71,7 +71,6 @@ async fn fifty_simultaneous_actions_on_one_message() {
         )),
         1
     );
-    let store = liuyan::attachments::Store::new(&app.data_dir);
-    let report = liuyan::archive::verify::run(&mut app.db(), &store, Some(&[id])).expect("verify");
+    let report = crate::helpers::verify_at(&mut app.db(), &app.data_dir, Some(&[id]));
     assert!(report.breaks.is_empty(), "{:?}", report.breaks);
 }

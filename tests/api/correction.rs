@@ -27,7 +27,12 @@ async fn fix_link(b: &Browser, id: i32, aria: &str) -> Option<String> {
 }
 
 /// Follow the element's link and submit its form with `fields` typed.
-async fn correct(b: &Browser, id: i32, aria: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+pub async fn correct(
+    b: &Browser,
+    id: i32,
+    aria: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
     let link = fix_link(b, id, aria)
         .await
         .unwrap_or_else(|| panic!("no “{aria}” link on message {id}"));
@@ -58,13 +63,7 @@ fn name_of(app: &TestApp, id: i32) -> String {
 }
 
 fn breaks(app: &TestApp) -> Vec<String> {
-    let store = liuyan::attachments::Store::new(&app.data_dir);
-    liuyan::archive::verify::run(&mut app.db(), &store, None)
-        .expect("verify")
-        .breaks
-        .into_iter()
-        .map(|b| b.what)
-        .collect()
+    app.problems()
 }
 
 #[tokio::test]

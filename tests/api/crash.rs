@@ -148,8 +148,7 @@ async fn acknowledged_writes_survive_sigkill() {
             assert_eq!(n, 1, "message {id} has its event");
         }
     }
-    let store = liuyan::attachments::Store::new(dir.path());
-    let report = liuyan::archive::verify::run(&mut conn, &store, None).expect("verify");
+    let report = crate::helpers::verify_at(&mut conn, dir.path(), None);
     assert!(
         report.breaks.is_empty(),
         "{:?}",

@@ -9,13 +9,15 @@ fn generated_messages_are_consistent() {
     let url = fresh_database(dir.path());
     let _clock = crate::helpers::test_clock().enter();
     let mut conn = liuyan::db::establish(&url).expect("connect");
+    let key = dir.path().join(liuyan::archive::signing::KEY_FILE);
+    let (ring, _) = liuyan::archive::signing::Keyring::load(&key, "").expect("key ring");
+    ring.install();
     liuyan::bootstrap::prepare(&mut conn, true, false).expect("prepare");
     let texts = liuyan::generate::texts(None).expect("texts");
     let today = liuyan::clock::china_today();
     let n = liuyan::generate::generate(&mut conn, 400, 2, today, &texts, |_| {}).expect("generate");
     assert!(n > 350, "{n}");
-    let store = liuyan::attachments::Store::new(dir.path());
-    let report = liuyan::archive::verify::run(&mut conn, &store, None).expect("verify");
+    let report = crate::helpers::verify_at(&mut conn, dir.path(), None);
     assert!(
         report.breaks.is_empty(),
         "{:?}",

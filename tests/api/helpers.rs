@@ -463,3 +463,36 @@ pub fn skip(what: &str, why: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "\n跳过{what}：{why}");
 }
+
+/// `liuyan verify` over a site's database and data directory, with the site's own key
+/// ring and anchor (the ring is installed on this thread, so direct writes sign too).
+pub fn verify_at(
+    conn: &mut liuyan::db::DbConn,
+    data_dir: &std::path::Path,
+    ids: Option<&[i32]>,
+) -> liuyan::archive::verify::Report {
+    use liuyan::archive::{ledger, signing, verify};
+    let key = data_dir.join(signing::KEY_FILE);
+    let (ring, _) = signing::Keyring::load(&key, "").expect("key ring");
+    ring.install();
+    let store = liuyan::attachments::Store::new(data_dir);
+    let site = verify::Site {
+        store: &store,
+        ring: &ring,
+        anchor: Some(ledger::anchor_path(&key)),
+        refuse: false,
+    };
+    verify::run(conn, &site, ids).expect("verify")
+}
+
+impl TestApp {
+    /// The whole `verify` run on this site.
+    pub fn verify(&self) -> liuyan::archive::verify::Report {
+        verify_at(&mut self.db(), &self.data_dir, None)
+    }
+
+    /// What `verify` reports, one line per problem.
+    pub fn problems(&self) -> Vec<String> {
+        self.verify().breaks.into_iter().map(|b| b.what).collect()
+    }
+}

@@ -13,6 +13,7 @@ mod concurrency;
 mod correction;
 mod crash;
 mod crawl;
+mod forgery;
 mod generate;
 mod helpers;
 mod import;

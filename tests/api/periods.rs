@@ -84,9 +84,13 @@ async fn units_report_their_archives_and_the_centre_accepts_or_returns_them() {
     let r = center.get(&pkg).await;
     assert_eq!(r.status(), StatusCode::OK);
     let zip = r.bytes().await.expect("zip");
-    let (problems, files) = liuyan::archive::package::verify(&zip);
-    assert!(problems.is_empty(), "{problems:?}");
-    assert_eq!(files, 2, "archive.html and metadata.json");
+    let found = liuyan::archive::package::inspect(&zip, None);
+    assert!(found.problems().is_empty(), "{:?}", found.problems());
+    assert_eq!(
+        found.files, 3,
+        "archive.html, metadata.json and the 四性 report"
+    );
+    assert_eq!(found.archives, 1);
     let text = String::from_utf8_lossy(&zip);
     assert!(text.contains("archives/A001-WS"));
     assert_eq!(app.count("audit_log WHERE event = 'archive_export'"), 1);

@@ -1,0 +1,2 @@
+DROP TABLE seal_state;
+DROP TABLE seals;
