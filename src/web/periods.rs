@@ -503,6 +503,18 @@ struct CataloguePage {
     p: Period,
     unit: Unit,
     rows: Vec<CatalogueRow>,
+    /// The line naming the key the archives are signed with, printed under the table.
+    key_line: String,
+}
+
+/// "签名公钥（SM2）指纹 …；公钥 …": printed on the 归档文件目录, so that an outside archive
+/// can check the package's signature with a key it did not receive from the package.
+fn key_line(ring: &crate::archive::signing::Keyring) -> String {
+    let (id, public) = ring.current();
+    format!(
+        "档案签名公钥（SM2）指纹 {}；公钥 {public}",
+        crate::archive::signing::fingerprint(&id)
+    )
 }
 
 #[derive(Deserialize)]
@@ -580,8 +592,9 @@ pub async fn catalogue(
         Ok((p, unit, rows))
     })
     .await?;
+    let key_line = key_line(&ctx.state.ring);
     if q.format == "xlsx" {
-        let bytes = catalogue_xlsx(&p, &unit, &rows)?;
+        let bytes = catalogue_xlsx(&p, &unit, &rows, &key_line)?;
         return Ok(crate::web::download(
             &format!("catalogue-{}-{}.xlsx", p.period, unit.id),
             &format!("归档文件目录-{}-{}.xlsx", unit.short_name, p.period),
@@ -598,10 +611,16 @@ pub async fn catalogue(
         p,
         unit,
         rows,
+        key_line,
     })
 }
 
-fn catalogue_xlsx(p: &Period, unit: &Unit, rows: &[CatalogueRow]) -> Result<Vec<u8>, AppError> {
+fn catalogue_xlsx(
+    p: &Period,
+    unit: &Unit,
+    rows: &[CatalogueRow],
+    key_line: &str,
+) -> Result<Vec<u8>, AppError> {
     use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook};
     let mut wb = Workbook::new();
     let ws = wb.add_worksheet();
@@ -645,6 +664,7 @@ fn catalogue_xlsx(p: &Period, unit: &Unit, rows: &[CatalogueRow]) -> Result<Vec<
         ws.write_with_format(r, 7, row.pages, &cell).map_err(x)?;
         ws.write_with_format(r, 8, &row.remark, &cell).map_err(x)?;
     }
+    ws.write(rows.len() as u32 + 4, 0, key_line).map_err(x)?;
     for (i, w) in [6.0, 30.0, 22.0, 18.0, 40.0, 10.0, 6.0, 6.0, 16.0]
         .iter()
         .enumerate()

@@ -469,8 +469,11 @@ async fn a_database_rolled_back_past_the_anchor_is_reported() {
     assert!(has(&found, "数据库被回退"), "{found:?}");
 }
 
-/// The period page's links: the 移交包 and the 四性检测 of 西秀区.
-async fn package_links(app: &TestApp, center: &crate::helpers::Browser) -> (String, String) {
+/// The period page's links: the 移交包, the 四性检测 and the 归档文件目录 of 西秀区.
+async fn package_links(
+    app: &TestApp,
+    center: &crate::helpers::Browser,
+) -> (String, String, String) {
     let month = app.today().format("%Y-%m").to_string();
     let r = center
         .submit(
@@ -490,7 +493,11 @@ async fn package_links(app: &TestApp, center: &crate::helpers::Browser) -> (Stri
             .cloned()
             .unwrap_or_else(|| panic!("no {what} link on {page}"))
     };
-    (find("/package?"), find("/inspection?"))
+    (
+        find("/package?"),
+        find("/inspection?"),
+        find("/catalogue?unit="),
+    )
 }
 
 fn zip_of(files: &[(String, Vec<u8>)]) -> Vec<u8> {
@@ -550,7 +557,7 @@ async fn a_signed_package_verifies_and_forged_ones_do_not() {
     for t in ["移交包一", "移交包二"] {
         archived(&app, &center, &xixiu, t).await;
     }
-    let (pkg, inspection) = package_links(&app, &center).await;
+    let (pkg, inspection, catalogue) = package_links(&app, &center).await;
     center.confirm_password().await;
     let r = center.get(&pkg).await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -559,6 +566,9 @@ async fn a_signed_package_verifies_and_forged_ones_do_not() {
         .expect("ring")
         .0
         .current();
+    // The key to check it with is printed on the 归档文件目录.
+    let (_, printed) = center.page(&catalogue).await;
+    assert!(printed.contains(&public), "the public key on the catalogue");
     let ok = liuyan::archive::package::inspect(&zip, Some(&public));
     assert!(ok.problems().is_empty(), "{:?}", ok.problems());
     assert_eq!(ok.archives, 2);
@@ -670,7 +680,7 @@ async fn the_four_checks_find_script_content_in_an_attachment() {
     )
     .await;
     ok(&center, id, "archive", &[("retention", "30年")]).await;
-    let (_, inspection) = package_links(&app, &center).await;
+    let (_, inspection, _) = package_links(&app, &center).await;
     let (_, html) = center.page(&inspection).await;
     assert!(
         html.contains("不通过") && html.contains("含脚本或自动执行内容"),
