@@ -95,58 +95,46 @@ fn general(what: String) -> Break {
     }
 }
 
-/// Check the signatures collected so far, on every core.
-pub fn finish_signatures(ring: &Keyring, report: &mut Report) {
-    let pending = std::mem::take(&mut report.pending);
-    if pending.is_empty() {
-        return;
-    }
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
-        .clamp(1, 8);
-    let per = pending.len().div_ceil(threads);
-    let results: Vec<Vec<(usize, Result<(), Bad>)>> = std::thread::scope(|sc| {
-        let handles: Vec<_> = pending
-            .chunks(per)
-            .enumerate()
-            .map(|(k, part)| {
-                sc.spawn(move || {
-                    part.iter()
-                        .enumerate()
-                        .map(|(i, (_, _, seal))| {
-                            (
-                                k * per + i,
-                                ring.verify(&seal.key_id, &seal.statement(), &seal.signature),
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    for (i, r) in results.into_iter().flatten() {
-        report.signatures += 1;
-        let (id, ref_no, seal) = &pending[i];
-        match r {
-            Ok(()) => {}
-            Err(Bad::UnknownKey) => {
-                let e = report.unknown.entry(seal.key_id.clone()).or_default();
-                e.0 += 1;
-                if e.1.len() < 5 {
-                    e.1.push(ref_no.clone());
-                }
+/// A signature that did not verify: (message id, 文号, key id, why).
+type Failure = (i32, String, String, Bad);
+
+/// Check a batch of seals' signatures; returns how many were checked and the failures.
+fn check_batch(ring: &Keyring, batch: Vec<(i32, String, Seal)>) -> (usize, Vec<Failure>) {
+    let n = batch.len();
+    let bad = batch
+        .into_iter()
+        .filter_map(|(id, ref_no, seal)| {
+            ring.verify(&seal.key_id, &seal.statement(), &seal.signature)
+                .err()
+                .map(|why| (id, ref_no, seal.key_id, why))
+        })
+        .collect();
+    (n, bad)
+}
+
+fn record_failure(report: &mut Report, (id, ref_no, key_id, why): Failure) {
+    match why {
+        Bad::UnknownKey => {
+            let e = report.unknown.entry(key_id).or_default();
+            e.0 += 1;
+            if e.1.len() < 5 {
+                e.1.push(ref_no);
             }
-            Err(Bad::Invalid) => report.breaks.push(Break {
-                message_id: Some(*id),
-                ref_no: ref_no.clone(),
-                what: "签名封印的签名无效（封印被伪造或改写）".to_string(),
-            }),
         }
+        Bad::Invalid => report.breaks.push(Break {
+            message_id: Some(id),
+            ref_no,
+            what: "签名封印的签名无效（封印被伪造或改写）".to_string(),
+        }),
+    }
+}
+
+/// Check the signatures collected so far (one message's).
+fn finish_signatures(ring: &Keyring, report: &mut Report) {
+    let (n, bad) = check_batch(ring, std::mem::take(&mut report.pending));
+    report.signatures += n;
+    for failure in bad {
+        record_failure(report, failure);
     }
 }
 
@@ -366,30 +354,65 @@ pub fn run(conn: &mut DbConn, site: &Site, ids: Option<&[i32]>) -> Result<Report
         Some(v) => v.to_vec(),
         None => m::messages.select(m::id).order(m::id).load(conn)?,
     };
-    for chunk in all_ids.chunks(500) {
-        let msgs: Vec<Message> = m::messages
-            .filter(m::id.eq_any(chunk))
-            .order(m::id)
-            .load(conn)?;
-        let seals: HashMap<i32, Seal> = ledger::seals_of(conn, chunk)?
-            .into_iter()
-            .map(|s| (s.subject_id, s))
-            .collect();
-        for msg in &msgs {
-            check_message(
-                conn,
-                site.store,
-                msg,
-                seals.get(&msg.id),
-                &names,
-                &mut report,
-            )?;
+    // The signatures are checked by worker threads while this one reads on: the two are
+    // the bulk of the work, and SM2 verification uses every core.
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(1, 8);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(i32, String, Seal)>>(threads * 2);
+    let rx = std::sync::Mutex::new(rx);
+    let checked = std::sync::Mutex::new((0usize, Vec::new()));
+    std::thread::scope(|sc| -> Result<(), AppError> {
+        for _ in 0..threads {
+            sc.spawn(|| loop {
+                let batch = match rx.lock() {
+                    Ok(r) => r.recv(),
+                    Err(_) => break,
+                };
+                let Ok(batch) = batch else { break };
+                let (n, bad) = check_batch(site.ring, batch);
+                if let Ok(mut c) = checked.lock() {
+                    c.0 += n;
+                    c.1.extend(bad);
+                }
+            });
         }
-        if report.pending.len() >= 4_000 {
-            finish_signatures(site.ring, &mut report);
-        }
+        let result = (|| {
+            for chunk in all_ids.chunks(500) {
+                let msgs: Vec<Message> = m::messages
+                    .filter(m::id.eq_any(chunk))
+                    .order(m::id)
+                    .load(conn)?;
+                let seals: HashMap<i32, Seal> = ledger::seals_of(conn, chunk)?
+                    .into_iter()
+                    .map(|s| (s.subject_id, s))
+                    .collect();
+                for msg in &msgs {
+                    check_message(
+                        conn,
+                        site.store,
+                        msg,
+                        seals.get(&msg.id),
+                        &names,
+                        &mut report,
+                    )?;
+                }
+                let batch = std::mem::take(&mut report.pending);
+                if tx.send(batch).is_err() {
+                    return Err(AppError::internal("signature checkers stopped"));
+                }
+            }
+            Ok(())
+        })();
+        drop(tx);
+        result
+    })?;
+    let (n, bad) = checked.into_inner().unwrap_or_else(|p| p.into_inner());
+    report.signatures += n;
+    for failure in bad {
+        record_failure(&mut report, failure);
     }
-    finish_signatures(site.ring, &mut report);
     if ids.is_none() {
         let known: HashSet<i32> = all_ids.iter().copied().collect();
         check_state(conn, site, &known, &mut report)?;
