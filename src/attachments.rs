@@ -30,49 +30,61 @@ pub const SNIFF_BYTES: usize = 64 * 1024;
 pub struct Kind {
     pub label: &'static str,
     pub mime: &'static str,
+    /// The extension a file of this kind is stored and downloaded with.
+    pub ext: &'static str,
 }
 
 const PDF: Kind = Kind {
     label: "PDF",
     mime: "application/pdf",
+    ext: "pdf",
 };
 const JPEG: Kind = Kind {
     label: "JPEG",
     mime: "image/jpeg",
+    ext: "jpg",
 };
 const PNG: Kind = Kind {
     label: "PNG",
     mime: "image/png",
+    ext: "png",
 };
 const DOC: Kind = Kind {
     label: "DOC",
     mime: "application/msword",
+    ext: "doc",
 };
 const XLS: Kind = Kind {
     label: "XLS",
     mime: "application/vnd.ms-excel",
+    ext: "xls",
 };
 const DOCX: Kind = Kind {
     label: "DOCX",
     mime: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ext: "docx",
 };
 const XLSX: Kind = Kind {
     label: "XLSX",
     mime: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ext: "xlsx",
 };
 const OFD: Kind = Kind {
     label: "OFD",
     mime: "application/ofd",
+    ext: "ofd",
 };
 
 const CSV: Kind = Kind {
     label: "CSV",
     mime: "text/csv",
+    ext: "csv",
 };
 
 const JSON: Kind = Kind {
     label: "JSON",
     mime: "application/json",
+    ext: "json",
 };
 
 /// Decide whether an upload is a holiday calendar: a `.json` text file (no NUL bytes).
@@ -198,11 +210,28 @@ pub fn read_tail(path: &Path, size: u64) -> std::io::Result<Vec<u8>> {
 }
 
 /// Keep a user's file name printable and short; the path part is dropped.
+/// The name a file is kept under: its own, with the extension of the type its content
+/// was recognised as (a PDF called `invoice.hta` is kept as `invoice.pdf`).
+pub fn named_as(name: &str, kind: Kind) -> String {
+    if kind.ext.is_empty() {
+        return name.to_string();
+    }
+    let (stem, ext) = name.rsplit_once('.').unwrap_or((name, ""));
+    let ext = ext.to_ascii_lowercase();
+    if ext == kind.ext || (kind.ext == "jpg" && ext == "jpeg") {
+        name.to_string()
+    } else if stem.is_empty() {
+        format!("附件.{}", kind.ext)
+    } else {
+        format!("{stem}.{}", kind.ext)
+    }
+}
+
 pub fn clean_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
     let cleaned: String = base
         .chars()
-        .filter(|c| !c.is_control() && !matches!(c, '"' | '<' | '>'))
+        .filter(|c| !crate::forms::is_unwanted(*c) && !matches!(c, '"' | '<' | '>'))
         .collect();
     let cleaned = cleaned.trim();
     if cleaned.is_empty() {

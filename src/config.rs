@@ -36,6 +36,9 @@ pub struct Config {
     /// `LIUYAN_GUARDS=refuse`: refuse to start when a protective trigger or revoked
     /// privilege is missing, instead of putting it back.
     pub guards_refuse: bool,
+    /// `LIUYAN_IMPORT_MAX_ROWS`, `LIUYAN_IMPORT_MAX_COLS`, `LIUYAN_IMPORT_MAX_UNZIPPED_MB`:
+    /// what an import spreadsheet may hold.
+    pub import_limits: crate::import::Limits,
     /// Login attempts per minute from one client address (0 = no limit), with a burst
     /// of a third of it.
     pub login_per_minute: u32,
@@ -104,6 +107,23 @@ impl Config {
                 .ok()
                 .filter(|v| !v.trim().is_empty())
                 .map(PathBuf::from),
+            import_limits: crate::import::Limits {
+                rows: env_or(
+                    "LIUYAN_IMPORT_MAX_ROWS",
+                    crate::import::Limits::default().rows,
+                )?,
+                cols: env_or(
+                    "LIUYAN_IMPORT_MAX_COLS",
+                    crate::import::Limits::default().cols,
+                )?,
+                unzipped: env_or::<u64>(
+                    "LIUYAN_IMPORT_MAX_UNZIPPED_MB",
+                    crate::import::Limits::default().unzipped / 1024 / 1024,
+                )? * 1024
+                    * 1024,
+                cells: crate::import::Limits::default().cells,
+                ratio: crate::import::Limits::default().ratio,
+            },
             guards_refuse: match std::env::var("LIUYAN_GUARDS").as_deref().map(str::trim) {
                 Ok("refuse") => true,
                 Ok("restore") | Ok("") | Err(_) => false,
@@ -135,6 +155,7 @@ impl Config {
             secret_key: None,
             signing_key_file: None,
             guards_refuse: false,
+            import_limits: crate::import::Limits::default(),
             clock: crate::clock::Clock::system(),
         }
     }

@@ -4,7 +4,7 @@
 //! transaction — or none when any row is wrong.
 
 use std::collections::HashSet;
-use std::io::Cursor;
+use std::io::{Cursor, Read};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -125,9 +125,209 @@ pub fn decode(bytes: &[u8]) -> Result<String, String> {
         .ok_or_else(|| "无法识别文件的编码（支持 UTF-8、UTF-16 和 GB18030/GBK）。".to_string())
 }
 
-/// Read an XLSX workbook's first sheet.
-pub fn read_xlsx(bytes: &[u8]) -> Result<Table, String> {
+/// What an import file may hold (`LIUYAN_IMPORT_MAX_ROWS`, `…_MAX_COLS`,
+/// `…_MAX_UNZIPPED_MB`): checked before the spreadsheet reader allocates anything, so a
+/// small hostile file cannot make it claim gigabytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub rows: u64,
+    pub cols: u64,
+    /// Rows × columns of the sheet's range: the reader allocates every cell of it, even
+    /// of a sparse sheet (A1 and CV200000 alone make 20 million cells).
+    pub cells: u64,
+    /// The workbook's parts, decompressed, in bytes.
+    pub unzipped: u64,
+    /// The largest decompressed/compressed ratio of one part (a “zip bomb” has thousands).
+    pub ratio: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            rows: 200_000,
+            cols: 100,
+            cells: 3_000_000,
+            unzipped: 100 * 1024 * 1024,
+            ratio: 200,
+        }
+    }
+}
+
+/// The column number of a cell reference's letters (A = 1, XFD = 16384) and its row.
+fn cell_position(r: &[u8]) -> (u64, u64) {
+    let (mut col, mut row) = (0u64, 0u64);
+    for &b in r {
+        match b {
+            b'A'..=b'Z' => {
+                col = col
+                    .saturating_mul(26)
+                    .saturating_add(u64::from(b - b'A' + 1))
+            }
+            b'a'..=b'z' => {
+                col = col
+                    .saturating_mul(26)
+                    .saturating_add(u64::from(b - b'a' + 1))
+            }
+            b'0'..=b'9' => row = row.saturating_mul(10).saturating_add(u64::from(b - b'0')),
+            _ => {}
+        }
+    }
+    (col, row)
+}
+
+/// The largest (column, row) named by ` r="…"` and `ref="…"` attributes in sheet XML,
+/// read in chunks (a reference cut by a chunk boundary is read whole from the carry).
+fn scan_refs(mut input: impl Read, sizes: &mut u64, limit: u64) -> Result<(u64, u64), String> {
+    let (mut max_col, mut max_row) = (0u64, 0u64);
+    let mut carry: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = input
+            .read(&mut buf)
+            .map_err(|e| format!("无法读取 Excel 文件：{e}"))?;
+        if n == 0 {
+            break;
+        }
+        *sizes += n as u64;
+        if *sizes > limit {
+            return Err(too_big(limit));
+        }
+        carry.extend_from_slice(&buf[..n]);
+        let mut i = 0;
+        let mut keep_from = carry.len().saturating_sub(64);
+        while let Some(pos) = find(&carry[i..], b"r=\"") {
+            let at = i + pos;
+            let start = at + 3;
+            let Some(end) = carry[start..].iter().position(|&b| b == b'"') else {
+                keep_from = keep_from.min(at.saturating_sub(4));
+                break;
+            };
+            // Only the attributes ` r="B7"` (cells, rows) and ` ref="A1:F9"` (dimension,
+            // merged cells): not `xmlns:r="…"`, `header="0.3"` and the like.
+            let before = |back: usize| at.checked_sub(back).map(|k| carry[k]);
+            let is_ref = match before(1) {
+                Some(b) if b.is_ascii_whitespace() => true,
+                Some(b'e') => {
+                    before(2) == Some(b'r') && before(3).is_some_and(|b| b.is_ascii_whitespace())
+                }
+                _ => false,
+            };
+            if is_ref {
+                for part in carry[start..start + end].split(|&b| b == b':') {
+                    if is_cell_ref(part) {
+                        let (c, r) = cell_position(part);
+                        max_col = max_col.max(c);
+                        max_row = max_row.max(r);
+                    }
+                }
+            }
+            i = start + end + 1;
+        }
+        carry.drain(..keep_from.min(carry.len()));
+    }
+    Ok((max_col, max_row))
+}
+
+/// `B7`, `XFD1048576`, `12` (a row): letters then digits, at most 3 letters.
+fn is_cell_ref(r: &[u8]) -> bool {
+    let letters = r.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+    letters <= 3
+        && !r.is_empty()
+        && r[letters..].iter().all(u8::is_ascii_digit)
+        && (letters > 0 || r.len() > letters)
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn too_big(limit: u64) -> String {
+    format!(
+        "Excel 文件解压后超过 {} MB，不能导入。请删去无关的工作表、图片和格式后重新上传，或分成几个文件。",
+        limit / 1024 / 1024
+    )
+}
+
+/// Check a workbook against the limits before it is parsed: the parts' real decompressed
+/// size and ratio, and every cell reference and declared dimension of every sheet.
+pub fn check_xlsx(bytes: &[u8], limits: &Limits) -> Result<(), String> {
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes))
+        .map_err(|e| format!("无法读取 Excel 文件：{e}"))?;
+    let mut total = 0u64;
+    for i in 0..zip.len() {
+        let mut part = zip
+            .by_index(i)
+            .map_err(|e| format!("无法读取 Excel 文件：{e}"))?;
+        let declared = part.size();
+        let packed = part.compressed_size().max(1);
+        if declared / packed > limits.ratio {
+            return Err(format!(
+                "Excel 文件中的“{}”压缩比异常（{} 倍），可能是恶意构造的文件，不能导入。",
+                part.name().unwrap_or_default(),
+                declared / packed
+            ));
+        }
+        let name = part.name().unwrap_or_default().to_string();
+        let before = total;
+        if name.starts_with("xl/worksheets/") && name.ends_with(".xml") {
+            let (cols, rows) = scan_refs(&mut part, &mut total, limits.unzipped)?;
+            if rows > limits.rows || cols > limits.cols || rows * cols > limits.cells {
+                return Err(format!(
+                    "工作表的范围达到第 {rows} 行、第 {cols} 列，超出导入上限（最多 {} 行、{} 列、共 {} 个单元格）。请只保留留言所在的行和列后重新上传，或分成几个文件。",
+                    limits.rows, limits.cols, limits.cells
+                ));
+            }
+        } else {
+            let n = std::io::copy(
+                &mut (&mut part).take(limits.unzipped + 1 - total.min(limits.unzipped)),
+                &mut std::io::sink(),
+            )
+            .map_err(|e| format!("无法读取 Excel 文件：{e}"))?;
+            total += n;
+        }
+        if total > limits.unzipped {
+            return Err(too_big(limits.unzipped));
+        }
+        // The ratio again, on the real size (the declared one can lie).
+        if (total - before) / packed > limits.ratio {
+            return Err(format!(
+                "Excel 文件中的“{name}”压缩比异常，可能是恶意构造的文件，不能导入。"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// At most one spreadsheet is parsed per core at a time (a parse holds the file's cells
+/// in memory); the others wait their turn.
+fn parse_slot() -> impl Drop {
+    use std::sync::{Condvar, Mutex};
+    static BUSY: Mutex<usize> = Mutex::new(0);
+    static FREED: Condvar = Condvar::new();
+    struct Slot;
+    impl Drop for Slot {
+        fn drop(&mut self) {
+            let mut n = BUSY.lock().unwrap_or_else(|p| p.into_inner());
+            *n = n.saturating_sub(1);
+            FREED.notify_one();
+        }
+    }
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let mut n = BUSY.lock().unwrap_or_else(|p| p.into_inner());
+    while *n >= cores {
+        n = FREED.wait(n).unwrap_or_else(|p| p.into_inner());
+    }
+    *n += 1;
+    Slot
+}
+
+/// Read an XLSX workbook's first sheet (after `check_xlsx`).
+pub fn read_xlsx(bytes: &[u8], limits: &Limits) -> Result<Table, String> {
     use calamine::{Data, DataType, Reader};
+    check_xlsx(bytes, limits)?;
+    let _slot = parse_slot();
     let mut wb = calamine::open_workbook_auto_from_rs(Cursor::new(bytes))
         .map_err(|e| format!("无法读取 Excel 文件：{e}"))?;
     let range = wb
@@ -198,10 +398,11 @@ pub fn read_csv(bytes: &[u8]) -> Result<Table, String> {
     Ok(table_of(all, 1))
 }
 
-pub fn read(name: &str, bytes: &[u8]) -> Result<Table, String> {
+pub fn read(name: &str, bytes: &[u8], limits: &Limits) -> Result<Table, String> {
     if bytes.starts_with(b"PK\x03\x04") {
-        read_xlsx(bytes)
+        read_xlsx(bytes, limits)
     } else if name.to_lowercase().ends_with(".csv") {
+        let _slot = parse_slot();
         read_csv(bytes)
     } else {
         Err("只能导入 Excel（.xlsx）或 CSV 文件。".to_string())
@@ -789,6 +990,25 @@ pub const PLATFORM_REPLY: &str = "platform_reply";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cell_references_are_read_across_chunks() {
+        assert_eq!(cell_position(b"XFD1048576"), (16384, 1_048_576));
+        assert_eq!(cell_position(b"A1"), (1, 1));
+        // A reference straddling the 64 KiB chunk boundary is still read.
+        let mut xml = vec![b' '; 64 * 1024 - 5];
+        xml.extend_from_slice(
+            br#"<c r="CV200001"/><dimension ref="A1:B2"/><w xmlns:r="http://x" header="0.3"/>"#,
+        );
+        let mut total = 0;
+        let (cols, rows) = scan_refs(xml.as_slice(), &mut total, u64::MAX).expect("scan");
+        assert_eq!((cols, rows), (100, 200_001));
+        assert_eq!(total, xml.len() as u64);
+        assert!(
+            scan_refs(xml.as_slice(), &mut 0, 1000).is_err(),
+            "size limit"
+        );
+    }
 
     fn t(s: &str) -> Cell {
         Cell::Text(s.to_string())

@@ -99,11 +99,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                 .ok()
                 .and_then(|t| t.csrf_token);
             verify(&req.get_session(), token.as_deref())?;
-            serde_urlencoded::from_bytes::<T>(&body)
-                .map(CsrfForm)
-                .map_err(|_| {
-                    AppError::BadRequest("提交的表单格式有误，请返回上一页重新填写。".to_string())
-                })
+            let bad =
+                || AppError::BadRequest("提交的表单格式有误，请返回上一页重新填写。".to_string());
+            let pairs: Vec<(String, String)> =
+                serde_urlencoded::from_bytes(&body).map_err(|_| bad())?;
+            crate::forms::read::<T>(pairs).map(CsrfForm).ok_or_else(bad)
         })
     }
 }

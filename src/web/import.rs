@@ -237,9 +237,13 @@ pub async fn upload(
     map_page(&ctx, form, None, FieldErrors::default()).await
 }
 
-fn load_table(path: &std::path::Path, name: &str) -> Result<Table, String> {
+fn load_table(
+    path: &std::path::Path,
+    name: &str,
+    limits: &import::Limits,
+) -> Result<Table, String> {
     let bytes = std::fs::read(path).map_err(|_| "文件已失效，请重新上传。".to_string())?;
-    import::read(name, &bytes)
+    import::read(name, &bytes, limits)
 }
 
 pub struct MapRow {
@@ -274,7 +278,8 @@ async fn map_page(
 ) -> Result<HttpResponse, AppError> {
     let path = token_path(ctx, &form.token)?;
     let name = form.file_name.clone();
-    let table = web::block(move || load_table(&path, &name))
+    let limits = ctx.state.config.import_limits;
+    let table = web::block(move || load_table(&path, &name, &limits))
         .await
         .map_err(AppError::internal)?;
     let table = match table {
@@ -414,8 +419,9 @@ async fn checked(
     let path = token_path(ctx, &form.token)?;
     let (name, mapping, defaults) = (form.file_name.clone(), mapping.clone(), form.defaults());
     let platform = form.platform.clone();
+    let limits = ctx.state.config.import_limits;
     db::run(ctx.pool(), move |c| {
-        let table = match load_table(&path, &name) {
+        let table = match load_table(&path, &name, &limits) {
             Ok(t) => t,
             Err(msg) => return Ok(Err(msg)),
         };
@@ -576,7 +582,8 @@ pub async fn commit(
     let remembered: Vec<(String, String)> = {
         let p2 = path.clone();
         let name = form.file_name.clone();
-        let table = web::block(move || load_table(&p2, &name))
+        let limits = ctx.state.config.import_limits;
+        let table = web::block(move || load_table(&p2, &name, &limits))
             .await
             .map_err(AppError::internal)?
             .map_err(AppError::BadRequest)?;

@@ -50,7 +50,9 @@ impl Sheet {
     /// stay text.
     pub fn push(&mut self, row: &[String]) -> Result<(), AppError> {
         match self {
-            Sheet::Csv(w) => w.write_record(row).map_err(AppError::internal),
+            Sheet::Csv(w) => w
+                .write_record(row.iter().map(|v| csv_safe(v).into_owned()))
+                .map_err(AppError::internal),
             Sheet::Xlsx(wb, next) => {
                 let ws = wb.worksheet_from_index(0).map_err(xlsx_error)?;
                 for (c, v) in row.iter().enumerate() {
@@ -85,6 +87,19 @@ impl Sheet {
     }
 }
 
+/// A CSV cell that a spreadsheet will not run as a formula (OWASP “CSV injection”):
+/// text beginning with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`.
+/// Plain numbers (a negative count, say) stay as they are.
+pub fn csv_safe(v: &str) -> std::borrow::Cow<'_, str> {
+    let risky = v.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let number = v.parse::<f64>().is_ok() && !v.starts_with('+');
+    if risky && !number {
+        std::borrow::Cow::Owned(format!("'{v}"))
+    } else {
+        std::borrow::Cow::Borrowed(v)
+    }
+}
+
 /// A CSV download of a whole table.
 pub fn csv_response(
     name: &str,
@@ -110,4 +125,28 @@ pub fn xlsx_response(
         sheet.push(r)?;
     }
     sheet.download(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_safe;
+
+    #[test]
+    fn formulas_are_neutralised_and_numbers_kept() {
+        for payload in [
+            "=HYPERLINK(\"http://x\",\"y\")",
+            "=cmd|' /C calc'!A0",
+            "+1+1",
+            "@SUM(1)",
+            "-1+2",
+            "\t=1",
+            "\r=1",
+            "+86",
+        ] {
+            assert_eq!(csv_safe(payload), format!("'{payload}"), "{payload:?}");
+        }
+        for plain in ["张三", "-3", "-0.5", "12", "安网留〔2026〕0301号", ""] {
+            assert_eq!(csv_safe(plain), plain);
+        }
+    }
 }

@@ -99,7 +99,7 @@ impl<T: DeserializeOwned + 'static, P: Policy + 'static> FromRequest for CsrfUpl
                     serde_urlencoded::from_bytes(&body).map_err(|_| bad_form())?;
                 let token = pairs.iter().find(|(k, _)| k == FIELD).map(|(_, v)| v);
                 verify(&session, token.map(String::as_str))?;
-                let form = serde_urlencoded::from_bytes::<T>(&body).map_err(|_| bad_form())?;
+                let form = crate::forms::read::<T>(pairs).ok_or_else(bad_form)?;
                 return Ok(CsrfUpload {
                     form,
                     files: Vec::new(),
@@ -175,6 +175,7 @@ impl<T: DeserializeOwned + 'static, P: Policy + 'static> FromRequest for CsrfUpl
                     kind: attachments::Kind {
                         label: "",
                         mime: "",
+                        ext: "",
                     },
                 };
                 let mut hasher = Sha256::new();
@@ -216,6 +217,7 @@ impl<T: DeserializeOwned + 'static, P: Policy + 'static> FromRequest for CsrfUpl
                 match P::accept(&shown, &head, &tail) {
                     Some(kind) => {
                         incoming.kind = kind;
+                        incoming.original_name = attachments::named_as(&shown, kind);
                         incoming.size = size as i64;
                         incoming.sha256 = hex::encode(hasher.finalize());
                         files.push(incoming);
@@ -229,8 +231,7 @@ impl<T: DeserializeOwned + 'static, P: Policy + 'static> FromRequest for CsrfUpl
             if !verified {
                 return Err(AppError::Csrf);
             }
-            let encoded = serde_urlencoded::to_string(&pairs).map_err(|_| bad_form())?;
-            let form = serde_urlencoded::from_str::<T>(&encoded).map_err(|_| bad_form())?;
+            let form = crate::forms::read::<T>(pairs).ok_or_else(bad_form)?;
             Ok(CsrfUpload {
                 form,
                 files,

@@ -77,8 +77,19 @@ pub async fn upload_and_preview(
             &[("files", name, bytes)],
         )
         .await;
-    assert_eq!(r.status(), StatusCode::OK, "upload {name}");
+    let status = r.status();
     let map = r.text().await.expect("map page");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "upload {name}: {}",
+        map.split("class=\"flash")
+            .nth(1)
+            .unwrap_or(&map)
+            .chars()
+            .take(300)
+            .collect::<String>()
+    );
     let fields = form_values(&map);
     let pairs: Vec<(&str, &str)> = fields
         .iter()

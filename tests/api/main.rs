@@ -15,6 +15,7 @@ mod crash;
 mod crawl;
 mod forgery;
 mod generate;
+mod hardening;
 mod helpers;
 mod import;
 mod insight;

@@ -1,0 +1,197 @@
+//! 等保 second pass (issue 23): exports that cannot carry formulas, imports that cannot
+//! exhaust the server.
+
+use reqwest::StatusCode;
+
+use crate::helpers::spawn_app;
+use crate::lifecycle::register;
+
+/// Every field of every row of a CSV download.
+fn cells(bytes: &[u8]) -> Vec<String> {
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes);
+    r.records()
+        .flatten()
+        .flat_map(|rec| rec.iter().map(str::to_string).collect::<Vec<_>>())
+        .collect()
+}
+
+const PAYLOADS: [&str; 4] = [
+    "=HYPERLINK(\"http://x\",\"y\")",
+    "=cmd|' /C calc'!A0",
+    "+1+1",
+    "@SUM(1)",
+];
+
+#[tokio::test]
+async fn csv_exports_carry_no_formulas() {
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    for (i, p) in PAYLOADS.iter().enumerate() {
+        // As 反映人 and as 标题 (typed at 登记 or arriving in a platform export).
+        register(&center, &format!("{p} 第{i}件"), p).await;
+        register(&center, p, &format!("王{i}")).await;
+    }
+    // The list's own 导出 CSV link.
+    center.confirm_password().await;
+    let (_, list) = center.page("/messages").await;
+    let link = crate::page::links("/messages", &list)
+        .into_iter()
+        .find(|l| l.contains("format=csv"))
+        .expect("导出 CSV on the list");
+    let r = center.get(&link).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let got = cells(&r.bytes().await.expect("csv"));
+    for p in PAYLOADS {
+        assert!(
+            got.iter().any(|c| c == &format!("'{p}")),
+            "{p} neutralised: {got:?}"
+        );
+    }
+    assert!(
+        got.iter().all(|c| !c.starts_with(['=', '+', '@'])),
+        "no cell starts a formula: {got:?}"
+    );
+
+    // The audit log: a failed login with such a username is written there.
+    let stranger = app.browser();
+    stranger.login("=cmd|' /c calc'!a0", "wrong").await;
+    let auditor = app.login_as("auditor").await;
+    auditor.confirm_password().await;
+    let (_, page) = auditor.page("/audit").await;
+    let link = crate::page::links("/audit", &page)
+        .into_iter()
+        .find(|l| l.contains("/audit/export"))
+        .expect("the audit page's export link");
+    let got = cells(&auditor.get(&link).await.bytes().await.expect("csv"));
+    assert!(got.iter().any(|c| c == "'=cmd|' /c calc'!a0"), "{got:?}");
+    assert!(got.iter().all(|c| !c.starts_with(['=', '+', '@'])));
+}
+
+/// A workbook of the given parts (and the few every XLSX has).
+fn workbook(parts: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let o = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    let base: [(&str, &[u8]); 4] = [
+        ("[Content_Types].xml", br#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#),
+        ("_rels/.rels", br#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#),
+        ("xl/workbook.xml", br#"<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>"#),
+        ("xl/_rels/workbook.xml.rels", br#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#),
+    ];
+    for (name, bytes) in base {
+        w.start_file(name, o).expect("part");
+        w.write_all(bytes).expect("write");
+    }
+    for (name, bytes) in parts {
+        w.start_file(*name, o).expect("part");
+        w.write_all(bytes).expect("write");
+    }
+    w.finish().expect("zip").into_inner()
+}
+
+fn sheet(cells: &str) -> Vec<u8> {
+    format!(r#"<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>{cells}</sheetData></worksheet>"#).into_bytes()
+}
+
+#[tokio::test]
+async fn hostile_spreadsheets_are_refused_and_the_site_keeps_answering() {
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    let far_cell = workbook(&[(
+        "xl/worksheets/sheet1.xml",
+        sheet(
+            r#"<row r="1"><c r="A1" t="inlineStr"><is><t>标题</t></is></c></row><row r="1048576"><c r="XFD1048576"><v>1</v></c></row>"#,
+        ),
+    )]);
+    assert!(far_cell.len() < 5_000, "a small file: {}", far_cell.len());
+    let huge_string = workbook(&[(
+        "xl/worksheets/sheet1.xml",
+        sheet(&format!(
+            r#"<row r="1"><c r="A1" t="inlineStr"><is><t>{}</t></is></c></row>"#,
+            "留".repeat(10_000_000)
+        )),
+    )]);
+    for (name, bytes, says) in [
+        ("far.xlsx", far_cell, "超出导入上限"),
+        ("string.xlsx", huge_string, "压缩比异常"),
+    ] {
+        let (_, page) = center.page("/import").await;
+        let r = center
+            .post_multipart(
+                "/import",
+                &[
+                    (
+                        "csrf_token",
+                        &crate::helpers::csrf_of(&page).expect("token"),
+                    ),
+                    ("platform", "市长信箱"),
+                    ("level", "市级"),
+                    ("category", "投诉举报"),
+                    ("reply_unit", ""),
+                ],
+                &[("files", name, &bytes)],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+        let text = r.text().await.unwrap_or_default();
+        assert!(text.contains(says), "{name}: {text}");
+        // Still answering.
+        assert_eq!(app.browser().get("/healthz").await.status(), StatusCode::OK);
+        assert_eq!(center.page("/import").await.0, StatusCode::OK);
+    }
+}
+
+#[tokio::test]
+async fn names_tell_the_truth_and_text_loses_invisible_characters() {
+    use diesel::prelude::*;
+    use liuyan::db::schema::{attachments::dsl as at, messages::dsl as m};
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    let xixiu = app.login_as("xixiu").await;
+    // 反映人 with a right-to-left override, a zero-width space and a NUL.
+    let id = register(&center, "不可见字符测试", "张\u{202E}三\u{200B}\u{0}").await;
+    let name: String = m::messages
+        .find(id)
+        .select(m::complainant_name)
+        .first(&mut app.db())
+        .expect("name");
+    assert_eq!(name, "张三");
+    let unit = crate::lifecycle::unit_id(&app, "安顺市西秀区");
+    crate::lifecycle::ok(&center, id, "assign", &[("unit_id", &unit)]).await;
+    crate::lifecycle::ok(&xixiu, id, "accept", &[]).await;
+    for (given, kept) in [
+        ("invoice.hta", "invoice.pdf"),
+        ("run.bat", "run.pdf"),
+        ("notice.html", "notice.pdf"),
+        ("invoice\u{202E}fdp.exe", "invoicefdp.pdf"),
+        ("扫描件.PDF", "扫描件.PDF"),
+    ] {
+        let (_, html) = xixiu.page(&format!("/messages/{id}")).await;
+        let r = xixiu
+            .post_multipart(
+                &format!("/messages/{id}/act/progress"),
+                &[
+                    (
+                        "csrf_token",
+                        &crate::helpers::csrf_of(&html).expect("token"),
+                    ),
+                    ("version", &crate::lifecycle::version_of(&html)),
+                    ("text", "材料"),
+                ],
+                &[("files", given, b"%PDF-1.4 <script>alert(1)</script>")],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{given}");
+        let stored: String = at::attachments
+            .filter(at::message_id.eq(id))
+            .order(at::id.desc())
+            .select(at::original_name)
+            .first(&mut app.db())
+            .expect("attachment");
+        assert_eq!(stored, kept, "{given:?}");
+    }
+}
