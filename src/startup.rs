@@ -67,6 +67,41 @@ async fn readyz(state: web::Data<crate::web::AppState>) -> actix_web::HttpRespon
         .body(text)
 }
 
+/// The data directory readable by the service account only (0700), and the SQLite file
+/// (whose -wal and -shm files SQLite creates with the same mode) 0600, whatever the umask:
+/// citizens' names and phone numbers are in them. Looser modes are tightened and logged.
+fn tighten(config: &Config) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mut paths = vec![(config.data_dir.clone(), 0o700)];
+        if db::Backend::from_url(&config.database_url) == db::Backend::Sqlite {
+            paths.push((db::sqlite_path(&config.database_url), 0o600));
+        }
+        for (path, mode) in paths {
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            let now = meta.permissions().mode() & 0o777;
+            if now & 0o077 != 0 {
+                match std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)) {
+                    Ok(()) => tracing::warn!(
+                        path = %path.display(),
+                        from = format!("{now:o}"),
+                        to = format!("{mode:o}"),
+                        "数据文件的权限过宽，已收紧为仅服务账户可读写"
+                    ),
+                    Err(e) => tracing::error!(
+                        path = %path.display(),
+                        error = %e,
+                        "数据文件的权限过宽（其他账户可读），且无法收紧"
+                    ),
+                }
+            }
+        }
+    }
+}
+
 /// A short random id for each request: in every log line (a tracing span), in the
 /// `X-Request-Id` response header and on error pages, so a clerk can quote it.
 fn new_request_id() -> String {
@@ -78,6 +113,7 @@ fn new_request_id() -> String {
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let pool = db::build_pool(&config.database_url, config.pool_size)?;
+        tighten(&config);
         let (demo, demo_messages) = (config.demo, config.demo_messages);
         let sealer =
             crate::auth::sealing::Sealer::load(config.secret_key.as_deref(), &config.data_dir)?;

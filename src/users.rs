@@ -294,7 +294,27 @@ pub fn recent_hashes(conn: &mut DbConn, user: &User) -> QueryResult<Vec<String>>
     Ok(v)
 }
 
-/// Store a new password hash and end every session of the user. `event` is
+/// 三员分立: why the 系统管理员 may not do this to an account (None: it may). It manages
+/// units and business accounts; administrator accounts — its own role excepted for its
+/// own account — are created and changed only on the server's console (`liuyan user`), so
+/// that it can neither make itself a 安全管理员 or 安全审计员 nor take over theirs.
+pub fn sysadmin_refusal(
+    target: Option<Role>,
+    requested: Option<Role>,
+    own_account: bool,
+) -> Option<&'static str> {
+    let admin_target = target.is_some_and(Role::is_administrator);
+    let admin_requested = requested.is_some_and(Role::is_administrator);
+    if own_account && requested.is_none_or(|r| r == Role::SysAdmin) {
+        return None;
+    }
+    (admin_target || admin_requested).then_some(
+        "管理员账户（系统管理员、安全管理员、安全审计员）不能在此创建、修改、停用或重置密码：三员分立，须在服务器控制台用 liuyan user 命令办理。",
+    )
+}
+
+/// Store a new password hash and end every session of the user. A lock stays (only the
+/// 安全管理员 unlocks). `event` is
 /// `password_change` (by the user) or `password_reset` (by an administrator).
 pub fn set_password(
     conn: &mut DbConn,
@@ -319,8 +339,6 @@ pub fn set_password(
                 us::password_hash.eq(hash),
                 us::must_change_password.eq(must_change),
                 us::password_changed_at.eq(db::now()),
-                us::failed_attempts.eq(0),
-                us::locked_until.eq(None::<NaiveDateTime>),
             ))
             .execute(conn)?;
         end_user_sessions(conn, user.id)?;

@@ -79,6 +79,31 @@ const COMMON: &[&str] = &[
     "a1234567890",
 ];
 
+/// Words of this place and this system: a password that is one of them plus digits and
+/// symbols (`Anshun@2026`, `Guizhou#2027`) is among the first an attacker tries here.
+const CONTEXT: &[&str] = &[
+    "anshun",
+    "guizhou",
+    "qian",
+    "liuyan",
+    "wangmin",
+    "shequ",
+    "minyi",
+    "xinfang",
+    "china",
+    "admin",
+    "center",
+    "centre",
+    "leader",
+    "xixiu",
+    "pingba",
+    "puding",
+    "zhenning",
+    "guanling",
+    "ziyun",
+    "huangguoshu",
+];
+
 /// Count of character classes (upper, lower, digit, other) present.
 fn class_count(pw: &str) -> usize {
     let mut classes = [false; 4];
@@ -111,6 +136,18 @@ pub fn check_policy(username: &str, pw: &str) -> Result<(), String> {
     }
     if COMMON.contains(&lower.as_str()) {
         return Err("该密码过于常见，容易被猜到，请换一个。".to_string());
+    }
+    let letters: String = lower
+        .replace("安顺", "anshun")
+        .replace("贵州", "guizhou")
+        .chars()
+        .filter(|c| c.is_alphabetic())
+        .collect();
+    if CONTEXT.contains(&letters.as_str()) {
+        return Err(
+            "密码不能只是地名、单位名或系统名加数字和符号（如 Anshun@2026），这类密码最先被猜到，请换一个。"
+                .to_string(),
+        );
     }
     Ok(())
 }
@@ -230,7 +267,13 @@ mod tests {
 
     #[test]
     fn policy() {
-        assert!(check_policy("center", "Anshun@2026").is_ok());
+        assert!(
+            check_policy("center", "Anshun@2026").is_err(),
+            "city name + year"
+        );
+        assert!(check_policy("center", "安顺#20262027").is_err());
+        assert!(check_policy("center", "Guizhou!2027").is_err());
+        assert!(check_policy("center", "Qiye#Anshun88").is_ok());
         assert!(check_policy("center", "Short@1").is_err());
         assert!(check_policy("center", "alllowercase1").is_err());
         assert!(check_policy("center", "Lower and Upper").is_ok());

@@ -31,6 +31,11 @@ pub const ALL_ROLES: [Role; 7] = [
 ];
 
 impl Role {
+    /// The three administrators (三员: 系统管理员, 安全管理员, 安全审计员).
+    pub fn is_administrator(self) -> bool {
+        matches!(self, Role::SysAdmin | Role::SecAdmin | Role::AuditAdmin)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::CityOperator => "city_operator",

@@ -398,6 +398,8 @@ struct UserFormPage {
 
 pub struct UserSummary {
     pub id: i32,
+    /// An administrator account the 系统管理员 may not change (三员分立).
+    pub refused: Option<&'static str>,
     pub username: String,
     pub active: bool,
     pub locked: bool,
@@ -406,9 +408,10 @@ pub struct UserSummary {
     pub password_changed: String,
 }
 
-fn summary(u: &User) -> UserSummary {
+fn summary(u: &User, me: i32) -> UserSummary {
     UserSummary {
         id: u.id,
+        refused: users::sysadmin_refusal(u.role(), None, u.id == me),
         username: u.username.clone(),
         active: u.active,
         locked: u.is_locked(db::now()),
@@ -437,11 +440,21 @@ fn user_form(
                 .layout(&title)
                 .crumb("用户管理", "/admin/users")
                 .crumb(&title, ""),
-            user: user.map(summary),
+            user: user.map(|u| summary(u, ctx.user.id)),
             input,
             errors,
             units: unit_choices(all_units, false),
-            roles: role_choices(),
+            // Administrator roles are granted on the console only (三员分立); a 系统管理员
+            // editing itself keeps its own.
+            roles: role_choices()
+                .into_iter()
+                .filter(|c| {
+                    let role = Role::parse(&c.value);
+                    !role.is_some_and(Role::is_administrator)
+                        || (role == Some(Role::SysAdmin)
+                            && user.is_some_and(|u| u.id == ctx.user.id))
+                })
+                .collect(),
         },
     )
 }
@@ -484,7 +497,10 @@ pub async fn user_create(
     let form = input.clone();
     let (all, outcome) = db::run(ctx.pool(), move |c| {
         let outcome = match users::validate(c, &form, None)? {
-            Ok(v) => Ok(users::create(c, &v, &hash, true, &actor).map(|_| v)?),
+            Ok(v) => match users::sysadmin_refusal(None, Some(v.role), false) {
+                Some(why) => Err(refused(c, &actor, "user_create", &v.username, why)?),
+                None => Ok(users::create(c, &v, &hash, true, &actor).map(|_| v)?),
+            },
             Err(e) => Err(e),
         };
         Ok((units::all(c)?, outcome))
@@ -510,6 +526,37 @@ pub async fn user_create(
             &all,
         ),
     }
+}
+
+/// A refused change to an administrator account: audited, and the reason as the form's
+/// error.
+fn refused(
+    c: &mut crate::db::DbConn,
+    actor: &crate::audit::Actor,
+    event: &str,
+    username: &str,
+    why: &str,
+) -> Result<FieldErrors, AppError> {
+    crate::audit::record(c, actor, event, username, crate::audit::FAILED, why)?;
+    let mut e = FieldErrors::default();
+    e.add("role", why);
+    Ok(e)
+}
+
+/// The account's page again with the refusal (403: the 系统管理员 may not).
+fn refusal_page(
+    ctx: &Ctx,
+    user: &User,
+    errors: FieldErrors,
+    all: &[Unit],
+) -> Result<HttpResponse, AppError> {
+    let input = UserInput {
+        username: user.username.clone(),
+        display_name: user.display_name.clone(),
+        unit_id: user.unit_id.to_string(),
+        role: user.role.clone(),
+    };
+    user_form(ctx, StatusCode::FORBIDDEN, Some(user), input, errors, all)
 }
 
 async fn load_user(ctx: &Ctx, id: i32) -> Result<(User, Vec<Unit>), AppError> {
@@ -560,7 +607,10 @@ pub async fn user_update(
                 );
                 Err(e)
             }
-            Ok(v) => Ok(users::update(c, &u, &v, &actor)?),
+            Ok(v) => match users::sysadmin_refusal(u.role(), Some(v.role), self_edit) {
+                Some(why) => Err(refused(c, &actor, "user_update", &u.username, why)?),
+                None => Ok(users::update(c, &u, &v, &actor)?),
+            },
             Err(e) => Err(e),
         })
     })
@@ -587,7 +637,7 @@ pub async fn user_active(
     CsrfForm(form): CsrfForm<ActiveForm>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require(ADMIN)?;
-    let (user, _) = load_user(&ctx, path.into_inner()).await?;
+    let (user, all) = load_user(&ctx, path.into_inner()).await?;
     let active = form.active == "1";
     if !active && user.id == ctx.user.id {
         ctx.flash("error", "不能停用自己的账户，请由另一名系统管理员操作。");
@@ -595,10 +645,22 @@ pub async fn user_active(
     }
     let actor = ctx.actor();
     let u = user.clone();
-    db::run(ctx.pool(), move |c| {
-        users::set_active(c, &u, active, &actor)
+    let own = user.id == ctx.user.id;
+    let refusal = db::run(ctx.pool(), move |c| {
+        let event = if active {
+            "user_enable"
+        } else {
+            "user_disable"
+        };
+        match users::sysadmin_refusal(u.role(), None, own) {
+            Some(why) => Ok(Some(refused(c, &actor, event, &u.username, why)?)),
+            None => users::set_active(c, &u, active, &actor).map(|_| None),
+        }
     })
     .await?;
+    if let Some(errors) = refusal {
+        return refusal_page(&ctx, &user, errors, &all);
+    }
     ctx.flash(
         "ok",
         &if active {
@@ -616,15 +678,28 @@ pub async fn user_reset_password(
     CsrfForm(_): CsrfForm<crate::web::login::Empty>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require(ADMIN)?;
-    let (user, _) = load_user(&ctx, path.into_inner()).await?;
+    let (user, all) = load_user(&ctx, path.into_inner()).await?;
     let temp = password::generate();
     let hash = ctx.state.hasher.hash(temp.clone()).await?;
     let actor = ctx.actor();
     let u = user.clone();
-    db::run(ctx.pool(), move |c| {
-        users::set_password(c, &u, &hash, true, "password_reset", &actor)
+    let own = user.id == ctx.user.id;
+    let refusal = db::run(ctx.pool(), move |c| {
+        match users::sysadmin_refusal(u.role(), None, own) {
+            Some(why) => Ok(Some(refused(
+                c,
+                &actor,
+                "password_reset",
+                &u.username,
+                why,
+            )?)),
+            None => users::set_password(c, &u, &hash, true, "password_reset", &actor).map(|_| None),
+        }
     })
     .await?;
+    if let Some(errors) = refusal {
+        return refusal_page(&ctx, &user, errors, &all);
+    }
     if user.id == ctx.user.id {
         ctx.session.renew();
     }

@@ -241,6 +241,24 @@ async fn first_start_creates_only_admin_who_must_change_the_password() {
         StatusCode::UNPROCESSABLE_ENTITY,
         "contains the username"
     );
+    // The city's name and a year: the first guess here.
+    let r = b
+        .submit(
+            "/account/password",
+            "/account/password",
+            &[
+                ("current", &pw),
+                ("new_password", "Anshun@2027"),
+                ("confirm", "Anshun@2027"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r
+        .text()
+        .await
+        .expect("body")
+        .contains("地名、单位名或系统名"));
     let r = b
         .submit(
             "/account/password",

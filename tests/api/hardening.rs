@@ -195,3 +195,125 @@ async fn names_tell_the_truth_and_text_loses_invisible_characters() {
         assert_eq!(stored, kept, "{given:?}");
     }
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_directory_and_the_database_file_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = spawn_app().await;
+    let mode = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0)
+    };
+    // Loosened by hand (or a careless umask), tightened again at the next start.
+    std::fs::set_permissions(&app.data_dir, std::fs::Permissions::from_mode(0o755))
+        .expect("loosen");
+    let again = app.restart_at(app.clock).await;
+    assert_eq!(mode(&again.data_dir), 0o700);
+    if !again.database_url.starts_with("postgres") {
+        assert_eq!(mode(&again.data_dir.join("test.db")), 0o600);
+    }
+    assert_eq!(mode(&again.data_dir.join("signing.key")), 0o600);
+}
+
+/// 三员分立: the 系统管理员 can neither make nor take over an administrator account.
+#[tokio::test]
+async fn the_system_administrator_cannot_touch_administrator_accounts() {
+    use diesel::prelude::*;
+    use liuyan::db::schema::users::dsl as us;
+    let app = spawn_app().await;
+    let sys = app.login_as("sysadmin").await;
+    let id_of = |name: &str| -> i32 {
+        us::users
+            .filter(us::username.eq(name))
+            .select(us::id)
+            .first(&mut app.db())
+            .expect("user")
+    };
+    // The new-user form offers no administrator role.
+    let (_, form) = sys.page("/admin/users/new").await;
+    for role in ["sys_admin", "sec_admin", "audit_admin"] {
+        assert!(
+            !form.contains(&format!("value=\"{role}\"")),
+            "{role} offered"
+        );
+    }
+    let before = app.whole_database();
+    // A forged request for one is refused (and audited).
+    let token = crate::helpers::csrf_of(&form).expect("token");
+    let centre = crate::lifecycle::unit_id(&app, "安顺市社情民意研究中心");
+    let r = sys
+        .post_raw(
+            "/admin/users",
+            &[
+                ("csrf_token", &token),
+                ("username", "sec2"),
+                ("display_name", "第二安全管理员"),
+                ("unit_id", &centre),
+                ("role", "sec_admin"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap_or_default().contains("三员分立"));
+    // The auditor's and the security administrator's accounts: no reset, no change, no
+    // disabling; the pages offer none of it.
+    for target in ["auditor", "secadmin"] {
+        let id = id_of(target);
+        let page = format!("/admin/users/{id}");
+        let (_, html) = sys.page(&page).await;
+        assert!(
+            !html.contains("reset-password"),
+            "{target}: no reset offered"
+        );
+        assert!(html.contains("三员分立"));
+        let token = crate::helpers::csrf_of(&html).expect("token");
+        for (action, fields) in [
+            (format!("{page}/reset-password"), vec![]),
+            (format!("{page}/active"), vec![("active", "0")]),
+            (
+                page.clone(),
+                vec![
+                    ("username", target),
+                    ("display_name", "改名"),
+                    ("unit_id", centre.as_str()),
+                    ("role", "city_operator"),
+                ],
+            ),
+        ] {
+            let mut all = vec![("csrf_token", token.as_str())];
+            all.extend(fields);
+            let r = sys.post_raw(&action, &all).await;
+            assert!(
+                r.status() == StatusCode::FORBIDDEN
+                    || r.status() == StatusCode::UNPROCESSABLE_ENTITY,
+                "{action}: {}",
+                r.status()
+            );
+            let body = r.text().await.unwrap_or_default();
+            assert!(!body.contains("临时密码"), "{action}: no password shown");
+        }
+    }
+    assert_eq!(app.whole_database(), before, "nothing changed");
+    assert!(app.count("audit_log WHERE result = '失败' AND detail LIKE '%三员分立%'") >= 7);
+    // A business account is still the 系统管理员's to reset — and the reset leaves a lock
+    // for the 安全管理员 to lift.
+    let stranger = app.browser();
+    for _ in 0..5 {
+        stranger.login("xixiu", "wrong-password").await;
+    }
+    let id = id_of("xixiu");
+    let page = format!("/admin/users/{id}");
+    let r = sys
+        .submit(&page, &format!("{page}/reset-password"), &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap_or_default().contains("临时密码"));
+    let locked: Option<chrono::NaiveDateTime> = us::users
+        .find(id)
+        .select(us::locked_until)
+        .first(&mut app.db())
+        .expect("lock");
+    assert!(locked.is_some(), "the reset does not unlock");
+}

@@ -198,8 +198,10 @@ async fn expired_and_reused_passwords() {
     let r = change("Qiye#Anshun2027", DEMO_PASSWORD).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(b.get("/messages").await.status(), StatusCode::OK);
+    let r = change("Banli#Quhao2028", "Qiye#Anshun2027").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
     // Back to an earlier password: refused.
-    let r = change(DEMO_PASSWORD, "Qiye#Anshun2027").await;
+    let r = change("Qiye#Anshun2027", "Banli#Quhao2028").await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r
         .text()
