@@ -39,6 +39,8 @@ pub struct Config {
     /// `LIUYAN_IMPORT_MAX_ROWS`, `LIUYAN_IMPORT_MAX_COLS`, `LIUYAN_IMPORT_MAX_UNZIPPED_MB`:
     /// what an import spreadsheet may hold.
     pub import_limits: crate::import::Limits,
+    /// `LIUYAN_CLAMSCAN`: a virus scanner run over handover packages.
+    pub clamscan: Option<String>,
     /// Login attempts per minute from one client address (0 = no limit), with a burst
     /// of a third of it.
     pub login_per_minute: u32,
@@ -107,6 +109,9 @@ impl Config {
                 .ok()
                 .filter(|v| !v.trim().is_empty())
                 .map(PathBuf::from),
+            clamscan: std::env::var("LIUYAN_CLAMSCAN")
+                .ok()
+                .filter(|v| !v.trim().is_empty()),
             import_limits: crate::import::Limits {
                 rows: env_or(
                     "LIUYAN_IMPORT_MAX_ROWS",
@@ -156,6 +161,7 @@ impl Config {
             signing_key_file: None,
             guards_refuse: false,
             import_limits: crate::import::Limits::default(),
+            clamscan: None,
             clock: crate::clock::Clock::system(),
         }
     }

@@ -337,7 +337,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("无法读取 {}", file.display()))?;
-            let found = liuyan::archive::package::inspect(&bytes, public_key.as_deref());
+            let found = liuyan::archive::package::inspect(
+                &bytes,
+                public_key.as_deref(),
+                config.clamscan.as_deref(),
+            );
             println!(
                 "移交包：{} {}，档案 {} 份、文件 {} 个；{}",
                 found.unit, found.period, found.archives, found.files, found.key_source

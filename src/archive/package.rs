@@ -225,6 +225,7 @@ fn active_content(name: &str, bytes: &[u8]) -> Option<&'static str> {
 pub fn check_contents(
     manifest: &Manifest,
     files: &BTreeMap<String, Vec<u8>>,
+    scanner: Option<&str>,
     out: &mut Inspection,
 ) {
     out.archives = manifest.catalogue.len();
@@ -399,15 +400,13 @@ pub fn check_contents(
         active,
         "附件中没有可执行文件、脚本或自动执行内容".to_string(),
     );
-    virus_scan(files, out);
+    virus_scan(files, scanner, out);
 }
 
-/// `LIUYAN_CLAMSCAN`: the scanner to run over the package's files (e.g. /usr/bin/clamscan).
-fn virus_scan(files: &BTreeMap<String, Vec<u8>>, out: &mut Inspection) {
-    let Some(scanner) = std::env::var("LIUYAN_CLAMSCAN")
-        .ok()
-        .filter(|s| !s.trim().is_empty())
-    else {
+/// `LIUYAN_CLAMSCAN`: the scanner run over the package's files (e.g. /usr/bin/clamscan,
+/// called with `--no-summary --infected -r DIR`; exit status 0 = clean).
+fn virus_scan(files: &BTreeMap<String, Vec<u8>>, scanner: Option<&str>, out: &mut Inspection) {
+    let Some(scanner) = scanner.filter(|s| !s.trim().is_empty()) else {
         out.checks.push(Check {
             property: "安全性",
             item: "病毒扫描".to_string(),
@@ -452,7 +451,7 @@ fn virus_scan(files: &BTreeMap<String, Vec<u8>>, out: &mut Inspection) {
 
 /// Read a package and make the four checks. `public_key`: a key given from outside
 /// (hex); without one, the key shipped in the package is used and the report says so.
-pub fn inspect(bytes: &[u8], public_key: Option<&str>) -> Inspection {
+pub fn inspect(bytes: &[u8], public_key: Option<&str>, scanner: Option<&str>) -> Inspection {
     let mut out = Inspection::default();
     let mut archive = match zip::ZipArchive::new(Cursor::new(bytes)) {
         Ok(a) => a,
@@ -571,7 +570,7 @@ pub fn inspect(bytes: &[u8], public_key: Option<&str>) -> Inspection {
         format!("{} 个文件与清单一致", manifest.files.len()),
     );
     all.retain(|k, _| manifest.files.iter().any(|e| &e.path == k));
-    check_contents(&manifest, &all, &mut out);
+    check_contents(&manifest, &all, scanner, &mut out);
     out
 }
 
@@ -622,10 +621,12 @@ mod tests {
         let files = vec![("notes/a.json".to_string(), b"{}".to_vec())];
         let zip = write(manifest(), files, &ring).expect("zip");
         let (_, public) = ring.current();
-        let ok = inspect(&zip, Some(&public));
+        let ok = inspect(&zip, Some(&public), None);
         assert!(ok.problems().is_empty(), "{:?}", ok.problems());
         assert!(ok.key_source.contains("给定的公钥"));
-        assert!(inspect(&zip, None).key_source.contains("包内附带的公钥"));
+        assert!(inspect(&zip, None, None)
+            .key_source
+            .contains("包内附带的公钥"));
         // The file changed and the manifest recomputed to match: the signature fails.
         let forged_file = b"{\"x\":1}".to_vec();
         let mut m: Manifest = serde_json::from_slice(&read(&zip, MANIFEST)).expect("manifest");
@@ -635,7 +636,7 @@ mod tests {
             (MANIFEST, serde_json::to_vec_pretty(&m).expect("json")),
             (SIGNATURE, read(&zip, SIGNATURE)),
         ]);
-        let bad = inspect(&forged, Some(&public));
+        let bad = inspect(&forged, Some(&public), None);
         assert!(
             bad.problems().iter().any(|p| p.contains("清单的签名无效")),
             "{:?}",
@@ -649,9 +650,9 @@ mod tests {
             &other,
         )
         .expect("zip");
-        let p = inspect(&resigned, Some(&public)).problems();
+        let p = inspect(&resigned, Some(&public), None).problems();
         assert!(p.iter().any(|p| p.contains("不是给定的公钥")), "{p:?}");
-        assert!(!inspect(b"not a zip", None).problems().is_empty());
+        assert!(!inspect(b"not a zip", None, None).problems().is_empty());
     }
 
     #[test]

@@ -891,6 +891,7 @@ fn assemble(
     uid: i32,
     base: &str,
     who: String,
+    scanner: Option<&str>,
 ) -> Result<Assembled, AppError> {
     use crate::archive::package::{self, Catalogued, Inspection, Manifest};
     let p = crate::archive::periods::find(c, pid)?.ok_or(AppError::NotFound)?;
@@ -1053,7 +1054,7 @@ fn assemble(
         },
     });
     let map: std::collections::BTreeMap<String, Vec<u8>> = files.iter().cloned().collect();
-    package::check_contents(&manifest, &map, &mut inspection);
+    package::check_contents(&manifest, &map, scanner, &mut inspection);
     inspection.checks.push(file_modes(&private));
     let report_html = InspectionDoc {
         inspection: &inspection,
@@ -1152,8 +1153,9 @@ pub async fn inspection(
     let base = base_url(&req);
     let store = Store::new(&ctx.state.config.data_dir);
     let who = ctx.user.display_name.clone();
+    let scanner = ctx.state.config.clamscan.clone();
     let html = db::run(ctx.pool(), move |c| {
-        Ok(assemble(c, &store, pid, uid, &base, who)?.report)
+        Ok(assemble(c, &store, pid, uid, &base, who, scanner.as_deref())?.report)
     })
     .await?;
     Ok(HttpResponse::Ok()
@@ -1178,13 +1180,14 @@ pub async fn package(
     let base = base_url(&req);
     let store = Store::new(&ctx.state.config.data_dir);
     let (actor, who) = (ctx.actor(), ctx.user.display_name.clone());
+    let scanner = ctx.state.config.clamscan.clone();
     let (bytes, name) = db::run(ctx.pool(), move |c| {
         let Assembled {
             manifest,
             files,
             unit,
             ..
-        } = assemble(c, &store, pid, uid, &base, who)?;
+        } = assemble(c, &store, pid, uid, &base, who, scanner.as_deref())?;
         let (period, n) = (manifest.period.clone(), manifest.archives);
         let bytes = crate::archive::package::write(manifest, files, &*signing::current()?)?;
         crate::audit::record(

@@ -569,7 +569,7 @@ async fn a_signed_package_verifies_and_forged_ones_do_not() {
     // The key to check it with is printed on the 归档文件目录.
     let (_, printed) = center.page(&catalogue).await;
     assert!(printed.contains(&public), "the public key on the catalogue");
-    let ok = liuyan::archive::package::inspect(&zip, Some(&public));
+    let ok = liuyan::archive::package::inspect(&zip, Some(&public), None);
     assert!(ok.problems().is_empty(), "{:?}", ok.problems());
     assert_eq!(ok.archives, 2);
     assert!(ok.key_source.contains("给定的公钥"));
@@ -590,7 +590,7 @@ async fn a_signed_package_verifies_and_forged_ones_do_not() {
         .replace("已处理", "未处理")
         .into_bytes();
     recompute(&mut forged, |_| {});
-    let p = liuyan::archive::package::inspect(&zip_of(&forged), Some(&public)).problems();
+    let p = liuyan::archive::package::inspect(&zip_of(&forged), Some(&public), None).problems();
     assert!(p.iter().any(|p| p.contains("清单的签名无效")), "{p:?}");
 
     // A whole archive removed with its catalogue and manifest entries.
@@ -606,7 +606,7 @@ async fn a_signed_package_verifies_and_forged_ones_do_not() {
         c.retain(|e| e["dir"].as_str() != Some(first.as_str()));
         m["archives"] = serde_json::json!(1);
     });
-    let p = liuyan::archive::package::inspect(&zip_of(&cut), Some(&public)).problems();
+    let p = liuyan::archive::package::inspect(&zip_of(&cut), Some(&public), None).problems();
     assert!(p.iter().any(|p| p.contains("清单的签名无效")), "{p:?}");
     // Without the signature's help (the insider re-signs with a key of their own), the
     // given public key still tells.
@@ -625,7 +625,7 @@ async fn a_signed_package_verifies_and_forged_ones_do_not() {
     for f in resigned.iter_mut().filter(|(n, _)| n == "signature.json") {
         f.1 = serde_json::to_vec(&sig).expect("json");
     }
-    let p = liuyan::archive::package::inspect(&zip_of(&resigned), Some(&public)).problems();
+    let p = liuyan::archive::package::inspect(&zip_of(&resigned), Some(&public), None).problems();
     assert!(p.iter().any(|p| p.contains("不是给定的公钥")), "{p:?}");
 
     // The 四性检测 page of the period is printable and says the same.
@@ -686,4 +686,31 @@ async fn the_four_checks_find_script_content_in_an_attachment() {
         html.contains("不通过") && html.contains("含脚本或自动执行内容"),
         "{html}"
     );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_configured_virus_scanner_runs_over_the_package() {
+    use std::os::unix::fs::PermissionsExt;
+    // A stand-in for clamscan that reports every file it is given as infected.
+    let dir = tempfile::tempdir().expect("dir");
+    let scanner = dir.path().join("clamscan");
+    std::fs::write(
+        &scanner,
+        "#!/bin/sh\nfor a in \"$@\"; do d=\"$a\"; done\nls \"$d\" | sed 's/$/: Eicar-Test-Signature FOUND/'\nexit 1\n",
+    )
+    .expect("script");
+    std::fs::set_permissions(&scanner, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let path = scanner.display().to_string();
+    let app = crate::helpers::spawn_tuned(true, false, move |c| c.clamscan = Some(path)).await;
+    let center = app.login_as("center").await;
+    let xixiu = app.login_as("xixiu").await;
+    archived(&app, &center, &xixiu, "病毒扫描").await;
+    let (_, inspection, _) = package_links(&app, &center).await;
+    let (_, html) = center.page(&inspection).await;
+    assert!(
+        html.contains("病毒扫描") && html.contains("Eicar-Test-Signature FOUND"),
+        "{html}"
+    );
+    assert!(html.contains("不通过"));
 }

@@ -84,7 +84,7 @@ async fn units_report_their_archives_and_the_centre_accepts_or_returns_them() {
     let r = center.get(&pkg).await;
     assert_eq!(r.status(), StatusCode::OK);
     let zip = r.bytes().await.expect("zip");
-    let found = liuyan::archive::package::inspect(&zip, None);
+    let found = liuyan::archive::package::inspect(&zip, None, None);
     assert!(found.problems().is_empty(), "{:?}", found.problems());
     assert_eq!(
         found.files, 3,
