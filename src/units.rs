@@ -487,6 +487,16 @@ pub fn seed_if_empty(conn: &mut DbConn) -> Result<usize, AppError> {
     })
 }
 
+/// Whether units of this kind are assessed each year (counties/districts, zones, city
+/// departments) and so have a 量化考评 page.
+pub fn is_assessed(kind: Option<crate::auth::roles::UnitKind>) -> bool {
+    use crate::auth::roles::UnitKind;
+    matches!(
+        kind,
+        Some(UnitKind::County | UnitKind::Zone | UnitKind::Department)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::Actor;
 use crate::auth::csrf;
-use crate::auth::roles::Role;
+use crate::auth::roles::{Role, UnitKind};
 use crate::auth::session_store::UID_KEY;
 use crate::db;
 use crate::error::AppError;
@@ -114,7 +114,10 @@ impl Layout {
 }
 
 /// The navigation a role may use — only what it may open.
-pub fn nav_for(role: Role, path: &str) -> Vec<NavItem> {
+pub fn nav_for(role: Role, unit: Option<UnitKind>, path: &str) -> Vec<NavItem> {
+    // A township or county department is not assessed: it has no 量化考评 page.
+    let scored =
+        matches!(role, Role::CityOperator | Role::CityLeader) || crate::units::is_assessed(unit);
     let home = match role {
         Role::CityOperator | Role::CountyOperator | Role::DeptOperator => "待办",
         _ => "首页",
@@ -140,13 +143,17 @@ pub fn nav_for(role: Role, path: &str) -> Vec<NavItem> {
             items.push(("/messages", "留言列表"));
             items.push(("/dashboard", "统计分析"));
             items.push(("/archive", "档案汇总"));
-            items.push(("/scores", "量化考评"));
+            if scored {
+                items.push(("/scores", "量化考评"));
+            }
         }
         Role::CityLeader | Role::DeptOperator => {
             items.push(("/messages", "留言列表"));
             items.push(("/dashboard", "统计分析"));
             items.push(("/archive", "档案汇总"));
-            items.push(("/scores", "量化考评"));
+            if scored {
+                items.push(("/scores", "量化考评"));
+            }
         }
     }
     items.push(("/account/password", "我的账户"));
@@ -231,7 +238,7 @@ impl Ctx {
                 unit_name: self.unit.name.clone(),
                 role_label: self.role.label(),
             }),
-            nav: nav_for(self.role, &self.path),
+            nav: nav_for(self.role, self.unit.kind(), &self.path),
             crumbs: Vec::new(),
             csrf: self.csrf.clone(),
             flash,

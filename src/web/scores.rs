@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::attachments::{self, Store};
 use crate::audit;
 use crate::auth::csrf::CsrfForm;
-use crate::auth::roles::{Role, UnitKind};
+use crate::auth::roles::Role;
 use crate::clock::china_today;
 use crate::db::{self, DbConn};
 use crate::error::AppError;
@@ -35,13 +35,7 @@ const ANY: &[Role] = &[
 /// Units assessed each year: counties/districts, zones and city departments.
 pub fn assessed(all: &[Unit]) -> Vec<Unit> {
     all.iter()
-        .filter(|u| {
-            u.active
-                && matches!(
-                    u.kind(),
-                    Some(UnitKind::County | UnitKind::Zone | UnitKind::Department)
-                )
-        })
+        .filter(|u| u.active && crate::units::is_assessed(u.kind()))
         .cloned()
         .collect()
 }

@@ -317,3 +317,37 @@ async fn the_system_administrator_cannot_touch_administrator_accounts() {
         .expect("lock");
     assert!(locked.is_some(), "the reset does not unlock");
 }
+
+/// Menu entries only where the page exists: every entry of every demo account's menu
+/// opens (a township's account has no 量化考评, since townships are not assessed).
+#[tokio::test]
+async fn every_menu_entry_opens_for_every_account() {
+    let app = spawn_app().await;
+    for who in [
+        "center", "leader", "xixiu", "pingba", "zhujian", "renshe", "nanjie", "sysadmin",
+        "secadmin", "auditor",
+    ] {
+        let b = app.login_as(who).await;
+        let (_, home) = b.page("/").await;
+        let doc = scraper::Html::parse_document(&home);
+        let sel = scraper::Selector::parse("nav a").expect("selector");
+        let entries: Vec<String> = doc
+            .select(&sel)
+            .filter_map(|a| a.value().attr("href").map(str::to_string))
+            .collect();
+        assert!(!entries.is_empty(), "{who} has a menu");
+        for href in &entries {
+            let r = b.get(href).await;
+            let status = if r.status() == StatusCode::SEE_OTHER {
+                // 量化考评 of a county or department: its own unit's page.
+                b.page(&crate::helpers::location(&r)).await.0
+            } else {
+                r.status()
+            };
+            assert_eq!(status, StatusCode::OK, "{who}: {href}");
+        }
+        if who == "nanjie" {
+            assert!(!entries.iter().any(|h| h == "/scores"), "{entries:?}");
+        }
+    }
+}
