@@ -385,20 +385,38 @@ pub fn record_failed_login(
     })
 }
 
+/// Record a successful login; returns how often the account was locked since the user's
+/// previous successful login (the login page does not say so to whoever is trying: the
+/// user learns of it here).
 pub fn record_successful_login(
     conn: &mut DbConn,
     user: &User,
     actor: &Actor,
-) -> Result<(), AppError> {
+) -> Result<i64, AppError> {
+    use crate::db::schema::audit_log::dsl as a;
     conn.transaction(|conn| {
+        // The write first: a transaction that reads before it writes can be refused its
+        // write lock on SQLite when another login commits in between.
         diesel::update(us::users.find(user.id))
             .set((
                 us::failed_attempts.eq(0),
                 us::locked_until.eq(None::<NaiveDateTime>),
             ))
             .execute(conn)?;
+        let previous: Option<i32> = a::audit_log
+            .filter(a::user_id.eq(user.id))
+            .filter(a::event.eq("login"))
+            .filter(a::result.eq(audit::OK))
+            .select(diesel::dsl::max(a::id))
+            .first(conn)?;
+        let locks: i64 = a::audit_log
+            .filter(a::user_id.eq(user.id))
+            .filter(a::event.eq("lock"))
+            .filter(a::id.gt(previous.unwrap_or(0)))
+            .count()
+            .get_result(conn)?;
         audit::record(conn, actor, "login", &user.username, audit::OK, "")?;
-        Ok(())
+        Ok(locks)
     })
 }
 

@@ -127,10 +127,6 @@ pub async fn submit(
     let cfg = state.config.clone();
     match user {
         Some(u) if u.is_locked(now) => {
-            let minutes = u
-                .locked_until
-                .map(|t| (t - now).num_minutes() + 1)
-                .unwrap_or(cfg.lock_minutes);
             let a = actor.clone();
             let name = u.username.clone();
             db::run(&state.pool, move |c| {
@@ -144,7 +140,9 @@ pub async fn submit(
                 )?)
             })
             .await?;
-            refuse(&state, &session, &username, locked_message(minutes))
+            // The same answer as for an unknown user or a wrong password: nobody learns
+            // from the login which accounts exist or are locked.
+            refuse(&state, &session, &username, BAD_CREDENTIALS.to_string())
         }
         Some(u) if password_ok && u.active && u.totp_enabled => {
             // The first factor is right; the session is not logged in until the second.
@@ -165,19 +163,13 @@ pub async fn submit(
         Some(u) if u.active => {
             let a = actor.clone();
             let uc = u.clone();
-            let locked = db::run(&state.pool, move |c| {
-                let locked =
-                    users::record_failed_login(c, &uc, cfg.lock_threshold, cfg.lock_minutes, &a)?;
+            db::run(&state.pool, move |c| {
+                users::record_failed_login(c, &uc, cfg.lock_threshold, cfg.lock_minutes, &a)?;
                 audit::record(c, &a, "login", &uc.username, audit::FAILED, "密码错误")?;
-                Ok(locked)
+                Ok(())
             })
             .await?;
-            let message = if locked {
-                locked_message(state.config.lock_minutes)
-            } else {
-                BAD_CREDENTIALS.to_string()
-            };
-            refuse(&state, &session, &username, message)
+            refuse(&state, &session, &username, BAD_CREDENTIALS.to_string())
         }
         other => {
             let a = actor.clone();
@@ -211,12 +203,21 @@ async fn complete_login(
 ) -> Result<HttpResponse, AppError> {
     let uc = u.clone();
     let ip = actor.ip.clone();
-    db::run(&state.pool, move |c| {
+    let locks = db::run(&state.pool, move |c| {
         users::record_successful_login(c, &uc, &actor)
     })
     .await?;
     session.clear();
     session.renew();
+    if locks > 0 {
+        crate::web::ctx::set_flash(
+            session,
+            "error",
+            &format!(
+                "注意：自您上次登录以来，您的账户因连续输错密码被锁定过 {locks} 次。如果不是您本人所为，请告知安全管理员。"
+            ),
+        );
+    }
     session.insert(UID_KEY, u.id).map_err(AppError::internal)?;
     session
         .insert(LOGIN_AT_KEY, crate::clock::current().timestamp())

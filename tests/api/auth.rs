@@ -109,10 +109,25 @@ async fn five_failures_lock_the_account_and_the_security_admin_unlocks_it() {
         let r = b.login("zhujian", "Wrong@Pass2026").await;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     }
-    // Now even the right password is refused.
+    // Now even the right password is refused — with the same answer as an unknown user
+    // or a wrong password, so the login tells nobody that the account exists or is locked.
     let r = b.login("zhujian", DEMO_PASSWORD).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(r.text().await.expect("body").contains("已被锁定"));
+    let locked = r.text().await.expect("body");
+    assert!(locked.contains("用户名或密码错误。") && !locked.contains("已被锁定"));
+    let unknown = b.login("nosuchuser", DEMO_PASSWORD).await;
+    assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let strip = |s: &str, user: &str| {
+        s.replace(user, "")
+            .lines()
+            .filter(|l| !l.contains("csrf_token"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(
+        strip(&locked, "zhujian"),
+        strip(&unknown.text().await.expect("body"), "nosuchuser")
+    );
     assert_eq!(app.count("audit_log WHERE event = 'lock'"), 1);
 
     let sec = app.login_as("secadmin").await;
@@ -131,6 +146,9 @@ async fn five_failures_lock_the_account_and_the_security_admin_unlocks_it() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let r = b.login("zhujian", DEMO_PASSWORD).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // The user learns of the lock after logging in.
+    let (_, home) = b.page("/").await;
+    assert!(home.contains("被锁定过 1 次"), "{home}");
 }
 
 #[tokio::test]
