@@ -37,8 +37,6 @@ pub struct Report {
     /// Signatures checked (message seals, the audit seal, the state).
     pub signatures: usize,
     pub audit_records: usize,
-    /// Protective triggers or privileges found missing (and put back).
-    pub guards: Vec<String>,
     pub breaks: Vec<Break>,
     /// Signatures still to check: (message id, 文号, seal).
     pending: Vec<(i32, String, Seal)>,
@@ -431,7 +429,6 @@ pub fn run(conn: &mut DbConn, site: &Site, ids: Option<&[i32]>) -> Result<Report
                     "，已恢复"
                 }
             );
-            report.guards.push(line.clone());
             report.breaks.push(general(line));
         }
     }
