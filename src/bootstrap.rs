@@ -94,6 +94,8 @@ pub fn prepare(conn: &mut DbConn, demo: bool, demo_messages: bool) -> anyhow::Re
     let result = conn.transaction::<_, AppError, _>(|conn| {
         units::seed_if_empty(conn)?;
         crate::messages::config::seed_if_empty(conn)?;
+        let all = units::all(conn)?;
+        crate::dispatch::store::default_subjects(conn, &all)?;
         let initial_admin_password = if users::count(conn)? == 0 {
             if demo {
                 seed_demo_accounts(conn)?;

@@ -41,6 +41,9 @@ pub struct Config {
     pub import_limits: crate::import::Limits,
     /// `LIUYAN_CLAMSCAN`: a virus scanner run over handover packages.
     pub clamscan: Option<String>,
+    /// `LIUYAN_DISPATCH_RETRAIN_EVERY`: 智能分拨 retrains after this many newly confirmed
+    /// messages (and daily while any are new); 0 = only when the centre asks.
+    pub dispatch_retrain_every: i64,
     /// Login attempts per minute from one client address (0 = no limit), with a burst
     /// of a third of it.
     pub login_per_minute: u32,
@@ -109,6 +112,7 @@ impl Config {
                 .ok()
                 .filter(|v| !v.trim().is_empty())
                 .map(PathBuf::from),
+            dispatch_retrain_every: env_or("LIUYAN_DISPATCH_RETRAIN_EVERY", 50)?,
             clamscan: std::env::var("LIUYAN_CLAMSCAN")
                 .ok()
                 .filter(|v| !v.trim().is_empty()),
@@ -162,6 +166,7 @@ impl Config {
             guards_refuse: false,
             import_limits: crate::import::Limits::default(),
             clamscan: None,
+            dispatch_retrain_every: 0,
             clock: crate::clock::Clock::system(),
         }
     }

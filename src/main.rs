@@ -609,7 +609,7 @@ fn read_labelled(
 }
 
 fn classify(
-    _config: &Config,
+    config: &Config,
     train: &[std::path::PathBuf],
     eval: Option<std::path::PathBuf>,
     cv: Option<u64>,
@@ -627,6 +627,7 @@ fn classify(
         );
         print!("{}", model::render(&s));
     }
+    let eval_none = eval.is_none();
     if let Some(e) = eval {
         let test = read_labelled(&[e], &mut seen)?;
         let started = std::time::Instant::now();
@@ -642,8 +643,46 @@ fn classify(
             model::render(&model::score(&model::predictions(&m, &test)))
         );
     }
-    if cv.is_none() {
-        // Seeding the site comes with the dispatch store.
+    if cv.is_none() && eval_none {
+        // Seed this site: the texts are kept (later retrainings read them too), then both
+        // models are trained at once.
+        let _ring = site_ring(config)?;
+        let mut conn = connect(config)?;
+        db::run_migrations(&mut conn)?;
+        let source = train
+            .iter()
+            .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().to_string()))
+            .collect::<Vec<_>>()
+            .join("、");
+        let added = db::write_tx(&mut conn, |c| -> anyhow::Result<usize> {
+            units::seed_if_empty(c)?;
+            liuyan::messages::config::seed_if_empty(c)?;
+            let all = units::all(c)?;
+            liuyan::dispatch::store::default_subjects(c, &all)?;
+            let n = liuyan::dispatch::store::add_seeds(c, &docs, &source, db::now())?;
+            liuyan::audit::record(
+                c,
+                &Actor::system(),
+                "dispatch_seed",
+                "智能分拨：导入训练样本",
+                liuyan::audit::OK,
+                &format!("{source}：新增 {n} 条"),
+            )?;
+            Ok(n)
+        })?;
+        println!("{added} new seed texts stored");
+        let pool = db::build_pool(&config.database_url, 2)?;
+        match liuyan::dispatch::retrain(&pool, "命令行 classify --train", 60)? {
+            Some(t) => println!(
+                "trained in {:.1} s on {} texts ({} from this site's record): unit model {}, category model {}",
+                t.seconds,
+                t.examples,
+                t.site_examples,
+                t.unit_version.map(|v| format!("v{v}")).unwrap_or("not made (no subject maps to a unit)".into()),
+                t.category_version.map(|v| format!("v{v}")).unwrap_or("not made".into()),
+            ),
+            None => println!("another process is training the models now; they will include these texts next time"),
+        }
     }
     Ok(())
 }

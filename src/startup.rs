@@ -174,6 +174,7 @@ impl Application {
         let secure = config.secure_cookies;
         let limit = crate::web::login_limit(config.login_per_minute);
         let worker_ring = ring.clone();
+        let ring_for_jobs = ring.clone();
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             config,
@@ -181,6 +182,7 @@ impl Application {
             sealer,
             ring,
             cache: Default::default(),
+            dispatch: Default::default(),
         });
         // The anchor beside the key follows the signed state (a rolled-back database is
         // found by `verify`): at start and every minute, while the site runs.
@@ -193,6 +195,29 @@ impl Application {
                         if let Err(e) = crate::archive::ledger::raise_anchor(&anchor, s.gseq) {
                             tracing::error!(error = %e, "无法写入签名锚点文件");
                         }
+                    }
+                }
+                drop(state);
+                std::thread::sleep(std::time::Duration::from_secs(60));
+            }
+        });
+        // 智能分拨 retrains in the background when enough new messages are confirmed
+        // (one process at a time across instances: the lease in the database).
+        let weak = std::sync::Arc::downgrade(&state.clone().into_inner());
+        let (job_clock, job_ring) = (clock, ring_for_jobs.clone());
+        std::thread::spawn(move || {
+            job_clock.install();
+            job_ring.install();
+            while let Some(state) = weak.upgrade() {
+                let every = state.config.dispatch_retrain_every;
+                let due = state
+                    .pool
+                    .get()
+                    .ok()
+                    .map(|mut c| crate::dispatch::due(&mut c, every, crate::db::now()));
+                if let Some(Ok(true)) = due {
+                    if let Err(e) = crate::dispatch::retrain(&state.pool, "定时任务", 60) {
+                        tracing::error!(error = %e, "智能分拨模型训练失败");
                     }
                 }
                 drop(state);

@@ -359,6 +359,63 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    dispatch_models (id) {
+        id -> Integer,
+        kind -> Text,
+        version -> Integer,
+        trained_at -> Timestamp,
+        examples -> Integer,
+        site_examples -> Integer,
+        classes -> Integer,
+        cv_macro_f1 -> Nullable<Double>,
+        active -> Bool,
+        trained_by -> Text,
+        data -> Binary,
+    }
+}
+
+diesel::table! {
+    dispatch_seeds (id) {
+        id -> Integer,
+        label -> Text,
+        title -> Text,
+        body -> Text,
+        source -> Text,
+        added_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    dispatch_subjects (subject, unit_id) {
+        subject -> Text,
+        unit_id -> Integer,
+    }
+}
+
+diesel::table! {
+    dispatch_proposals (id) {
+        id -> Integer,
+        message_id -> Integer,
+        proposed_at -> Timestamp,
+        month -> Text,
+        model_version -> Integer,
+        proposed_unit_id -> Integer,
+        chosen_unit_id -> Integer,
+        chosen_rank -> Nullable<Integer>,
+        returned -> Bool,
+    }
+}
+
+diesel::table! {
+    dispatch_state (id) {
+        id -> Integer,
+        lease_until -> Nullable<Timestamp>,
+        lease_holder -> Nullable<Text>,
+        examples_at_train -> Integer,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     units,
     users,
@@ -383,5 +440,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     return_marks,
     recovery_codes,
     password_history,
-    seals
+    seals,
+    dispatch_models,
+    dispatch_seeds,
+    dispatch_subjects,
+    dispatch_proposals,
+    dispatch_state
 );

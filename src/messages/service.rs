@@ -496,6 +496,10 @@ pub struct ActForm {
     pub original: String,
     #[serde(default)]
     pub original_no: String,
+    /// 智能分拨: the proposal the 转办 form showed (set by the handler, never read from
+    /// the request), recorded with the 转办 so the dashboard can say how often it was taken.
+    #[serde(skip)]
+    pub proposal: Option<crate::dispatch::Shown>,
 }
 
 pub enum ActOutcome {
@@ -1213,6 +1217,13 @@ fn act_in(
         )?;
         if action == Action::Reply || corrected {
             crate::search::index(conn, msg.id)?;
+        }
+        match (action, &form.proposal, ch.handling_unit_id) {
+            (Action::Assign, Some(shown), Some(Some(chosen))) => {
+                crate::dispatch::store::record(conn, msg.id, now, &shown.made(chosen), chosen)?
+            }
+            (Action::Return, _, _) => crate::dispatch::store::returned(conn, msg.id)?,
+            _ => {}
         }
         // The seal is renewed over the record as the action left it.
         crate::archive::ledger::seal_noting(conn, &[(msg.id, breach)])?;

@@ -117,6 +117,10 @@ struct DashboardPage {
     year: i32,
     scope_words: String,
     can_bulletin: bool,
+    /// 智能分拨 (the centre): proposals taken per month, the units most often corrected.
+    dispatch: bool,
+    proposal_months: Vec<crate::dispatch::store::Month>,
+    corrected: Vec<(String, i64)>,
 }
 
 fn scope_words(role: Role, unit: &Unit) -> String {
@@ -151,7 +155,8 @@ pub async fn dashboard(ctx: Ctx) -> Result<HttpResponse, AppError> {
     let today = china_today();
     let year_from = NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today);
     let state = ctx.state.clone();
-    let (o, all, calendar_warning) = db::run(ctx.pool(), move |c| {
+    let city = matches!(role, Role::CityOperator | Role::CityLeader);
+    let (o, all, calendar_warning, acc) = db::run(ctx.pool(), move |c| {
         let scope = model::scope_for(c, role, me)?;
         let o = state
             .cache
@@ -163,7 +168,13 @@ pub async fn dashboard(ctx: Ctx) -> Result<HttpResponse, AppError> {
         let o = std::sync::Arc::unwrap_or_clone(o);
         let cal = &crate::reference::get(c, &state.cache)?.calendar;
         let warning = config::calendar_warning(c, cal, today)?;
-        Ok((o, units::all(c)?, warning))
+        let all = units::all(c)?;
+        let acc = if city {
+            crate::web::dispatch::accuracy(c, &all)?
+        } else {
+            Default::default()
+        };
+        Ok((o, all, warning, acc))
     })
     .await?;
     let names: HashMap<i32, String> = all.iter().map(|u| (u.id, u.short_name.clone())).collect();
@@ -258,6 +269,9 @@ pub async fn dashboard(ctx: Ctx) -> Result<HttpResponse, AppError> {
         year: today.year(),
         scope_words: scope_words(ctx.role, &ctx.unit),
         can_bulletin: matches!(ctx.role, Role::CityOperator | Role::CityLeader),
+        dispatch: city,
+        proposal_months: acc.0,
+        corrected: acc.1,
     })
 }
 

@@ -565,6 +565,8 @@ pub struct ActionView {
     pub plain_form: bool,
     /// 标记重复件: earlier messages found (留言文号, how found), and what was typed.
     pub candidates: Vec<(String, String)>,
+    /// 智能分拨 (转办): the proposed units, the first pre-selected.
+    pub proposals: Vec<crate::dispatch::Proposal>,
     pub original: String,
     pub original_no: String,
 }
@@ -583,6 +585,10 @@ struct ShowPage {
     /// 重复件: the original this one repeats, and its repeats (id, 留言文号).
     repeat_of: Option<(i32, String)>,
     repeats: Vec<(i32, String)>,
+    /// 智能分拨: the proposed 所属类型 (category, 置信度, reason), whether it is the one
+    /// recorded, and the 补正 link for the element.
+    category_hint: Option<(String, String, String, bool, Option<String>)>,
+    msg_category: String,
     missing: Vec<&'static str>,
     /// 纸质档 status words and css: (words, "same" | "changed" | "never").
     paper: (String, &'static str),
@@ -662,6 +668,33 @@ struct PageData {
     /// 重复件: the original (id, 留言文号) this one repeats, and the repeats of this one.
     repeat_of: Option<(i32, String)>,
     repeats: Vec<(i32, String)>,
+    /// 智能分拨: the units proposed for 转办 (while it waits for one), and the proposed
+    /// 所属类型 (category, 置信度, reason).
+    proposals: Vec<crate::dispatch::Proposal>,
+    category_hint: Option<(String, String, String)>,
+}
+
+/// The units proposed for a message waiting for 转办 by `unit`, and what the form shows
+/// (recorded with the 转办).
+pub fn proposals_for(
+    c: &mut crate::db::DbConn,
+    state: &crate::web::AppState,
+    units: &[crate::units::Unit],
+    msg: &Message,
+) -> Result<(crate::dispatch::Shown, Vec<crate::dispatch::Proposal>), AppError> {
+    let model = state.dispatch.current(c, crate::dispatch::store::UNIT)?;
+    let proposals = crate::dispatch::propose(
+        units,
+        model.as_ref().map(|(_, m)| m.as_ref()),
+        &msg.title,
+        &msg.appeal,
+        |u| service::assignable(units, msg.owner_unit_id, u),
+    );
+    let shown = crate::dispatch::Shown {
+        version: model.map(|(v, _)| v).unwrap_or(0),
+        units: proposals.iter().map(|p| p.unit_id).collect(),
+    };
+    Ok((shown, proposals))
 }
 
 async fn load_page(ctx: &Ctx, id: i32) -> Result<PageData, AppError> {
@@ -702,6 +735,29 @@ async fn load_page(ctx: &Ctx, id: i32) -> Result<PageData, AppError> {
                 None => None,
             },
             repeats: model::repeats_of(c, id)?,
+            proposals: if msg.state() == State::Registered && msg.owner_unit_id == unit {
+                let reference = crate::reference::get(c, &state.cache)?;
+                proposals_for(c, &state, &reference.units, &msg)?.1
+            } else {
+                Vec::new()
+            },
+            category_hint: if msg.state() == State::Registered && msg.owner_unit_id == unit {
+                let reference = crate::reference::get(c, &state.cache)?;
+                state
+                    .dispatch
+                    .current(c, crate::dispatch::store::CATEGORY)?
+                    .and_then(|(_, m)| {
+                        crate::dispatch::propose_category(
+                            &m,
+                            &msg.title,
+                            &msg.appeal,
+                            &reference.categories,
+                        )
+                    })
+                    .map(|(c, share, why)| (c, format!("{:.0}%", 100.0 * share), why))
+            } else {
+                None
+            },
             msg,
         })
     })
@@ -738,9 +794,15 @@ fn show_page(
         })
         .collect();
     let elements = archive::elements(msg, &names);
-    let fixes = crate::web::correction::action_of(&available)
+    let fixes: Vec<crate::web::correction::Fix> = crate::web::correction::action_of(&available)
         .map(|a| crate::web::correction::fixes(a, msg.id, msg, standing))
         .unwrap_or_default();
+    let category_hint = data.category_hint.clone().map(|(c, pct, why)| {
+        let same = c == msg.category;
+        let no = crate::messages::correction::Field::Category.element_no();
+        let href = fixes.iter().find(|f| f.no == no).map(|f| f.href.clone());
+        (c, pct, why, same, href)
+    });
     let assign_units: Vec<Choice> = data
         .reference
         .units
@@ -794,7 +856,15 @@ fn show_page(
                     Action::Forward => forward_units.clone(),
                     _ => Vec::new(),
                 },
-                unit_id: f.unit_id.clone(),
+                unit_id: match (a, &typed, data.proposals.first()) {
+                    (Action::Assign, None, Some(p)) => p.unit_id.to_string(),
+                    _ => f.unit_id.clone(),
+                },
+                proposals: if a == Action::Assign {
+                    data.proposals.clone()
+                } else {
+                    Vec::new()
+                },
                 needs_days: a == Action::RequestExtension,
                 days: f.days.clone(),
                 needs_resolved: matches!(a, Action::Reply | Action::Approve),
@@ -984,6 +1054,8 @@ fn show_page(
         state_css: state.as_str(),
         elements,
         fixes,
+        category_hint,
+        msg_category: msg.category.clone(),
         repeat_of: data.repeat_of.clone(),
         repeats: data.repeats.clone(),
         missing: msg.missing_elements(),
@@ -1124,12 +1196,21 @@ pub async fn act(
         file_errors,
         ..
     } = upload;
-    let f = form.clone();
+    let mut f = form.clone();
     let today = china_today();
     let store = Store::new(&ctx.state.config.data_dir);
     let accepted = files.len();
+    let state = ctx.state.clone();
     let outcome = db::run(ctx.pool(), move |c| {
         let scope = model::scope_for(c, role, unit)?;
+        if action == Action::Assign {
+            // What the form showed is computed again (the same model gives the same
+            // proposal) and recorded with the 转办; a request cannot claim another.
+            if let Some(msg) = model::find_scoped(c, &scope, id)? {
+                let reference = crate::reference::get(c, &state.cache)?;
+                f.proposal = Some(proposals_for(c, &state, &reference.units, &msg)?.0);
+            }
+        }
         let files = Files {
             store: &store,
             accepted: &files,

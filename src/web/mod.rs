@@ -8,6 +8,7 @@ pub mod assets;
 pub mod audit_log;
 pub mod correction;
 pub mod ctx;
+pub mod dispatch;
 pub mod extract;
 pub mod home;
 pub mod import;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub ring: std::sync::Arc<crate::archive::signing::Keyring>,
     /// Summaries kept while their data is unchanged (dashboard, statistics, scoreboard).
     pub cache: crate::cache::Cache,
+    /// 智能分拨: the active models, loaded once per version.
+    pub dispatch: crate::dispatch::Models,
 }
 
 /// Render a page with status 200.
@@ -290,6 +293,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/settings/holidays/{day}/delete",
             web::post().to(settings::holiday_delete),
+        )
+        .route("/settings/dispatch", web::get().to(dispatch::page))
+        .route("/settings/dispatch/train", web::post().to(dispatch::train))
+        .route(
+            "/settings/dispatch/activate",
+            web::post().to(dispatch::activate),
+        )
+        .route(
+            "/settings/dispatch/subjects",
+            web::post().to(dispatch::subject),
         )
         .route("/settings/lists", web::get().to(settings::lists))
         .route("/settings/lists", web::post().to(settings::list_add))

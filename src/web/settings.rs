@@ -25,7 +25,7 @@ use crate::web::{render_status, see_other};
 const KEEPERS: &[Role] = &[Role::CityOperator];
 
 /// Run a settings change and its audit row in one transaction.
-async fn change<T: Send + 'static>(
+pub(crate) async fn change<T: Send + 'static>(
     ctx: &Ctx,
     what: String,
     f: impl FnOnce(&mut DbConn) -> Result<Result<T, FieldErrors>, AppError> + Send + 'static,
@@ -43,7 +43,7 @@ async fn change<T: Send + 'static>(
     .await
 }
 
-fn layout(ctx: &Ctx, title: &str) -> Layout {
+pub(crate) fn layout(ctx: &Ctx, title: &str) -> Layout {
     let l = ctx.layout(title).crumb("业务设置", "/settings");
     if title == "业务设置" {
         l

@@ -13,6 +13,7 @@ mod concurrency;
 mod correction;
 mod crash;
 mod crawl;
+mod dispatch;
 mod forgery;
 mod generate;
 mod hardening;
