@@ -126,7 +126,7 @@ const STOP: &[&str] = &[
 /// The terms of one message, with repeats (term frequency counts them).
 pub fn terms(title: &str, body: &str) -> Vec<String> {
     let body: String = body.chars().take(BODY_CHARS).collect();
-    let mut out = Vec::with_capacity(3 * (title.len() + body.len()) / 3);
+    let mut out = Vec::with_capacity(title.len() + body.len());
     for _ in 0..2 {
         push_terms(title, &mut out);
     }

@@ -703,6 +703,9 @@ async fn load_page(ctx: &Ctx, id: i32) -> Result<PageData, AppError> {
     db::run(ctx.pool(), move |c| {
         let scope = model::scope_for(c, role, unit)?;
         let msg = model::find_scoped(c, &scope, id)?.ok_or(AppError::NotFound)?;
+        let reference = crate::reference::get(c, &state.cache)?;
+        // 转办 waits on the owner: the repeat candidates and the 智能分拨 proposals.
+        let waiting = msg.state() == State::Registered && msg.owner_unit_id == unit;
         Ok(PageData {
             events: model::events(c, id)?,
             files: attachments::for_message(c, id)?,
@@ -710,8 +713,7 @@ async fn load_page(ctx: &Ctx, id: i32) -> Result<PageData, AppError> {
             latest_print: archive::latest_print(c, id)?,
             default_retention: archive::settings(c)?.2,
             return_marks: crate::scoring::store::marks_of(c, id)?,
-            reference: crate::reference::get(c, &state.cache)?,
-            candidates: if msg.state() == State::Registered && msg.owner_unit_id == unit {
+            candidates: if waiting {
                 let window = crate::messages::repeats::window_days(c)?;
                 crate::messages::repeats::find(
                     c,
@@ -735,14 +737,12 @@ async fn load_page(ctx: &Ctx, id: i32) -> Result<PageData, AppError> {
                 None => None,
             },
             repeats: model::repeats_of(c, id)?,
-            proposals: if msg.state() == State::Registered && msg.owner_unit_id == unit {
-                let reference = crate::reference::get(c, &state.cache)?;
+            proposals: if waiting {
                 proposals_for(c, &state, &reference.units, &msg)?.1
             } else {
                 Vec::new()
             },
-            category_hint: if msg.state() == State::Registered && msg.owner_unit_id == unit {
-                let reference = crate::reference::get(c, &state.cache)?;
+            category_hint: if waiting {
                 state
                     .dispatch
                     .current(c, crate::dispatch::store::CATEGORY)?
@@ -758,6 +758,7 @@ async fn load_page(ctx: &Ctx, id: i32) -> Result<PageData, AppError> {
             } else {
                 None
             },
+            reference,
             msg,
         })
     })
