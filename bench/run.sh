@@ -36,6 +36,14 @@ if [ ! -f "$DONE" ]; then
   [ "$BACKEND" = SQLite ] || touch "$DONE"
 fi
 
+# 智能分拨 seeded once from the shipped labelled files, so the 转办 form shows proposals
+# (the training also reads the site's newest 100,000 confirmed messages).
+if [ -d ../shared/data ] && [ ! -f "$DIR/dispatch-seeded" ]; then
+  echo "== seeding 智能分拨"
+  /usr/bin/time -f "classify --train: %e s (peak RSS %M KB)" env LIUYAN_DATA_DIR="$DIR" RUST_LOG=info "$BIN" classify --train ../shared/data/taidi2020_messages_sample.csv ../shared/data/taidi2020_labelled_dev.csv
+  touch "$DIR/dispatch-seeded"
+fi
+
 echo "== starting the server"
 if curl -sf "$BASE/healthz" >/dev/null 2>&1; then
   echo "端口 $PORT 上已有服务在运行：请先停止它（或设置 PORT）。"; exit 1
@@ -98,6 +106,9 @@ DEEP=$((DEEP - 99980))
 run "列表第5000页" "$CENTER" "/messages?page=5000&before=$DEEP"
 run "留言页" "$CENTER" "/messages/$MSG"
 run "档案页" "$CENTER" "/messages/$MSG/archive"
+# A message waiting for 转办: its page holds the 转办 form with the 智能分拨 proposals.
+REG=$(curl -s -b "liuyan_session=$CENTER" "$BASE/messages?state=registered" | grep -o 'href="/messages/[0-9]*"' | head -1 | grep -o '[0-9]*')
+run "转办表单（智能分拨）" "$CENTER" "/messages/$REG"
 run "检索 2 字" "$CENTER" "/messages?q=%E5%81%9C%E6%B0%B4"
 run "检索 3 字" "$CENTER" "/messages?q=%E7%89%A9%E4%B8%9A%E8%B4%B9"
 # Searches on PostgreSQL take up to seconds: let the requests wrk left in flight finish

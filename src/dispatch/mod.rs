@@ -238,7 +238,8 @@ fn gather(
     let site = store::site_examples(conn, MAX_SITE_EXAMPLES)?;
     let mut unit_docs = Vec::with_capacity(seeds.len() + site.len());
     let mut cat_docs = Vec::with_capacity(seeds.len() + site.len());
-    for (subject, title, body) in seeds {
+    for (subject, title, mut body) in seeds {
+        text::clip(&mut body);
         let units: Vec<String> = mapping
             .iter()
             .filter(|(s, _)| *s == subject)
@@ -262,7 +263,8 @@ fn gather(
         }
     }
     let n = site.len();
-    for (title, appeal, unit, category) in site {
+    for (title, mut appeal, unit, category) in site {
+        text::clip(&mut appeal);
         if categories.contains(&category) {
             cat_docs.push(Labelled {
                 title: title.clone(),

@@ -53,13 +53,18 @@ impl Model {
         if classes.len() < 2 {
             return None;
         }
-        let terms = terms_of(docs);
-        let vocab = Vocab::build(&terms, MIN_DF.min(docs.len() as u32), MAX_TERMS);
+        let started = std::time::Instant::now();
+        let texts: Vec<(&str, &str)> = docs
+            .iter()
+            .map(|d| (d.title.as_str(), d.body.as_str()))
+            .collect();
+        let (vocab, vectors) = Vocab::fit(&texts, MIN_DF.min(docs.len() as u32), MAX_TERMS);
+        let counted = started.elapsed().as_secs_f64();
         let examples: Vec<Example> = docs
             .iter()
-            .zip(&terms)
-            .map(|(d, t)| Example {
-                x: vocab.vector(t),
+            .zip(vectors)
+            .map(|(d, x)| Example {
+                x,
                 labels: d
                     .labels
                     .iter()
@@ -69,6 +74,14 @@ impl Model {
             })
             .collect();
         let weights = linear::train(&examples, classes.len(), vocab.len(), linear::C);
+        tracing::info!(
+            texts = docs.len(),
+            classes = classes.len(),
+            terms = vocab.len(),
+            count_seconds = counted,
+            svm_seconds = started.elapsed().as_secs_f64() - counted,
+            "dispatch model trained"
+        );
         Some(Model {
             classes,
             vocab,
@@ -78,7 +91,7 @@ impl Model {
 
     /// Every class, best first.
     pub fn rank(&self, title: &str, body: &str) -> Vec<Ranked> {
-        let x = self.vocab.vector(&text::terms(title, body));
+        let x = self.vocab.vector(title, body);
         let scores = self.weights.scores(&x);
         let shares = linear::shares(&scores);
         let mut order: Vec<usize> = (0..self.classes.len()).collect();
@@ -101,7 +114,7 @@ impl Model {
 
     /// The best class only (evaluation).
     pub fn best(&self, title: &str, body: &str) -> usize {
-        let x = self.vocab.vector(&text::terms(title, body));
+        let x = self.vocab.vector(title, body);
         let s = self.weights.scores(&x);
         (0..s.len())
             .max_by(|a, b| s[*a].total_cmp(&s[*b]))
@@ -171,29 +184,6 @@ impl Model {
             weights: Weights { classes, dim, w },
         })
     }
-}
-
-fn terms_of(docs: &[Labelled]) -> Vec<Vec<String>> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    let per = docs.len().div_ceil(threads).max(1);
-    std::thread::scope(|s| {
-        let parts: Vec<_> = docs
-            .chunks(per)
-            .map(|c| {
-                s.spawn(move || {
-                    c.iter()
-                        .map(|d| text::terms(&d.title, &d.body))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        parts
-            .into_iter()
-            .flat_map(|p| p.join().unwrap_or_default())
-            .collect()
-    })
 }
 
 /// Evaluation figures over gold labels (an example's first label) and predictions.

@@ -376,6 +376,9 @@ fn form_of(pairs: &[(String, String)]) -> ImportForm {
     }
 }
 
+/// Earlier messages a row may repeat: (id, "留言文号（how found）").
+type Repeats = Vec<(i32, String)>;
+
 pub struct PreviewRow {
     pub line: usize,
     pub title: String,
@@ -383,8 +386,9 @@ pub struct PreviewRow {
     pub posted: String,
     pub category: String,
     pub reply: String,
-    /// Earlier messages the row may repeat: (id, "留言文号（how found）").
-    pub repeats: Vec<(i32, String)>,
+    pub repeats: Repeats,
+    /// The 核办单位 智能分拨 proposes for it (pre-selected at its 转办 after the import).
+    pub proposals: Vec<crate::dispatch::Proposal>,
 }
 
 #[derive(Template)]
@@ -455,39 +459,52 @@ pub async fn preview(
         Err(msg) => return file_problem(&ctx, form, &msg).await,
     };
     let shown = 200;
-    // Possible repeats of the rows shown, looked up as at 登记.
+    // Possible repeats of the rows shown, looked up as at 登记, and the units 智能分拨
+    // proposes for them (as the 转办 form will, this unit owning the imported messages).
     let probes: Vec<import::ValidRow> = c.valid.iter().take(20).cloned().collect();
     let (role, unit) = (ctx.role, ctx.unit.id);
-    let repeats: Vec<Vec<(i32, String)>> = db::run(ctx.pool(), move |conn| {
-        let scope = crate::messages::model::scope_for(conn, role, unit)?;
-        let window = crate::messages::repeats::window_days(conn)?;
-        let mut out = Vec::new();
-        for r in &probes {
-            let found = crate::messages::repeats::find(
-                conn,
-                &scope,
-                &crate::messages::repeats::Probe {
-                    id: None,
-                    platform_ref: None,
-                    name: &r.name,
-                    contact: &r.contact,
-                    title: &r.title,
-                    appeal: &r.appeal,
-                    posted_at: r.posted_at,
-                },
-                window,
-            )?;
-            out.push(
-                found
-                    .into_iter()
-                    .take(3)
-                    .map(|x| (x.msg.id, format!("{}（{}）", x.msg.ref_no, x.why.label())))
-                    .collect(),
-            );
-        }
-        Ok::<_, AppError>(out)
-    })
-    .await?;
+    let state = ctx.state.clone();
+    let looked_up: Vec<(Repeats, Vec<crate::dispatch::Proposal>)> =
+        db::run(ctx.pool(), move |conn| {
+            let scope = crate::messages::model::scope_for(conn, role, unit)?;
+            let window = crate::messages::repeats::window_days(conn)?;
+            let units = crate::reference::get(conn, &state.cache)?.units.clone();
+            let model = state.dispatch.current(conn, crate::dispatch::store::UNIT)?;
+            let mut out = Vec::new();
+            for r in &probes {
+                let proposals = crate::dispatch::propose(
+                    &units,
+                    model.as_ref().map(|(_, m)| m.as_ref()),
+                    &r.title,
+                    &r.appeal,
+                    |u| crate::messages::service::assignable(&units, unit, u),
+                );
+                let found = crate::messages::repeats::find(
+                    conn,
+                    &scope,
+                    &crate::messages::repeats::Probe {
+                        id: None,
+                        platform_ref: None,
+                        name: &r.name,
+                        contact: &r.contact,
+                        title: &r.title,
+                        appeal: &r.appeal,
+                        posted_at: r.posted_at,
+                    },
+                    window,
+                )?;
+                out.push((
+                    found
+                        .into_iter()
+                        .take(3)
+                        .map(|x| (x.msg.id, format!("{}（{}）", x.msg.ref_no, x.why.label())))
+                        .collect(),
+                    proposals,
+                ));
+            }
+            Ok::<_, AppError>(out)
+        })
+        .await?;
     render_status(
         if c.errors.is_empty() {
             StatusCode::OK
@@ -513,9 +530,10 @@ pub async fn preview(
                 .valid
                 .iter()
                 .take(20)
-                .zip(repeats)
-                .map(|(r, repeats)| PreviewRow {
+                .zip(looked_up)
+                .map(|(r, (repeats, proposals))| PreviewRow {
                     repeats,
+                    proposals,
                     line: r.line,
                     title: r.title.clone(),
                     name: r.name.clone(),

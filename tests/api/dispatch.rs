@@ -262,6 +262,66 @@ async fn proposals_come_from_seeds_and_places_are_recorded_and_counted() {
 }
 
 #[tokio::test]
+async fn the_import_preview_proposes_a_unit_for_each_row() {
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    seed(&app, &seed_csv());
+    let csv = "信件编号,来信人,信件标题,来信时间,信件内容\n\
+D1,王某,公司拖欠工资,2019-11-02 09:00,老板拖欠我们三个月工资，社保也不缴纳，请帮忙讨薪。\n\
+D2,李某,学校门口道路破损,2019-11-03 10:00,平坝区天龙镇中学门口道路坑洼积水。\n";
+    let (status, html, fields) = crate::import::upload_and_preview(
+        &center,
+        "信件.csv",
+        csv.as_bytes(),
+        "市长信箱",
+        "其他",
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let doc = scraper::Html::parse_document(&html);
+    let cell = scraper::Selector::parse("td.proposal-cell").expect("selector");
+    let strong = scraper::Selector::parse("strong").expect("selector");
+    let rows: Vec<(String, String)> = doc
+        .select(&cell)
+        .map(|c| {
+            (
+                c.select(&strong)
+                    .next()
+                    .map(|x| x.text().collect())
+                    .unwrap_or_default(),
+                c.text().collect(),
+            )
+        })
+        .collect();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0].0, "安顺市人力资源和社会保障局", "{rows:?}");
+    assert!(rows[0].1.contains("工资"), "with its reason: {rows:?}");
+    assert_eq!(rows[1].0, "安顺市平坝区", "{rows:?}");
+    assert!(rows[1].1.contains("天龙镇"), "{rows:?}");
+
+    // Imported, the rows wait for 转办, where the same unit is pre-selected.
+    assert_eq!(
+        crate::import::commit(&center, &fields).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let id: i32 = {
+        use diesel::prelude::*;
+        use liuyan::db::schema::messages::dsl as m;
+        m::messages
+            .filter(m::platform_ref.eq("D1"))
+            .select(m::id)
+            .first(&mut app.db())
+            .expect("imported")
+    };
+    let (_, page) = center.page(&format!("/messages/{id}")).await;
+    assert_eq!(
+        preselected(&page).as_deref(),
+        Some("安顺市人力资源和社会保障局")
+    );
+}
+
+#[tokio::test]
 async fn the_site_learns_a_new_subject_from_its_confirmed_messages_and_can_roll_back() {
     let app = spawn_app().await;
     let center = app.login_as("center").await;
