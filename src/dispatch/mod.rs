@@ -181,6 +181,10 @@ type Loaded = (String, i32, i32, Arc<Model>);
 pub struct Models {
     /// (kind, row id, version, model).
     loaded: Mutex<Vec<Loaded>>,
+    /// Held while a model is read from the database: of 32 requests arriving together
+    /// after a start or a retraining, one reads the 30 MB model and the others wait for
+    /// it, instead of each reading its own copy.
+    loading: Mutex<()>,
 }
 
 impl Models {
@@ -193,10 +197,19 @@ impl Models {
         let Some((id, version)) = store::active(conn, kind)? else {
             return Ok(None);
         };
-        if let Ok(l) = self.loaded.lock() {
-            if let Some(x) = l.iter().find(|x| x.0 == kind && x.1 == id) {
-                return Ok(Some((version, x.3.clone())));
-            }
+        let cached = || {
+            self.loaded.lock().ok().and_then(|l| {
+                l.iter()
+                    .find(|x| x.0 == kind && x.1 == id)
+                    .map(|x| (version, x.3.clone()))
+            })
+        };
+        if let Some(hit) = cached() {
+            return Ok(Some(hit));
+        }
+        let _loading = self.loading.lock();
+        if let Some(hit) = cached() {
+            return Ok(Some(hit));
         }
         let model = Arc::new(
             Model::from_bytes(&store::data(conn, id)?)

@@ -382,18 +382,24 @@ fn pct(n: i64, of: i64) -> String {
 /// Months of proposals, and (unit id, times its proposal was corrected).
 pub type Accuracy = (Vec<Month>, Vec<(i32, i64)>);
 
-/// The proposals from month `from` ("2026-01") on, by month (counted in the database,
-/// over the month index), and the units proposed first most often corrected (another
-/// unit chosen, or taken and then returned): (unit id, times).
-pub fn accuracy(conn: &mut DbConn, from: &str) -> QueryResult<Accuracy> {
+/// The proposals from month `from` ("2026-01") on whose chosen unit is one of `among`
+/// (the units one owner assigns to: the centre's counties, zones and departments, or a
+/// county's sub-units), by month (counted in the database, over the month index), and the
+/// units proposed first most often corrected (another unit chosen, or taken and then
+/// returned): (unit id, times).
+pub fn accuracy(conn: &mut DbConn, from: &str, among: &[i32]) -> QueryResult<Accuracy> {
     use diesel::dsl::count_star;
-    let since = dp::dispatch_proposals.filter(dp::month.ge(from));
-    let all: Vec<(String, i64)> = since
+    let since = || {
+        dp::dispatch_proposals
+            .filter(dp::month.ge(from))
+            .filter(dp::chosen_unit_id.eq_any(among.to_vec()))
+    };
+    let all: Vec<(String, i64)> = since()
         .group_by(dp::month)
         .select((dp::month, count_star()))
         .order(dp::month)
         .load(conn)?;
-    let taken: Vec<(String, bool, i64)> = since
+    let taken: Vec<(String, bool, i64)> = since()
         .filter(dp::proposed_unit_id.eq(dp::chosen_unit_id))
         .group_by((dp::month, dp::returned))
         .select((dp::month, dp::returned, count_star()))
@@ -418,12 +424,12 @@ pub fn accuracy(conn: &mut DbConn, from: &str) -> QueryResult<Accuracy> {
             }
         })
         .collect();
-    let changed: Vec<(i32, i64)> = since
+    let changed: Vec<(i32, i64)> = since()
         .filter(dp::proposed_unit_id.ne(dp::chosen_unit_id))
         .group_by(dp::proposed_unit_id)
         .select((dp::proposed_unit_id, count_star()))
         .load(conn)?;
-    let returned: Vec<(i32, i64)> = since
+    let returned: Vec<(i32, i64)> = since()
         .filter(
             dp::proposed_unit_id
                 .eq(dp::chosen_unit_id)

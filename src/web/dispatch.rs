@@ -86,9 +86,19 @@ fn first_month() -> String {
 /// Months of proposals, and (unit name, times its proposal was corrected).
 pub type Accuracy = (Vec<Month>, Vec<(String, i64)>);
 
-/// The proposals' record for the dashboard: months, and the most corrected units (names).
-pub fn accuracy(c: &mut db::DbConn, units: &[crate::units::Unit]) -> Result<Accuracy, AppError> {
-    let (months, corrected) = store::accuracy(c, &first_month())?;
+/// The record of the proposals `owner` was shown (those whose chosen unit it may assign
+/// to): months, and the most corrected units (names).
+pub fn accuracy(
+    c: &mut db::DbConn,
+    units: &[crate::units::Unit],
+    owner: i32,
+) -> Result<Accuracy, AppError> {
+    let among: Vec<i32> = units
+        .iter()
+        .filter(|u| crate::messages::service::assignable(units, owner, u))
+        .map(|u| u.id)
+        .collect();
+    let (months, corrected) = store::accuracy(c, &first_month(), &among)?;
     let name = |id: i32| {
         units
             .iter()
@@ -106,9 +116,10 @@ pub async fn page(ctx: Ctx) -> Result<HttpResponse, AppError> {
     ctx.require(KEEPERS)?;
     let every = ctx.state.config.dispatch_retrain_every;
     let now = db::now();
+    let me = ctx.unit.id;
     let (models, lease, confirmed, mapping, seeds, units, acc) = db::run(ctx.pool(), move |c| {
         let units = crate::units::all(c)?;
-        let acc = accuracy(c, &units)?;
+        let acc = accuracy(c, &units, me)?;
         Ok((
             store::models(c)?,
             store::lease(c)?,

@@ -156,6 +156,8 @@ pub async fn dashboard(ctx: Ctx) -> Result<HttpResponse, AppError> {
     let year_from = NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today);
     let state = ctx.state.clone();
     let city = matches!(role, Role::CityOperator | Role::CityLeader);
+    // The 智能分拨 record: the centre's proposals for the city, a county's for its own.
+    let dispatch = city || role == Role::CountyOperator;
     let (o, all, calendar_warning, acc) = db::run(ctx.pool(), move |c| {
         let scope = model::scope_for(c, role, me)?;
         let o = state
@@ -169,8 +171,16 @@ pub async fn dashboard(ctx: Ctx) -> Result<HttpResponse, AppError> {
         let cal = &crate::reference::get(c, &state.cache)?.calendar;
         let warning = config::calendar_warning(c, cal, today)?;
         let all = units::all(c)?;
-        let acc = if city {
-            crate::web::dispatch::accuracy(c, &all)?
+        let acc = if dispatch {
+            let owner = if city {
+                all.iter()
+                    .find(|u| u.kind() == Some(UnitKind::Centre))
+                    .map(|u| u.id)
+                    .unwrap_or(me)
+            } else {
+                me
+            };
+            crate::web::dispatch::accuracy(c, &all, owner)?
         } else {
             Default::default()
         };
@@ -269,7 +279,7 @@ pub async fn dashboard(ctx: Ctx) -> Result<HttpResponse, AppError> {
         year: today.year(),
         scope_words: scope_words(ctx.role, &ctx.unit),
         can_bulletin: matches!(ctx.role, Role::CityOperator | Role::CityLeader),
-        dispatch: city,
+        dispatch,
         proposal_months: acc.0,
         corrected: acc.1,
     })

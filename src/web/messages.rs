@@ -713,22 +713,31 @@ async fn load_page(ctx: &Ctx, id: i32) -> Result<PageData, AppError> {
             latest_print: archive::latest_print(c, id)?,
             default_retention: archive::settings(c)?.2,
             return_marks: crate::scoring::store::marks_of(c, id)?,
+            // The look-up over the whole archive (about 20 ms at a million messages) is
+            // kept until the data changes, so views of one message in between reuse it.
             candidates: if waiting {
-                let window = crate::messages::repeats::window_days(c)?;
-                crate::messages::repeats::find(
+                let found = state.cache.get_or(
                     c,
-                    &scope,
-                    &crate::messages::repeats::Probe {
-                        id: Some(msg.id),
-                        platform_ref: msg.platform_ref.as_deref(),
-                        name: &msg.complainant_name,
-                        contact: &msg.complainant_contact,
-                        title: &msg.title,
-                        appeal: &msg.appeal,
-                        posted_at: msg.posted_at,
+                    format!("repeats {scope:?} {}", msg.id),
+                    |c| -> Result<_, AppError> {
+                        let window = crate::messages::repeats::window_days(c)?;
+                        Ok(crate::messages::repeats::find(
+                            c,
+                            &scope,
+                            &crate::messages::repeats::Probe {
+                                id: Some(msg.id),
+                                platform_ref: msg.platform_ref.as_deref(),
+                                name: &msg.complainant_name,
+                                contact: &msg.complainant_contact,
+                                title: &msg.title,
+                                appeal: &msg.appeal,
+                                posted_at: msg.posted_at,
+                            },
+                            window,
+                        )?)
                     },
-                    window,
-                )?
+                )?;
+                found.as_ref().clone()
             } else {
                 Vec::new()
             },

@@ -244,9 +244,13 @@ async fn proposals_come_from_seeds_and_places_are_recorded_and_counted() {
     let r = act(&renshe_user, id, "return", &[("text", "非本单位职责")]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (months, corrected) =
-        liuyan::dispatch::store::accuracy(&mut app.db(), "2000-01").expect("accuracy");
+        liuyan::dispatch::store::accuracy(&mut app.db(), "2000-01", &[renshe]).expect("accuracy");
     assert_eq!((months[0].taken, months[0].taken_returned), (1, 1));
     assert_eq!(corrected, vec![(renshe, 1)]);
+    // A county's dashboard counts only the proposals for its own sub-units: none here.
+    let xixiu = app.login_as("xixiu").await;
+    let (_, dash) = xixiu.page("/dashboard").await;
+    assert!(dash.contains("智能分拨建议采纳情况") && dash.contains("近 12 个月没有给出过转办建议"));
 
     // A township of 平坝区 named in the text: 平坝区 first, the place as the reason.
     let (_, html) = register_about(
@@ -451,12 +455,14 @@ async fn only_the_centre_sees_or_changes_the_dispatch_settings() {
                 r.status()
             );
         }
+        // The leader reads the centre's figures, a county its own; nobody else any.
         let (_, dash) = b.page("/dashboard").await;
-        if user != "leader" {
-            assert!(
+        match user {
+            "leader" | "xixiu" => assert!(dash.contains("智能分拨建议采纳情况"), "{user}"),
+            _ => assert!(
                 !dash.contains("智能分拨建议采纳情况"),
                 "{user} sees no dispatch figures"
-            );
+            ),
         }
     }
     assert_eq!(before, app.whole_database(), "nothing changed");
