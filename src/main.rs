@@ -100,6 +100,17 @@ enum Command {
         #[arg(long)]
         cv: Option<u64>,
     },
+    /// 答复质量: check every reply of a platform export (留言编号, 留言主题, 留言详情,
+    /// 答复意见, 留言时间, 答复时间) and print the score distribution and each item's
+    /// share of 提示; with --labels (留言编号, 评定), the agreement with hand labels.
+    Replies {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        labels: Option<std::path::PathBuf>,
+        /// Also print every reply's score and 提示 (one line each).
+        #[arg(long)]
+        list: bool,
+    },
     /// Manage user accounts.
     User {
         #[command(subcommand)]
@@ -386,6 +397,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Classify { train, eval, cv } => classify(&config, &train, eval, cv),
+        Command::Replies { file, labels, list } => replies(&file, labels.as_deref(), list),
         Command::Keys { action } => {
             let mut conn = connect(&config)?;
             let ring = site_ring(&config)?;
@@ -606,6 +618,95 @@ fn read_labelled(
         out.extend(rows);
     }
     Ok(out)
+}
+
+/// Rows of a CSV file by header name (a BOM allowed).
+fn csv_rows(
+    path: &std::path::Path,
+) -> anyhow::Result<Vec<std::collections::HashMap<String, String>>> {
+    let bytes = std::fs::read(path).with_context(|| format!("读取 {}", path.display()))?;
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&bytes);
+    let mut r = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
+    let header: Vec<String> = r.headers()?.iter().map(|h| h.trim().to_string()).collect();
+    let mut out = Vec::new();
+    for row in r.records() {
+        let row = row?;
+        out.push(
+            header
+                .iter()
+                .cloned()
+                .zip(row.iter().map(str::to_string))
+                .collect(),
+        );
+    }
+    Ok(out)
+}
+
+fn replies(
+    file: &std::path::Path,
+    labels: Option<&std::path::Path>,
+    list: bool,
+) -> anyhow::Result<()> {
+    use liuyan::messages::reply_check::{self, Label, Timing};
+    // Platform history has no 转办: 及时性 counts working days (weekends only; the
+    // export's years have no holiday calendar here) from 留言时间 to 答复时间 against
+    // the default reply period.
+    let cal = liuyan::messages::calendar::Calendar::default();
+    let limit = liuyan::messages::config::DEFAULT_REPLY_DAYS as i64;
+    let date = |s: &str| {
+        liuyan::import::parse_time(&liuyan::import::Cell::Text(s.to_string())).map(|t| t.date())
+    };
+    let get = |r: &std::collections::HashMap<String, String>, k: &str| {
+        r.get(k).cloned().unwrap_or_default()
+    };
+    let checked: Vec<(String, reply_check::Check)> = csv_rows(file)?
+        .iter()
+        .map(|r| {
+            let timing = match (date(&get(r, "留言时间")), date(&get(r, "答复时间"))) {
+                (Some(a), Some(b)) => {
+                    let used = cal.working_days_between(a, b);
+                    Some(Timing {
+                        used,
+                        late: (used - limit).max(0),
+                    })
+                }
+                _ => None,
+            };
+            (
+                get(r, "留言编号").trim().to_string(),
+                reply_check::check(
+                    &get(r, "留言主题"),
+                    &get(r, "留言详情"),
+                    &get(r, "答复意见"),
+                    timing,
+                ),
+            )
+        })
+        .collect();
+    let labels: Vec<(String, Label)> = match labels {
+        Some(p) => csv_rows(p)?
+            .iter()
+            .filter_map(|r| {
+                Some((
+                    get(r, "留言编号").trim().to_string(),
+                    Label::parse(&get(r, "评定"))?,
+                ))
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    if list {
+        for (id, c) in &checked {
+            println!(
+                "{id}\t{}\t{}\t{}",
+                c.score,
+                if c.answers { "答复" } else { "不答所问" },
+                c.quoted()
+            );
+        }
+    }
+    print!("{}", reply_check::report(&checked, &labels));
+    Ok(())
 }
 
 fn classify(

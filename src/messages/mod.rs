@@ -9,4 +9,5 @@ pub mod lifecycle;
 pub mod model;
 pub mod notice;
 pub mod repeats;
+pub mod reply_check;
 pub mod service;

@@ -567,6 +567,8 @@ pub struct ActionView {
     pub candidates: Vec<(String, String)>,
     /// 智能分拨 (转办): the proposed units, the first pre-selected.
     pub proposals: Vec<crate::dispatch::Proposal>,
+    /// 答复质量 (审核通过 / 驳回重办): the check of the reply under review.
+    pub check: Option<crate::messages::reply_check::Check>,
     pub original: String,
     pub original_no: String,
 }
@@ -840,6 +842,28 @@ fn show_page(
     let unsent = open
         .filter(|(a, f)| !available.contains(a) && !f.text.trim().is_empty())
         .map(|(a, f)| (a.label(), f.text.clone()));
+    // 答复质量: the reply under review, checked against the appeal and the deadline.
+    let check = (msg.state() == State::Replied).then(|| {
+        let reply = data
+            .events
+            .iter()
+            .rev()
+            .find(|e| e.action == Action::Reply.as_str() || e.action == "platform_reply")
+            .map(|e| e.text.clone())
+            .unwrap_or_default();
+        let cal = &data.reference.calendar;
+        let timing = match (msg.assigned_at, msg.replied_at) {
+            (Some(a), Some(r)) => Some(crate::messages::reply_check::Timing {
+                used: cal.working_days_between(a.date(), r.date()),
+                late: msg
+                    .due_at
+                    .map(|d| cal.working_days_between(d, r.date()).max(0))
+                    .unwrap_or(0),
+            }),
+            _ => None,
+        };
+        crate::messages::reply_check::check(&msg.title, &msg.appeal, &reply, timing)
+    });
     let actions = available
         .into_iter()
         .map(|a| {
@@ -847,8 +871,12 @@ fn show_page(
             let is_open = open.is_some_and(|(oa, _)| oa == a);
             let typed = open.filter(|(oa, _)| *oa == a).map(|(_, f)| f.clone());
             let f = typed.clone().unwrap_or_default();
-            let default_text = match a {
-                Action::Reply => msg.draft_reply.clone().unwrap_or_default(),
+            let default_text = match (a, &check) {
+                (Action::Reply, _) => msg.draft_reply.clone().unwrap_or_default(),
+                // 驳回重办 starts from what the check found (the clerk edits it).
+                (Action::Reject, Some(c)) if !c.warnings().is_empty() => {
+                    format!("答复质量检查提示：{}。", c.quoted())
+                }
                 _ => String::new(),
             };
             ActionView {
@@ -874,6 +902,11 @@ fn show_page(
                     data.proposals.clone()
                 } else {
                     Vec::new()
+                },
+                check: if matches!(a, Action::Approve | Action::Reject) {
+                    check.clone()
+                } else {
+                    None
                 },
                 needs_days: a == Action::RequestExtension,
                 days: f.days.clone(),

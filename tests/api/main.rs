@@ -25,6 +25,7 @@ mod page;
 mod periods;
 mod print;
 mod privacy;
+mod replycheck;
 mod scores;
 mod search;
 mod settings;
