@@ -973,6 +973,9 @@ pub fn commit(
                     }),
                     u.id,
                 );
+                // 答复质量 of the platform's reply (history: no 转办 to time it from).
+                let c = crate::messages::reply_check::check(&r.title, &r.appeal, text, None);
+                crate::messages::reply_store::save(conn, id, Some(u.id), *at, &c)?;
                 answer.text = text;
                 chain::append(conn, &answer)?;
             }

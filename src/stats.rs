@@ -15,7 +15,7 @@ use crate::messages::calendar::Calendar;
 use crate::messages::model::{self, Scope, RUNNING};
 
 /// The definitions, in the order of the columns.
-pub const DEFINITIONS: [(&str, &str); 11] = [
+pub const DEFINITIONS: [(&str, &str); 13] = [
     ("受理数", "留言时间在统计期内、交由该单位核办的留言件数。"),
     ("办结数", "办结（审核通过）时间在统计期内的留言件数。"),
     ("按期办结率", "办结的留言中，答复时间不晚于到期时间的比例。"),
@@ -27,6 +27,8 @@ pub const DEFINITIONS: [(&str, &str); 11] = [
     ("督办数", "统计期内对该单位留言催办、督办、挂牌督办的次数。"),
     ("重办数", "统计期内该单位留言被驳回重办或因回访不满意重办的次数。"),
     ("重复件数", "受理的留言中，标记为重复件、并入原件办理的件数。"),
+    ("答复质量提示率", "答复时间在统计期内的答复中，答复质量检查（相关性、完整性、及时性、套话）有任一项提示的比例（每件留言按最后一次答复计）。"),
+    ("不答所问率", "答复时间在统计期内的答复中，检查判为只表示收悉或转交、或与留言无关的比例。"),
 ];
 
 /// The figures of one unit (or of the total).
@@ -48,6 +50,10 @@ pub struct Figures {
     pub redone: i64,
     /// Received messages marked as 重复件 of an earlier one.
     pub repeats: i64,
+    /// 答复质量 of the replies in the period: checked, with any 提示, judged 不答所问.
+    pub replies_checked: i64,
+    pub replies_flagged: i64,
+    pub replies_no_answer: i64,
 }
 
 /// Tenths written with one decimal: `35` → "3.5", `-4` → "-0.4".
@@ -75,6 +81,12 @@ impl Figures {
     pub fn satisfaction_rate(&self) -> String {
         rate(self.satisfied, self.followed)
     }
+    pub fn flagged_rate(&self) -> String {
+        rate(self.replies_flagged, self.replies_checked)
+    }
+    pub fn no_answer_rate(&self) -> String {
+        rate(self.replies_no_answer, self.replies_checked)
+    }
     pub fn average_days(&self) -> String {
         if self.timed == 0 {
             "—".to_string()
@@ -96,6 +108,9 @@ impl Figures {
         self.returned += o.returned;
         self.supervised += o.supervised;
         self.redone += o.redone;
+        self.replies_checked += o.replies_checked;
+        self.replies_flagged += o.replies_flagged;
+        self.replies_no_answer += o.replies_no_answer;
     }
 }
 
@@ -245,6 +260,15 @@ pub fn by_unit(
                 }
             }
         }
+    }
+    // 答复质量 of the replies given in the period, against the unit that replied.
+    for (u, (checked, flagged, no_answer)) in
+        crate::messages::reply_store::counts(conn, scope, t0, t1)?
+    {
+        let f = out.entry(u).or_default();
+        f.replies_checked += checked;
+        f.replies_flagged += flagged;
+        f.replies_no_answer += no_answer;
     }
     Ok(out)
 }

@@ -416,6 +416,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    reply_checks (message_id) {
+        message_id -> Integer,
+        unit_id -> Nullable<Integer>,
+        replied_at -> Timestamp,
+        score -> Integer,
+        answers -> Bool,
+        warnings -> Integer,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     units,
     users,
@@ -445,5 +456,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     dispatch_seeds,
     dispatch_subjects,
     dispatch_proposals,
-    dispatch_state
+    dispatch_state,
+    reply_checks
 );

@@ -10,4 +10,5 @@ pub mod model;
 pub mod notice;
 pub mod repeats;
 pub mod reply_check;
+pub mod reply_store;
 pub mod service;

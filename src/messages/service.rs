@@ -788,6 +788,7 @@ fn act_in(
         let mut errors = FieldErrors::default();
         let mut ch = Changes::default();
         let mut detail = serde_json::json!({});
+        let mut reply_checked: Option<crate::messages::reply_check::Check> = None;
         let mut done = format!("已{}。", action.label());
         let mut corrected = false;
         files.check(conn, acting.unit_id, &mut errors)?;
@@ -936,6 +937,22 @@ fn act_in(
                 }
                 ch.handling_summary = Some(Some(text.clone()));
                 ch.replied_at = Some(Some(now));
+                // 答复质量: checked now, against the appeal and the deadline.
+                let timing = msg
+                    .assigned_at
+                    .map(|a| crate::messages::reply_check::Timing {
+                        used: cal.working_days_between(to_china(a).date(), today),
+                        late: msg
+                            .due_at
+                            .map(|d| cal.working_days_between(d, today).max(0))
+                            .unwrap_or(0),
+                    });
+                reply_checked = Some(crate::messages::reply_check::check(
+                    &msg.title,
+                    &msg.appeal,
+                    &text,
+                    timing,
+                ));
                 detail = serde_json::json!({ "resolved": parse_yes_no(&form.resolved) });
                 done = "已答复，等待交办单位审核。".to_string();
             }
@@ -1217,6 +1234,9 @@ fn act_in(
         )?;
         if action == Action::Reply || corrected {
             crate::search::index(conn, msg.id)?;
+        }
+        if let Some(c) = &reply_checked {
+            crate::messages::reply_store::save(conn, msg.id, msg.handling_unit_id, now, c)?;
         }
         match (action, &form.proposal, ch.handling_unit_id) {
             (Action::Assign, Some(shown), Some(Some(chosen))) => {

@@ -400,7 +400,7 @@ async fn compute_stats(
     Ok((from, to, choices, ids, rows, total))
 }
 
-const STAT_HEADERS: [&str; 12] = [
+const STAT_HEADERS: [&str; 14] = [
     "单位",
     "受理数",
     "办结数",
@@ -413,6 +413,8 @@ const STAT_HEADERS: [&str; 12] = [
     "督办数",
     "重办数",
     "重复件数",
+    "答复质量提示率",
+    "不答所问率",
 ];
 
 fn stat_cells(name: &str, f: &Figures) -> Vec<String> {
@@ -429,6 +431,8 @@ fn stat_cells(name: &str, f: &Figures) -> Vec<String> {
         f.supervised.to_string(),
         f.redone.to_string(),
         f.repeats.to_string(),
+        f.flagged_rate(),
+        f.no_answer_rate(),
     ]
 }
 

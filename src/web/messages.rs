@@ -853,13 +853,19 @@ fn show_page(
             .unwrap_or_default();
         let cal = &data.reference.calendar;
         let timing = match (msg.assigned_at, msg.replied_at) {
-            (Some(a), Some(r)) => Some(crate::messages::reply_check::Timing {
-                used: cal.working_days_between(a.date(), r.date()),
-                late: msg
-                    .due_at
-                    .map(|d| cal.working_days_between(d, r.date()).max(0))
-                    .unwrap_or(0),
-            }),
+            (Some(a), Some(r)) => {
+                let (a, r) = (
+                    crate::clock::to_china(a).date(),
+                    crate::clock::to_china(r).date(),
+                );
+                Some(crate::messages::reply_check::Timing {
+                    used: cal.working_days_between(a, r),
+                    late: msg
+                        .due_at
+                        .map(|d| cal.working_days_between(d, r).max(0))
+                        .unwrap_or(0),
+                })
+            }
             _ => None,
         };
         crate::messages::reply_check::check(&msg.title, &msg.appeal, &reply, timing)

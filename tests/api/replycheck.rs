@@ -35,6 +35,25 @@ fn shown(html: &str) -> Option<(String, Vec<(String, String)>)> {
     Some((score, items))
 }
 
+/// The 答复质量提示率 and 不答所问率 of a unit on the 统计分析 page as it opens.
+async fn last_cells(b: &crate::helpers::Browser, unit: &str) -> Vec<String> {
+    let (_, html) = b.page("/stats").await;
+    let doc = scraper::Html::parse_document(&html);
+    let row = scraper::Selector::parse("table.stats tbody tr").expect("selector");
+    let th = scraper::Selector::parse("th").expect("selector");
+    let td = scraper::Selector::parse("td").expect("selector");
+    let r = doc
+        .select(&row)
+        .find(|r| {
+            r.select(&th)
+                .next()
+                .is_some_and(|h| h.text().collect::<String>() == unit)
+        })
+        .expect("the unit's row");
+    let cells: Vec<String> = r.select(&td).map(|c| c.text().collect()).collect();
+    cells[cells.len() - 2..].to_vec()
+}
+
 /// The text the 驳回重办 form starts with.
 fn reject_text(html: &str) -> String {
     let doc = scraper::Html::parse_document(html);
@@ -83,6 +102,12 @@ async fn the_owner_sees_the_reply_check_before_approving() {
     let (_, theirs) = xixiu.page(&format!("/messages/{id}")).await;
     assert!(shown(&theirs).is_none());
 
+    // 统计分析 counts the flagged reply against the unit that gave it.
+    assert_eq!(
+        last_cells(&center, "安顺市西秀区").await,
+        ["100.0%", "100.0%"]
+    );
+
     // 驳回重办 as the page offers it: its text quotes the check.
     let text = reject_text(&page);
     assert!(
@@ -115,6 +140,8 @@ async fn the_owner_sees_the_reply_check_before_approving() {
     );
     assert!(!page.contains("可能未答复所问"));
     assert!(score.trim_end_matches(" 分").parse::<u32>().expect("score") >= 80);
+    // The later reply replaces the earlier one in the figures.
+    assert_eq!(last_cells(&center, "安顺市西秀区").await, ["0.0%", "0.0%"]);
     // The check never blocks 审核.
     let r = act(&center, id, "approve", &[("resolved", "1")]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
