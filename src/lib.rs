@@ -15,6 +15,7 @@ pub mod dispatch;
 pub mod error;
 pub mod forms;
 pub mod generate;
+pub mod hot;
 pub mod import;
 pub mod messages;
 pub mod reference;

@@ -111,6 +111,15 @@ enum Command {
         #[arg(long)]
         list: bool,
     },
+    /// 热点发现: group the messages of an export (留言编号, 留言用户, 留言主题, 留言时间,
+    /// 留言详情, and 点赞数/反对数 where present) into matters and print the hottest.
+    Hot {
+        file: std::path::PathBuf,
+        #[arg(long, default_value_t = liuyan::hot::WINDOW_DAYS)]
+        window: i64,
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+    },
     /// Manage user accounts.
     User {
         #[command(subcommand)]
@@ -398,6 +407,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Classify { train, eval, cv } => classify(&config, &train, eval, cv),
         Command::Replies { file, labels, list } => replies(&file, labels.as_deref(), list),
+        Command::Hot { file, window, top } => hot(&file, window, top),
         Command::Keys { action } => {
             let mut conn = connect(&config)?;
             let ring = site_ring(&config)?;
@@ -640,6 +650,64 @@ fn csv_rows(
         );
     }
     Ok(out)
+}
+
+fn hot(file: &std::path::Path, window: i64, top: usize) -> anyhow::Result<()> {
+    let rows = csv_rows(file)?;
+    let get = |r: &std::collections::HashMap<String, String>, k: &str| {
+        r.get(k).cloned().unwrap_or_default()
+    };
+    let num = |r: &std::collections::HashMap<String, String>, k: &str| {
+        get(r, k).trim().parse::<i64>().unwrap_or(0)
+    };
+    let items: Vec<liuyan::hot::Item> = rows
+        .iter()
+        .filter_map(|r| {
+            Some(liuyan::hot::Item {
+                id: get(r, "留言编号").trim().to_string(),
+                user: get(r, "留言用户").trim().to_string(),
+                title: get(r, "留言主题"),
+                body: get(r, "留言详情"),
+                at: liuyan::import::parse_time(&liuyan::import::Cell::Text(get(r, "留言时间")))?,
+                votes: num(r, "点赞数") + num(r, "反对数"),
+            })
+        })
+        .collect();
+    let now = items.iter().map(|i| i.at).max().unwrap_or_default();
+    let started = std::time::Instant::now();
+    let found = liuyan::hot::clusters(&items, window, now);
+    println!(
+        "留言 {} 条（时间可读的），窗口 {window} 天：{} 个问题（至少 2 条），用时 {:.1} 秒；增长按最后一条留言（{}）前 7 天计",
+        items.len(),
+        found.len(),
+        started.elapsed().as_secs_f64(),
+        liuyan::clock::format_time(now)
+    );
+    println!("排名\t热度\t时间范围\t地点/对象\t留言数\t反映人数\t点赞+反对\t描述\t留言编号");
+    for (k, c) in found.iter().take(top).enumerate() {
+        let ids: Vec<&str> = c
+            .members
+            .iter()
+            .take(8)
+            .map(|&i| items[i].id.as_str())
+            .collect();
+        println!(
+            "{}\t{:.1}{}\t{} 至 {}\t{}\t{}\t{}\t{}\t{}\t{}{}",
+            k + 1,
+            c.heat,
+            if c.warning { "（预警）" } else { "" },
+            c.first.format("%Y-%m-%d"),
+            c.last.format("%Y-%m-%d"),
+            c.place,
+            c.members.len(),
+            c.users,
+            c.votes,
+            c.description,
+            ids.join(" "),
+            if c.members.len() > 8 { " …" } else { "" }
+        );
+    }
+    Ok(())
 }
 
 fn replies(

@@ -39,7 +39,7 @@ pub fn text_of(term: &str) -> &str {
     term.get(1..).unwrap_or("")
 }
 
-fn jieba() -> &'static Jieba {
+pub(crate) fn jieba() -> &'static Jieba {
     static J: OnceLock<Jieba> = OnceLock::new();
     J.get_or_init(Jieba::new)
 }

@@ -18,6 +18,7 @@ mod forgery;
 mod generate;
 mod hardening;
 mod helpers;
+mod hot;
 mod import;
 mod insight;
 mod lifecycle;
