@@ -82,6 +82,7 @@ impl Config {
             Ok(v) if !v.trim().is_empty() => v.trim().to_string(),
             _ => format!("sqlite://{}", data_dir.join("liuyan.db").display()),
         };
+        crate::db::check_url(&database_url).map_err(anyhow::Error::msg)?;
         // PostgreSQL: four connections per core of this machine (4 to 32). More busy
         // PostgreSQL backends than the cores can run stall each other: a backend holding a
         // buffer's spinlock is preempted, the others back off in sleeps of up to a second.

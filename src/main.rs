@@ -542,8 +542,7 @@ fn connect(config: &Config) -> anyhow::Result<DbConn> {
     if db::Backend::from_url(&config.database_url) == db::Backend::Sqlite {
         if let Some(dir) = db::sqlite_path(&config.database_url).parent() {
             if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("无法创建数据目录 {}", dir.display()))?;
+                db::ensure_dir(dir)?;
             }
         }
     }

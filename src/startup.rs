@@ -292,6 +292,24 @@ impl Application {
                             "camera=(), microphone=(), geolocation=()",
                         )),
                 )
+                // HEAD works wherever GET does (uptime monitors ask with HEAD): answered
+                // as the GET, without its body.
+                .wrap_fn(|mut req, srv| {
+                    use actix_web::dev::Service;
+                    let head = req.method() == actix_web::http::Method::HEAD;
+                    if head {
+                        req.head_mut().method = actix_web::http::Method::GET;
+                    }
+                    let fut = srv.call(req);
+                    async move {
+                        let res = fut.await?;
+                        Ok(if head {
+                            res.map_body(|_, _| actix_web::body::BoxBody::new(()))
+                        } else {
+                            res.map_into_boxed_body()
+                        })
+                    }
+                })
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(1024 * 1024))
                 .configure(crate::web::extract::configure)

@@ -43,6 +43,29 @@ impl Backend {
     }
 }
 
+/// Refuse a database URL whose scheme this program does not speak (`postgress://…`,
+/// `mysql://…`): it would otherwise be taken for an SQLite file named after the URL —
+/// password included. Allowed: `sqlite://`, `sqlite:`, `file:`, `postgres://`,
+/// `postgresql://`, or a plain path. The message names the scheme only.
+pub fn check_url(url: &str) -> Result<(), String> {
+    let allowed = [
+        "sqlite://",
+        "sqlite:",
+        "file:",
+        "postgres://",
+        "postgresql://",
+    ];
+    if allowed.iter().any(|p| url.starts_with(p)) {
+        return Ok(());
+    }
+    match url.split_once("://") {
+        Some((scheme, _)) => Err(format!(
+            "DATABASE_URL 的协议“{scheme}://”无法识别：应为 postgres://、postgresql://、sqlite:// 或数据库文件路径。程序未启动，未创建任何文件。"
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The file path an SQLite URL points at (`sqlite://path`, `file:path` or a bare path).
 pub fn sqlite_path(url: &str) -> PathBuf {
     let p = url
@@ -146,8 +169,19 @@ pub fn build_pool(url: &str, max_size: u32) -> anyhow::Result<DbPool> {
     Ok(pool)
 }
 
-fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("无法创建数据目录 {}", dir.display()))
+/// The data directory exists and can be written (a probe file is created and removed),
+/// or an error that names it.
+pub fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("无法创建数据目录 {}", dir.display()))?;
+    let probe = dir.join(".liuyan-write-probe");
+    std::fs::write(&probe, b"").with_context(|| {
+        format!(
+            "数据目录 {} 不可写：请检查目录权限和磁盘空间",
+            dir.display()
+        )
+    })?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 /// A database URL without its password, for messages and logs.

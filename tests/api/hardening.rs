@@ -351,3 +351,80 @@ async fn every_menu_entry_opens_for_every_account() {
         }
     }
 }
+
+#[test]
+fn a_misspelt_database_url_stops_the_program_and_creates_nothing() {
+    let dir = tempfile::tempdir().expect("dir");
+    for url in [
+        "postgress://liuyan:s3cret@db/liuyan",
+        "pgsql://liuyan:s3cret@db/liuyan",
+        "mysql://liuyan:s3cret@db/liuyan",
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_liuyan"))
+            .arg("migrate")
+            .current_dir(dir.path())
+            .env("DATABASE_URL", url)
+            .env("LIUYAN_DATA_DIR", dir.path().join("data"))
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{url}");
+        assert!(err.contains("无法识别"), "{err}");
+        assert!(
+            !err.contains("s3cret"),
+            "the password is not printed: {err}"
+        );
+        let left: Vec<_> = std::fs::read_dir(dir.path()).expect("list").collect();
+        assert!(left.is_empty(), "no file is created: {left:?}");
+    }
+}
+
+#[test]
+fn a_data_directory_that_cannot_be_made_is_named() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").expect("write");
+    let data = file.join("data");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_liuyan"))
+        .arg("migrate")
+        .env_remove("DATABASE_URL")
+        .env("LIUYAN_DATA_DIR", &data)
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("数据目录") && err.contains(&data.display().to_string()),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn head_answers_wherever_get_does() {
+    let app = spawn_app().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    for path in ["/healthz", "/readyz", "/login"] {
+        let url = format!("{}{path}", app.address);
+        let get = client.get(&url).send().await.expect("get");
+        let head = client.head(&url).send().await.expect("head");
+        assert_eq!(head.status(), get.status(), "{path}");
+        assert_eq!(head.status(), StatusCode::OK, "{path}");
+        assert!(head.bytes().await.expect("body").is_empty(), "{path}");
+    }
+    // A page that needs a login redirects on HEAD as on GET; an unknown one is 404.
+    let page = client
+        .head(format!("{}/messages", app.address))
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(page.status(), StatusCode::SEE_OTHER);
+    let none = client
+        .head(format!("{}/no-such-page", app.address))
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(none.status(), StatusCode::NOT_FOUND);
+}
