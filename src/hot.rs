@@ -296,16 +296,6 @@ pub fn clusters(items: &[Item], window_days: i64, now: NaiveDateTime) -> Vec<Clu
             n
         })
         .collect();
-    let texts_lead: Vec<String> = items
-        .iter()
-        .map(|i| {
-            format!(
-                "{}\n{}",
-                i.title,
-                i.body.chars().take(300).collect::<String>()
-            )
-        })
-        .collect();
     let mut df: HashMap<&str, usize> = HashMap::new();
     for n in &found {
         for x in n {
@@ -317,6 +307,7 @@ pub fn clusters(items: &[Item], window_days: i64, now: NaiveDateTime) -> Vec<Clu
     order.sort_by_key(|&i| (items[i].at, i));
     let window = Duration::days(window_days.max(1));
     let mut open: Vec<Open> = Vec::new();
+    let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
     for &i in &order {
         let kept: Vec<&String> = found[i]
             .iter()
@@ -328,13 +319,22 @@ pub fn clusters(items: &[Item], window_days: i64, now: NaiveDateTime) -> Vec<Clu
         let Some(founding) = mine.first() else {
             continue;
         };
-        let text = &texts_lead[i];
         let x = &vectors[i];
-        let best = open
+        // The clusters keyed by a name this message uses (an index: a year of a million
+        // messages holds tens of thousands of clusters).
+        let mut candidates: Vec<usize> = found[i]
             .iter()
-            .enumerate()
+            .flat_map(|n| [key_of(n), n.clone()])
+            .filter_map(|k| by_key.get(&k))
+            .flatten()
+            .copied()
+            .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        let best = candidates
+            .into_iter()
+            .map(|k| (k, &open[k]))
             .filter(|(_, c)| items[i].at - c.last <= window)
-            .filter(|(_, c)| text.contains(c.key.as_str()))
             .map(|(k, c)| {
                 let s = if c.norm > 0.0 {
                     dot(x, &c.centroid) / c.norm
@@ -350,6 +350,7 @@ pub fn clusters(items: &[Item], window_days: i64, now: NaiveDateTime) -> Vec<Clu
             Some(k) => k,
             None => {
                 let key = key_of(founding);
+                by_key.entry(key.clone()).or_default().push(open.len());
                 open.push(Open {
                     key,
                     centroid: HashMap::new(),

@@ -347,3 +347,24 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_known_schemes_and_plain_paths_pass() {
+        for ok in [
+            "sqlite:///var/lib/liuyan.db",
+            "sqlite:liuyan.db",
+            "file:liuyan.db",
+            "postgres://u:p@h/db",
+            "postgresql://u@h/db",
+            "/srv/liuyan/liuyan.db",
+            "data/liuyan.db",
+        ] {
+            assert!(super::check_url(ok).is_ok(), "{ok}");
+        }
+        let e = super::check_url("postgress://liuyan:s3cret@h/db").expect_err("refused");
+        assert!(e.contains("postgress://") && !e.contains("s3cret"), "{e}");
+        assert!(super::check_url("mysql://x@h/db").is_err());
+    }
+}
