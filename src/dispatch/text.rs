@@ -141,13 +141,6 @@ pub fn each_term(title: &str, body: &str, mut f: impl FnMut(&str)) {
     push_terms(&body, &mut buf, &mut f);
 }
 
-/// The terms of one message as strings (what `each_term` hands out).
-pub fn terms(title: &str, body: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    each_term(title, body, |t| out.push(t.to_string()));
-    out
-}
-
 fn push_terms(text: &str, buf: &mut String, f: &mut impl FnMut(&str)) {
     let text: String = text
         .chars()
@@ -382,6 +375,13 @@ impl Vocab {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The terms of one message as strings (what `each_term` hands out).
+    fn terms(title: &str, body: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        each_term(title, body, |t| out.push(t.to_string()));
+        out
+    }
 
     #[test]
     fn words_and_bigrams_title_twice() {

@@ -29,6 +29,24 @@ pub struct Timing {
     pub late: i64,
 }
 
+impl Timing {
+    /// A reply given on `replied` (China days) to a message assigned on `assigned` and
+    /// due on `due`; none without a 转办.
+    pub fn of(
+        cal: &crate::messages::calendar::Calendar,
+        assigned: Option<chrono::NaiveDate>,
+        replied: chrono::NaiveDate,
+        due: Option<chrono::NaiveDate>,
+    ) -> Option<Timing> {
+        assigned.map(|a| Timing {
+            used: cal.working_days_between(a, replied),
+            late: due
+                .map(|d| cal.working_days_between(d, replied).max(0))
+                .unwrap_or(0),
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Item {
     pub name: &'static str,

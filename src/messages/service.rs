@@ -938,15 +938,12 @@ fn act_in(
                 ch.handling_summary = Some(Some(text.clone()));
                 ch.replied_at = Some(Some(now));
                 // 答复质量: checked now, against the appeal and the deadline.
-                let timing = msg
-                    .assigned_at
-                    .map(|a| crate::messages::reply_check::Timing {
-                        used: cal.working_days_between(to_china(a).date(), today),
-                        late: msg
-                            .due_at
-                            .map(|d| cal.working_days_between(d, today).max(0))
-                            .unwrap_or(0),
-                    });
+                let timing = crate::messages::reply_check::Timing::of(
+                    &cal,
+                    msg.assigned_at.map(|a| to_china(a).date()),
+                    today,
+                    msg.due_at,
+                );
                 reply_checked = Some(crate::messages::reply_check::check(
                     &msg.title,
                     &msg.appeal,

@@ -848,26 +848,19 @@ fn show_page(
             .events
             .iter()
             .rev()
-            .find(|e| e.action == Action::Reply.as_str() || e.action == "platform_reply")
+            .find(|e| {
+                e.action == Action::Reply.as_str() || e.action == crate::import::PLATFORM_REPLY
+            })
             .map(|e| e.text.clone())
             .unwrap_or_default();
-        let cal = &data.reference.calendar;
-        let timing = match (msg.assigned_at, msg.replied_at) {
-            (Some(a), Some(r)) => {
-                let (a, r) = (
-                    crate::clock::to_china(a).date(),
-                    crate::clock::to_china(r).date(),
-                );
-                Some(crate::messages::reply_check::Timing {
-                    used: cal.working_days_between(a, r),
-                    late: msg
-                        .due_at
-                        .map(|d| cal.working_days_between(d, r).max(0))
-                        .unwrap_or(0),
-                })
-            }
-            _ => None,
-        };
+        let timing = msg.replied_at.and_then(|r| {
+            crate::messages::reply_check::Timing::of(
+                cal,
+                msg.assigned_at.map(|a| crate::clock::to_china(a).date()),
+                crate::clock::to_china(r).date(),
+                msg.due_at,
+            )
+        });
         crate::messages::reply_check::check(&msg.title, &msg.appeal, &reply, timing)
     });
     let actions = available
