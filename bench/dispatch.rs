@@ -148,53 +148,5 @@ fn main() -> anyhow::Result<()> {
         times[times.len() - 1],
         times.len()
     );
-    if let Ok(path) = std::env::var("LIUYAN_BENCH_DB") {
-        use diesel::prelude::*;
-        use liuyan::db::schema::messages::dsl as m;
-        let mut conn = liuyan::db::establish(&path)?;
-        let last: Option<chrono::NaiveDateTime> = m::messages
-            .select(diesel::dsl::max(m::posted_at))
-            .first(&mut conn)?;
-        let last = last.unwrap_or_default();
-        let rows: Vec<(i32, String, String, String, chrono::NaiveDateTime)> = m::messages
-            .filter(m::posted_at.gt(last - chrono::Duration::days(365)))
-            .select((
-                m::id,
-                m::complainant_name,
-                m::title,
-                m::appeal,
-                m::posted_at,
-            ))
-            .load(&mut conn)?;
-        let items: Vec<liuyan::hot::Item> = rows
-            .into_iter()
-            .map(|(id, user, title, body, at)| liuyan::hot::Item {
-                id: id.to_string(),
-                user,
-                title,
-                body,
-                at,
-                votes: 0,
-            })
-            .collect();
-        println!(
-            "\n== 4. 热点发现：{path} 最近一年的 {} 条留言全部重新计算",
-            items.len()
-        );
-        let before = peak_rss_mb();
-        let t = Instant::now();
-        let found = liuyan::hot::clusters(&items, liuyan::hot::WINDOW_DAYS, last);
-        println!(
-            "用时 {:.1} 秒；{} 个问题；进程峰值内存 {:.0} MB（之前 {:.0} MB）；最热：{}",
-            t.elapsed().as_secs_f64(),
-            found.len(),
-            peak_rss_mb(),
-            before,
-            found
-                .first()
-                .map(|c| format!("{}（{} 条，{} 人）", c.place, c.members.len(), c.users))
-                .unwrap_or_default()
-        );
-    }
     Ok(())
 }

@@ -326,6 +326,13 @@ pub const EVENTS: &[(&str, &str)] = &[
     ("signing_key_trust", "导入核验公钥"),
     ("seal_backfill", "补签封印"),
     ("tamper_found", "发现记录被改动"),
+    ("hot_rename", "热点问题改名"),
+    ("hot_merge", "合并热点问题"),
+    ("hot_split", "拆分热点问题"),
+    ("hot_dismiss", "撤销热点问题"),
+    ("hot_restore", "恢复热点问题"),
+    ("hot_mark", "标为热点"),
+    ("hot_unmark", "取消热点标记"),
 ];
 
 pub fn event_label(event: &str) -> &str {

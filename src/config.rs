@@ -44,6 +44,9 @@ pub struct Config {
     /// `LIUYAN_DISPATCH_RETRAIN_EVERY`: 智能分拨 retrains after this many newly confirmed
     /// messages (and daily while any are new); 0 = only when the centre asks.
     pub dispatch_retrain_every: i64,
+    /// `LIUYAN_HOT_WINDOW_DAYS`: 热点发现's window — a message joins a matter written
+    /// about within this many days before it (default 90).
+    pub hot_window_days: i64,
     /// Login attempts per minute from one client address (0 = no limit), with a burst
     /// of a third of it.
     pub login_per_minute: u32,
@@ -114,6 +117,7 @@ impl Config {
                 .filter(|v| !v.trim().is_empty())
                 .map(PathBuf::from),
             dispatch_retrain_every: env_or("LIUYAN_DISPATCH_RETRAIN_EVERY", 50)?,
+            hot_window_days: env_or("LIUYAN_HOT_WINDOW_DAYS", crate::hot::WINDOW_DAYS)?,
             clamscan: std::env::var("LIUYAN_CLAMSCAN")
                 .ok()
                 .filter(|v| !v.trim().is_empty()),
@@ -168,6 +172,7 @@ impl Config {
             import_limits: crate::import::Limits::default(),
             clamscan: None,
             dispatch_retrain_every: 0,
+            hot_window_days: crate::hot::WINDOW_DAYS,
             clock: crate::clock::Clock::system(),
         }
     }

@@ -410,7 +410,7 @@ pub fn read(name: &str, bytes: &[u8], limits: &Limits) -> Result<Table, String> 
 }
 
 /// What a column can be mapped to: (key, label, required).
-pub const TARGETS: [(&str, &str, bool); 10] = [
+pub const TARGETS: [(&str, &str, bool); 12] = [
     ("platform_ref", "平台留言编号", false),
     ("complainant_name", "反映人", true),
     ("complainant_contact", "联系方式", false),
@@ -421,6 +421,8 @@ pub const TARGETS: [(&str, &str, bool); 10] = [
     ("level", "级别", false),
     ("reply", "答复内容", false),
     ("replied_at", "答复时间", false),
+    ("likes", "点赞数", false),
+    ("dislikes", "反对数", false),
 ];
 
 /// A column name as compared: no spaces (also full-width), no required-marks (`*`), no
@@ -442,7 +444,7 @@ fn normalise_header(h: &str) -> String {
 
 /// Column names the platforms' exports use, by what they hold. Maintained here: add a
 /// name when a platform's export brings a new one (the mapping stays editable).
-pub const SYNONYMS: [(&str, &[&str]); 10] = [
+pub const SYNONYMS: [(&str, &[&str]); 12] = [
     (
         "platform_ref",
         &[
@@ -556,6 +558,8 @@ pub const SYNONYMS: [(&str, &[&str]); 10] = [
         "replied_at",
         &["答复时间", "回复时间", "答复日期", "回复日期", "办结时间"],
     ),
+    ("likes", &["点赞数", "点赞", "支持数", "赞同数"]),
+    ("dislikes", &["反对数", "反对", "踩"]),
 ];
 
 /// A column name's likely meaning (the platform exports and our own export).
@@ -659,6 +663,8 @@ pub struct ValidRow {
     pub level: String,
     /// (text, UTC time)
     pub reply: Option<(String, NaiveDateTime)>,
+    /// 点赞数 + 反对数 where the export has them (热点发现 weighs them).
+    pub votes: i32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -808,6 +814,17 @@ pub fn check(
                 }
             }
         };
+        let mut votes = 0i32;
+        for key in ["likes", "dislikes"] {
+            let v = text(key);
+            if v.is_empty() {
+                continue;
+            }
+            match v.parse::<u32>() {
+                Ok(n) => votes = votes.saturating_add(n.min(i32::MAX as u32) as i32),
+                Err(_) => err(key, format!("“{v}”不是一个不小于 0 的整数。")),
+            }
+        }
         let platform_ref = Some(text("platform_ref")).filter(|s| !s.is_empty());
         if let Some(r) = &platform_ref {
             if lists.existing_refs.contains(r) || !seen.insert(r.clone()) {
@@ -828,6 +845,7 @@ pub fn check(
                     category,
                     level,
                     reply,
+                    votes,
                 });
             }
         } else {
@@ -980,6 +998,7 @@ pub fn commit(
                 chain::append(conn, &answer)?;
             }
             crate::search::index(conn, id)?;
+            crate::hot::store::note(conn, id, &r.title, &r.appeal, r.votes)?;
             imported.push(id);
         }
         crate::archive::ledger::seal_messages(conn, &imported)?;

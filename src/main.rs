@@ -659,17 +659,20 @@ fn hot(file: &std::path::Path, window: i64, top: usize) -> anyhow::Result<()> {
     let num = |r: &std::collections::HashMap<String, String>, k: &str| {
         get(r, k).trim().parse::<i64>().unwrap_or(0)
     };
+    let mut refs: Vec<String> = Vec::new();
     let items: Vec<liuyan::hot::Item> = rows
         .iter()
         .filter_map(|r| {
-            Some(liuyan::hot::Item {
-                id: get(r, "留言编号").trim().to_string(),
-                user: get(r, "留言用户").trim().to_string(),
-                title: get(r, "留言主题"),
-                body: get(r, "留言详情"),
-                at: liuyan::import::parse_time(&liuyan::import::Cell::Text(get(r, "留言时间")))?,
-                votes: num(r, "点赞数") + num(r, "反对数"),
-            })
+            let at = liuyan::import::parse_time(&liuyan::import::Cell::Text(get(r, "留言时间")))?;
+            refs.push(get(r, "留言编号").trim().to_string());
+            Some(liuyan::hot::Item::read(
+                refs.len() as i64 - 1,
+                get(r, "留言用户").trim(),
+                &get(r, "留言主题"),
+                &get(r, "留言详情"),
+                at,
+                num(r, "点赞数") + num(r, "反对数"),
+            ))
         })
         .collect();
     let now = items.iter().map(|i| i.at).max().unwrap_or_default();
@@ -688,7 +691,7 @@ fn hot(file: &std::path::Path, window: i64, top: usize) -> anyhow::Result<()> {
             .members
             .iter()
             .take(8)
-            .map(|&i| items[i].id.as_str())
+            .filter_map(|&i| refs.get(i as usize).map(String::as_str))
             .collect();
         println!(
             "{}\t{:.1}{}\t{} 至 {}\t{}\t{}\t{}\t{}\t{}\t{}{}",

@@ -183,6 +183,17 @@ impl Application {
             ring,
             cache: Default::default(),
             dispatch: Default::default(),
+            hot: Default::default(),
+        });
+        // 热点发现: regrouped at start, daily and after a clerk's decision; new messages
+        // placed as they arrive.
+        let weak = std::sync::Arc::downgrade(&state.clone().into_inner());
+        let (hot, window) = (state.hot.clone(), state.config.hot_window_days);
+        let (hot_clock, hot_ring) = (clock, ring_for_jobs.clone());
+        std::thread::spawn(move || {
+            hot_clock.install();
+            hot_ring.install();
+            crate::hot::worker::run(hot, || weak.upgrade().map(|s| s.pool.clone()), window);
         });
         // The anchor beside the key follows the signed state (a rolled-back database is
         // found by `verify`): at start and every minute, while the site runs.

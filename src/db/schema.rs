@@ -427,6 +427,47 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    hot_features (message_id) {
+        message_id -> Integer,
+        names -> Text,
+        votes -> Integer,
+    }
+}
+
+diesel::table! {
+    hot_clusters (id) {
+        id -> Integer,
+        place -> Text,
+        name -> Nullable<Text>,
+        description -> Text,
+        first_at -> Timestamp,
+        last_at -> Timestamp,
+        messages -> Integer,
+        users -> Integer,
+        votes -> Integer,
+        heat -> Double,
+        growth -> Double,
+        warning -> Bool,
+        status -> Text,
+        marked -> Bool,
+        fixed -> Bool,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    hot_members (message_id) {
+        message_id -> Integer,
+        cluster_id -> Integer,
+        pinned -> Bool,
+    }
+}
+
+diesel::joinable!(hot_members -> hot_clusters (cluster_id));
+diesel::joinable!(hot_members -> messages (message_id));
+diesel::joinable!(hot_features -> messages (message_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     units,
     users,
@@ -457,5 +498,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     dispatch_subjects,
     dispatch_proposals,
     dispatch_state,
-    reply_checks
+    reply_checks,
+    hot_features,
+    hot_clusters,
+    hot_members
 );

@@ -657,6 +657,7 @@ pub async fn commit(
         Ok(n)
     })
     .await?;
+    ctx.state.hot.wake();
     let _ = std::fs::remove_file(&path);
     ctx.flash(
         "ok",

@@ -121,6 +121,11 @@ struct DashboardPage {
     dispatch: bool,
     proposal_months: Vec<crate::dispatch::store::Month>,
     corrected: Vec<(String, i64)>,
+    /// 热点发现: the hottest issues (the centre's for the city, a county's for its own).
+    show_hot: bool,
+    hot: Vec<crate::web::hot::HotRow>,
+    hot_warnings: usize,
+    county: bool,
 }
 
 fn scope_words(role: Role, unit: &Unit) -> String {
@@ -158,7 +163,7 @@ pub async fn dashboard(ctx: Ctx) -> Result<HttpResponse, AppError> {
     let city = matches!(role, Role::CityOperator | Role::CityLeader);
     // The 智能分拨 record: the centre's proposals for the city, a county's for its own.
     let dispatch = city || role == Role::CountyOperator;
-    let (o, all, calendar_warning, acc) = db::run(ctx.pool(), move |c| {
+    let (o, all, calendar_warning, acc, hot) = db::run(ctx.pool(), move |c| {
         let scope = model::scope_for(c, role, me)?;
         let o = state
             .cache
@@ -184,7 +189,12 @@ pub async fn dashboard(ctx: Ctx) -> Result<HttpResponse, AppError> {
         } else {
             Default::default()
         };
-        Ok((o, all, warning, acc))
+        let hot = if dispatch {
+            crate::web::hot::top_for(&state, c, &scope, if city { 10 } else { 5 })?
+        } else {
+            Vec::new()
+        };
+        Ok((o, all, warning, acc, hot))
     })
     .await?;
     let names: HashMap<i32, String> = all.iter().map(|u| (u.id, u.short_name.clone())).collect();
@@ -243,6 +253,10 @@ pub async fn dashboard(ctx: Ctx) -> Result<HttpResponse, AppError> {
             .collect()
     };
     render(&DashboardPage {
+        show_hot: dispatch,
+        hot_warnings: hot.iter().filter(|h| h.warning).count(),
+        county: role == Role::CountyOperator,
+        hot,
         calendar_warning,
         layout: ctx.layout("办理情况总览").crumb("办理情况总览", ""),
         total: states.iter().map(|s| s.count).sum(),
@@ -509,6 +523,8 @@ struct BulletinPage {
     date: String,
     units: Vec<BulletinUnit>,
     total: Figures,
+    /// Issues the centre marked 热点, active in the period.
+    hot: Vec<crate::web::hot::HotRow>,
     issued: String,
     prev: String,
     next: String,
@@ -534,7 +550,8 @@ pub async fn bulletin(ctx: Ctx, q: Query<Vec<(String, String)>>) -> Result<HttpR
     };
     let (role, me) = (ctx.role, ctx.unit.id);
     let state = ctx.state.clone();
-    let (mut figures, all, open, cal) = db::run(ctx.pool(), move |c| {
+    let window = ctx.state.config.hot_window_days;
+    let (mut figures, all, open, cal, hot) = db::run(ctx.pool(), move |c| {
         let scope = model::scope_for(c, role, me)?;
         let cal = config::calendar(c)?;
         let figures = by_unit_cached(&state, c, &scope, from, to, today)?;
@@ -549,7 +566,13 @@ pub async fn bulletin(ctx: Ctx, q: Query<Vec<(String, String)>>) -> Result<HttpR
             .filter(model::deadline_in(&windows.overdue).or(supervised))
             .order(m::id.asc())
             .load(c)?;
-        Ok((figures, units::all(c)?, open, cal))
+        let hot = crate::hot::store::marked_in(
+            c,
+            crate::clock::china_day_start(from),
+            crate::clock::china_day_start(to + Duration::days(1)),
+            window,
+        )?;
+        Ok((figures, units::all(c)?, open, cal, hot))
     })
     .await?;
     let mut total = Figures::default();
@@ -633,6 +656,7 @@ pub async fn bulletin(ctx: Ctx, q: Query<Vec<(String, String)>>) -> Result<HttpR
         date: from.to_string(),
         units,
         total,
+        hot: hot.iter().map(crate::web::hot::row_of).collect(),
         issued: today.format("%Y年%m月%d日").to_string(),
         prev: format!(
             "/bulletin?kind={kind}&date={}",

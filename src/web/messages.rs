@@ -176,6 +176,7 @@ pub async fn create(ctx: Ctx, upload: CsrfUpload<RegisterForm>) -> Result<HttpRe
     .await?;
     match outcome {
         RegisterOutcome::Created { id, ref_no, note } => {
+            ctx.state.hot.wake();
             let mut text = format!("已登记，留言文号 {ref_no}。下一步：转办至核办单位。");
             if let Some(n) = note {
                 text.push_str(&n);

@@ -11,6 +11,7 @@ pub mod ctx;
 pub mod dispatch;
 pub mod extract;
 pub mod home;
+pub mod hot;
 pub mod import;
 pub mod insight;
 pub mod login;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub cache: crate::cache::Cache,
     /// 智能分拨: the active models, loaded once per version.
     pub dispatch: crate::dispatch::Models,
+    /// 热点发现: wakes the background worker that keeps the clusters current.
+    pub hot: std::sync::Arc<crate::hot::worker::Hot>,
 }
 
 /// Render a page with status 200.
@@ -350,6 +353,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/import/preview", web::post().to(import::preview))
         .route("/import/commit", web::post().to(import::commit))
         .route("/dashboard", web::get().to(insight::dashboard))
+        .route("/hot", web::get().to(hot::list))
+        .route("/hot/{id}", web::get().to(hot::show))
+        .route("/hot/{id}/{action}", web::post().to(hot::decide))
         .route("/stats", web::get().to(insight::statistics))
         .route("/bulletin", web::get().to(insight::bulletin))
         .route("/security", web::get().to(security::index))

@@ -19,6 +19,9 @@
 //!    its distinct 反映人 who wrote in its last seven days (growth). 热点预警: g ≥ 0.5 with
 //!    at least three 反映人 in those seven days.
 
+pub mod store;
+pub mod worker;
+
 use std::collections::HashMap;
 
 use chrono::{Duration, NaiveDateTime};
@@ -26,24 +29,55 @@ use chrono::{Duration, NaiveDateTime};
 use crate::dispatch::text::{Sparse, Vocab};
 
 /// One message as the grouping reads it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Item {
-    pub id: String,
+    /// The caller's id for the message (the site's message id; an index for a file).
+    pub id: i64,
     pub user: String,
     pub title: String,
-    pub body: String,
+    /// The start of the body (`lead`): where the matter is stated.
+    pub lead: String,
     pub at: NaiveDateTime,
     /// 点赞 + 反对 (0 when the source has none).
     pub votes: i64,
+    /// The place and object names it mentions (`names_of`, kept when it arrives).
+    pub names: Vec<String>,
+    /// The cluster a clerk put it in (merged, split, renamed …): it stays there.
+    pub pin: Option<i64>,
+}
+
+impl Item {
+    /// An item read from a message's text (its names found now).
+    pub fn read(
+        id: i64,
+        user: &str,
+        title: &str,
+        body: &str,
+        at: NaiveDateTime,
+        votes: i64,
+    ) -> Item {
+        Item {
+            id,
+            user: user.to_string(),
+            title: title.to_string(),
+            lead: lead(body),
+            at,
+            votes,
+            names: names_of(title, body),
+            pin: None,
+        }
+    }
 }
 
 /// A group of messages about one matter.
 #[derive(Debug, Clone)]
 pub struct Cluster {
-    /// The place, object or group the messages share (the name most of them use).
+    /// The place, object or group the messages share (the founding message's name).
     pub place: String,
-    /// Indices into the items, in time order.
-    pub members: Vec<usize>,
+    /// The cluster a clerk fixed (`Item::pin`, `Grouper::name`), if any.
+    pub id: Option<i64>,
+    /// Item ids, in time order.
+    pub members: Vec<i64>,
     pub first: NaiveDateTime,
     pub last: NaiveDateTime,
     pub users: usize,
@@ -54,6 +88,25 @@ pub struct Cluster {
     pub warning: bool,
     /// The title of its most typical message.
     pub description: String,
+}
+
+/// How much of a body is read: the matter is stated at its start.
+const LEAD: usize = 300;
+
+/// The start of a body, as the grouping reads it.
+pub fn lead(body: &str) -> String {
+    body.chars().take(LEAD).collect()
+}
+
+/// The names a message mentions: its title's, then its lead's.
+pub fn names_of(title: &str, body: &str) -> Vec<String> {
+    let mut n = names(title);
+    for x in names(&lead(body)) {
+        if !n.contains(&x) {
+            n.push(x);
+        }
+    }
+    n
 }
 
 /// Words a place or object name ends with.
@@ -267,65 +320,154 @@ fn dot(a: &Sparse, b: &HashMap<u32, f32>) -> f32 {
 }
 
 struct Open {
-    /// The place or object every member names (the founding message's).
-    key: String,
+    /// The names the cluster is found by: its founding message's (and, for a cluster a
+    /// clerk fixed, every pinned member's: a merged cluster is found by either place).
+    keys: Vec<String>,
+    id: Option<i64>,
     centroid: HashMap<u32, f32>,
     norm: f32,
     last: NaiveDateTime,
-    members: Vec<usize>,
+    members: Vec<i64>,
 }
 
-/// Group the items (any order) into clusters, hottest first; `now` is when growth is
-/// measured (the last seven days before it).
-pub fn clusters(items: &[Item], window_days: i64, now: NaiveDateTime) -> Vec<Cluster> {
-    let texts: Vec<(&str, &str)> = items
-        .iter()
-        .map(|i| (i.title.as_str(), i.body.as_str()))
-        .collect();
-    let (_, vectors) = Vocab::fit(&texts, 2, 200_000);
-    let found: Vec<Vec<String>> = items
-        .iter()
-        .map(|i| {
-            let lead: String = i.body.chars().take(300).collect();
-            let mut n = names(&i.title);
-            for x in names(&lead) {
-                if !n.contains(&x) {
-                    n.push(x);
-                }
-            }
-            n
-        })
-        .collect();
-    let mut df: HashMap<&str, usize> = HashMap::new();
-    for n in &found {
-        for x in n {
-            *df.entry(x.as_str()).or_default() += 1;
+/// The grouping's state: the text features of the messages it was fitted on, the
+/// clusters open so far and their index. `fit` groups a set of messages; `push` adds
+/// one more as it arrives — the same step the full grouping takes for its newest
+/// message, so a message added later lands where a recomputation would put it (as
+/// long as the vocabulary has not drifted: the site recomputes daily).
+pub struct Grouper {
+    vocab: Vocab,
+    window: Duration,
+    /// How many messages name each name, and how many were seen.
+    df: HashMap<String, usize>,
+    seen: usize,
+    open: Vec<Open>,
+    by_key: HashMap<String, Vec<usize>>,
+    by_id: HashMap<i64, usize>,
+}
+
+impl Grouper {
+    /// Group the items (any order, in time order as they are placed); also returns
+    /// every item's text vector (by index), which `summary` reads.
+    pub fn fit(items: &[Item], window_days: i64) -> (Grouper, Vec<Sparse>) {
+        let texts: Vec<(&str, &str)> = items
+            .iter()
+            .map(|i| (i.title.as_str(), i.lead.as_str()))
+            .collect();
+        let (vocab, vectors) = Vocab::fit(&texts, 2, 200_000);
+        let mut g = Grouper {
+            vocab,
+            window: Duration::days(window_days.max(1)),
+            df: HashMap::new(),
+            seen: 0,
+            open: Vec::new(),
+            by_key: HashMap::new(),
+            by_id: HashMap::new(),
+        };
+        for i in items {
+            g.count(i);
+        }
+        let mut order: Vec<usize> = (0..items.len()).collect();
+        order.sort_by_key(|&i| (items[i].at, i));
+        for i in order {
+            g.place(&items[i], &vectors[i]);
+        }
+        (g, vectors)
+    }
+
+    fn count(&mut self, item: &Item) {
+        self.seen += 1;
+        for n in &item.names {
+            *self.df.entry(n.clone()).or_default() += 1;
         }
     }
-    let limit = ((items.len() as f64) * COMMON).max(20.0) as usize;
-    let mut order: Vec<usize> = (0..items.len()).collect();
-    order.sort_by_key(|&i| (items[i].at, i));
-    let window = Duration::days(window_days.max(1));
-    let mut open: Vec<Open> = Vec::new();
-    let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
-    for &i in &order {
-        let kept: Vec<&String> = found[i]
+
+    /// Names found in more than `COMMON` of the messages say nothing about a matter.
+    fn limit(&self) -> usize {
+        ((self.seen as f64) * COMMON).max(20.0) as usize
+    }
+
+    /// One more message, newer than those placed: the cluster it joined (an index for
+    /// `members`, `id_of`, `name`), or none.
+    pub fn push(&mut self, item: &Item) -> Option<usize> {
+        self.count(item);
+        let x = self.vocab.vector(&item.title, &item.lead);
+        self.place(item, &x)
+    }
+
+    /// A message's text vector under this grouping's vocabulary.
+    pub fn vector(&self, item: &Item) -> Sparse {
+        self.vocab.vector(&item.title, &item.lead)
+    }
+
+    fn open(&mut self, id: Option<i64>, key: String, at: NaiveDateTime) -> usize {
+        let k = self.open.len();
+        self.by_key.entry(key.clone()).or_default().push(k);
+        if let Some(id) = id {
+            self.by_id.insert(id, k);
+        }
+        self.open.push(Open {
+            keys: vec![key],
+            id,
+            centroid: HashMap::new(),
+            norm: 0.0,
+            last: at,
+            members: Vec::new(),
+        });
+        k
+    }
+
+    fn place(&mut self, item: &Item, x: &Sparse) -> Option<usize> {
+        let k = match item.pin {
+            Some(id) => {
+                let k = match self.by_id.get(&id) {
+                    Some(&k) => k,
+                    None => {
+                        let key = item.names.first().map(|n| key_of(n)).unwrap_or_default();
+                        self.open(Some(id), key, item.at)
+                    }
+                };
+                for n in &item.names {
+                    let key = key_of(n);
+                    if !self.open[k].keys.contains(&key) {
+                        self.open[k].keys.push(key.clone());
+                        self.by_key.entry(key).or_default().push(k);
+                    }
+                }
+                k
+            }
+            None => self.choose(item, x)?,
+        };
+        let target = &mut self.open[k];
+        for (f, v) in x {
+            *target.centroid.entry(*f).or_default() += v;
+        }
+        target.norm = target.centroid.values().map(|v| v * v).sum::<f32>().sqrt();
+        target.last = target.last.max(item.at);
+        target.members.push(item.id);
+        Some(k)
+    }
+
+    /// The open cluster an unpinned message joins (a new one when none is similar), or
+    /// none when it names no place or object worth keeping.
+    fn choose(&mut self, item: &Item, x: &Sparse) -> Option<usize> {
+        let limit = self.limit();
+        let kept: Vec<&String> = item
+            .names
             .iter()
-            .filter(|x| df.get(x.as_str()).is_some_and(|d| *d <= limit))
+            .filter(|n| self.df.get(n.as_str()).is_some_and(|d| *d <= limit))
             .collect();
         // An object named decides; an area only when no object is.
-        let objects: Vec<&String> = kept.iter().copied().filter(|x| !is_area(x)).collect();
+        let objects: Vec<&String> = kept.iter().copied().filter(|n| !is_area(n)).collect();
         let mine = if objects.is_empty() { kept } else { objects };
-        let Some(founding) = mine.first() else {
-            continue;
-        };
-        let x = &vectors[i];
-        // The clusters keyed by a name this message uses (an index: a year of a million
+        let founding = key_of(mine.first()?);
+        // The clusters found by a name this message uses (an index: a year of a million
         // messages holds tens of thousands of clusters).
-        let mut candidates: Vec<usize> = found[i]
+        let mut candidates: Vec<usize> = item
+            .names
             .iter()
             .flat_map(|n| [key_of(n), n.clone()])
-            .filter_map(|k| by_key.get(&k))
+            .filter_map(|k| self.by_key.get(&k))
             .flatten()
             .copied()
             .collect();
@@ -333,8 +475,8 @@ pub fn clusters(items: &[Item], window_days: i64, now: NaiveDateTime) -> Vec<Clu
         candidates.dedup();
         let best = candidates
             .into_iter()
-            .map(|k| (k, &open[k]))
-            .filter(|(_, c)| items[i].at - c.last <= window)
+            .map(|k| (k, &self.open[k]))
+            .filter(|(_, c)| item.at - c.last <= self.window)
             .map(|(k, c)| {
                 let s = if c.norm > 0.0 {
                     dot(x, &c.centroid) / c.norm
@@ -346,54 +488,87 @@ pub fn clusters(items: &[Item], window_days: i64, now: NaiveDateTime) -> Vec<Clu
             .filter(|(s, _)| *s >= SIMILAR)
             .max_by(|a, b| a.0.total_cmp(&b.0))
             .map(|(_, k)| k);
-        let k = match best {
+        Some(match best {
             Some(k) => k,
-            None => {
-                let key = key_of(founding);
-                by_key.entry(key.clone()).or_default().push(open.len());
-                open.push(Open {
-                    key,
-                    centroid: HashMap::new(),
-                    norm: 0.0,
-                    last: items[i].at,
-                    members: Vec::new(),
-                });
-                open.len() - 1
-            }
-        };
-        let target = &mut open[k];
-        for (f, v) in x {
-            *target.centroid.entry(*f).or_default() += v;
-        }
-        target.norm = target.centroid.values().map(|v| v * v).sum::<f32>().sqrt();
-        target.last = items[i].at;
-        target.members.push(i);
+            None => self.open(None, founding, item.at),
+        })
     }
-    let mut out: Vec<Cluster> = open
-        .into_iter()
-        .filter(|c| c.members.len() >= 2)
-        .map(|c| finish(items, &vectors, c, now))
+
+    /// The clusters of at least two messages (or fixed by a clerk): (index, place, id).
+    pub fn groups(&self) -> impl Iterator<Item = (usize, &str, Option<i64>)> {
+        self.open
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.members.len() >= 2 || c.id.is_some())
+            .map(|(k, c)| (k, c.keys.first().map(String::as_str).unwrap_or(""), c.id))
+    }
+
+    /// A cluster's members (item ids, in the order placed).
+    pub fn members(&self, k: usize) -> &[i64] {
+        self.open
+            .get(k)
+            .map(|c| c.members.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// The site's id of a cluster, once stored.
+    pub fn id_of(&self, k: usize) -> Option<i64> {
+        self.open.get(k).and_then(|c| c.id)
+    }
+
+    /// Record the site's id of a cluster (after it is stored).
+    pub fn name(&mut self, k: usize, id: i64) {
+        if let Some(c) = self.open.get_mut(k) {
+            c.id = Some(id);
+            self.by_id.insert(id, k);
+        }
+    }
+}
+
+/// Group the items (any order) into clusters, hottest first; `now` is when growth is
+/// measured (the last seven days before it).
+pub fn clusters(items: &[Item], window_days: i64, now: NaiveDateTime) -> Vec<Cluster> {
+    let (g, vectors) = Grouper::fit(items, window_days);
+    let index: HashMap<i64, usize> = items.iter().enumerate().map(|(i, x)| (x.id, i)).collect();
+    let mut out: Vec<Cluster> = g
+        .groups()
+        .map(|(k, place, id)| {
+            let members: Vec<(&Item, &Sparse)> = g
+                .members(k)
+                .iter()
+                .filter_map(|m| index.get(m))
+                .map(|&i| (&items[i], &vectors[i]))
+                .collect();
+            summary(place, id, &members, now)
+        })
         .collect();
     out.sort_by(|a, b| b.heat.total_cmp(&a.heat));
     out
 }
 
-fn finish(items: &[Item], vectors: &[Sparse], c: Open, now: NaiveDateTime) -> Cluster {
-    let members = c.members;
-    let first = items[members[0]].at;
-    let last = items[members[members.len() - 1]].at;
-    let mut users: Vec<&str> = members.iter().map(|&i| items[i].user.as_str()).collect();
+/// A cluster's figures and description from its members (each with its text vector).
+pub fn summary(
+    place: &str,
+    id: Option<i64>,
+    members: &[(&Item, &Sparse)],
+    now: NaiveDateTime,
+) -> Cluster {
+    let mut members: Vec<&(&Item, &Sparse)> = members.iter().collect();
+    members.sort_by_key(|(i, _)| (i.at, i.id));
+    let first = members.first().map(|(i, _)| i.at).unwrap_or(now);
+    let last = members.last().map(|(i, _)| i.at).unwrap_or(now);
+    let mut users: Vec<&str> = members.iter().map(|(i, _)| i.user.as_str()).collect();
     users.sort_unstable();
     users.dedup();
     let recent_from = now - Duration::days(7);
     let mut recent: Vec<&str> = members
         .iter()
-        .filter(|&&i| items[i].at >= recent_from && items[i].at <= now)
-        .map(|&i| items[i].user.as_str())
+        .filter(|(i, _)| i.at >= recent_from && i.at <= now)
+        .map(|(i, _)| i.user.as_str())
         .collect();
     recent.sort_unstable();
     recent.dedup();
-    let votes: i64 = members.iter().map(|&i| items[i].votes).sum();
+    let votes: i64 = members.iter().map(|(i, _)| i.votes).sum();
     let (u, n) = (users.len() as f64, members.len() as f64);
     let weeks = ((last - first).num_days() as f64 / 7.0).floor();
     let growth = recent.len() as f64 / u.max(1.0);
@@ -402,24 +577,21 @@ fn finish(items: &[Item], vectors: &[Sparse], c: Open, now: NaiveDateTime) -> Cl
         + 15.0 * (1.0 + votes as f64 / 10.0).ln()
         + 20.0 * (u / (weeks + 1.0) / 3.0).min(1.0)
         + 15.0 * growth;
-    let place = c.key.clone();
     // The most typical title: the member closest to the others.
-    let centroid: HashMap<u32, f32> = {
-        let mut m = HashMap::new();
-        for &i in &members {
-            for (f, v) in &vectors[i] {
-                *m.entry(*f).or_default() += v;
-            }
+    let mut centroid: HashMap<u32, f32> = HashMap::new();
+    for (_, v) in &members {
+        for (f, x) in v.iter() {
+            *centroid.entry(*f).or_default() += x;
         }
-        m
-    };
+    }
     let description = members
         .iter()
-        .max_by(|&&a, &&b| dot(&vectors[a], &centroid).total_cmp(&dot(&vectors[b], &centroid)))
-        .map(|&i| items[i].title.clone())
+        .max_by(|a, b| dot(a.1, &centroid).total_cmp(&dot(b.1, &centroid)))
+        .map(|(i, _)| i.title.clone())
         .unwrap_or_default();
     Cluster {
-        place,
+        place: place.to_string(),
+        id,
         first,
         last,
         users: users.len(),
@@ -428,7 +600,7 @@ fn finish(items: &[Item], vectors: &[Sparse], c: Open, now: NaiveDateTime) -> Cl
         growth,
         warning: growth >= 0.5 && recent.len() >= 3,
         description,
-        members,
+        members: members.iter().map(|(i, _)| i.id).collect(),
     }
 }
 
@@ -456,14 +628,7 @@ mod tests {
             .and_then(|d| d.and_hms_opt(9, 0, 0))
             .unwrap_or_default()
             + Duration::days(day);
-        Item {
-            id: id.to_string(),
-            user: user.into(),
-            title: title.into(),
-            body: body.to_string(),
-            at,
-            votes: 0,
-        }
+        Item::read(id as i64, user, title, body, at, 0)
     }
 
     #[test]
@@ -500,10 +665,9 @@ mod tests {
         let c = clusters(&items, WINDOW_DAYS, now);
         assert_eq!(c[0].place, "丽发新城", "{c:?}");
         assert_eq!((c[0].users, c[0].members.len()), (6, 6), "{c:?}");
-        assert!(c[0]
-            .members
+        assert!(c[0].members.iter().all(|&i| items
             .iter()
-            .all(|&i| items[i].title.contains("搅拌站")));
+            .any(|x| x.id == i && x.title.contains("搅拌站"))));
         let school = c
             .iter()
             .find(|x| x.place.contains("金毛湾"))
@@ -511,5 +675,49 @@ mod tests {
         assert_eq!(school.users, 1);
         assert!(school.heat < c[0].heat);
         assert_eq!(c.iter().filter(|x| x.place == "丽发新城").count(), 2);
+    }
+
+    #[test]
+    fn a_message_pushed_later_lands_where_the_full_grouping_puts_it() {
+        let titles = [
+            "暮云街道丽发新城小区附近搅拌站噪音污染严重",
+            "金毛湾小区配套学校入学问题",
+        ];
+        let items: Vec<Item> = (0..12)
+            .map(|k| item(k, &format!("u{k}"), titles[k % 2], k as i64))
+            .collect();
+        let now = items[11].at;
+        let whole = clusters(&items, WINDOW_DAYS, now);
+        let (mut g, _) = Grouper::fit(&items[..11], WINDOW_DAYS);
+        let k = g.push(&items[11]).expect("joins");
+        let same = whole
+            .iter()
+            .find(|c| c.members.contains(&11))
+            .expect("grouped");
+        assert_eq!(g.members(k), same.members.as_slice());
+    }
+
+    #[test]
+    fn a_clerks_merge_holds_and_the_merged_cluster_is_found_by_either_place() {
+        let mut items: Vec<Item> = (0..4)
+            .map(|k| {
+                item(
+                    k,
+                    &format!("u{k}"),
+                    "暮云街道丽发新城小区附近搅拌站噪音污染严重",
+                    k as i64,
+                )
+            })
+            .chain(
+                (4..8).map(|k| item(k, &format!("u{k}"), "金毛湾小区配套学校入学问题", k as i64)),
+            )
+            .collect();
+        for x in &mut items {
+            x.pin = Some(7);
+        }
+        items.push(item(8, "u8", "金毛湾小区配套学校入学问题", 9));
+        let c = clusters(&items, WINDOW_DAYS, items[8].at);
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!((c[0].id, c[0].members.len()), (Some(7), 9));
     }
 }

@@ -1,0 +1,3 @@
+DROP TABLE hot_members;
+DROP TABLE hot_clusters;
+DROP TABLE hot_features;
