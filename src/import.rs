@@ -922,6 +922,7 @@ pub fn commit(
         let year = chrono::Datelike::year(&to_china(now));
         // Reserve the numbers for the whole file at once: gap-free and one update.
         let first = reserve_seq(conn, owner.id, year, rows.len() as i32)?;
+        let dict = crate::hot::store::dictionary(conn)?;
         let mut imported = Vec::with_capacity(rows.len());
         for (i, r) in rows.iter().enumerate() {
             let ref_no = format_ref_no(&format, &prefix, year, first + i as i32);
@@ -998,7 +999,7 @@ pub fn commit(
                 chain::append(conn, &answer)?;
             }
             crate::search::index(conn, id)?;
-            crate::hot::store::note(conn, id, &r.title, &r.appeal, r.votes)?;
+            crate::hot::store::note(conn, &dict, id, &r.title, &r.appeal, r.votes)?;
             imported.push(id);
         }
         crate::archive::ledger::seal_messages(conn, &imported)?;

@@ -131,10 +131,12 @@ impl Application {
             let _clock = clock.enter();
             let _ring = prep_ring.enter();
             let mut conn = prep_pool.get().context("无法连接数据库")?;
-            let prepared = bootstrap::prepare(&mut conn, demo, demo_messages)?;
-            bootstrap::protect(&mut conn, refuse, &loaded, &key_path)?;
-            crate::auth::totp::seal_plain_secrets(&mut conn, &prep_sealer)?;
-            Ok(prepared)
+            db::exclusive(&mut conn, |conn| {
+                let prepared = bootstrap::prepare(conn, demo, demo_messages)?;
+                bootstrap::protect(conn, refuse, &loaded, &key_path)?;
+                crate::auth::totp::seal_plain_secrets(conn, &prep_sealer)?;
+                Ok(prepared)
+            })
         })
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))??;

@@ -249,6 +249,32 @@ pub fn run_migrations(conn: &mut DbConn) -> anyhow::Result<()> {
     result.map_err(|e| anyhow::anyhow!("数据库迁移失败：{e}"))
 }
 
+/// Run start-up work (migrations, seeding, guards, sealing) while no other instance does
+/// the same: on PostgreSQL under a session advisory lock, so that instances started
+/// together (a rolling upgrade) come up one after the other instead of colliding on the
+/// same migration. SQLite serves one instance.
+pub fn exclusive<T>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    /// "liuyan" in ASCII: the key no other application on the cluster uses.
+    const KEY: i64 = 0x6c69_7579_616e;
+    let pg = matches!(conn, DbConn::Pg(_));
+    if pg {
+        diesel::sql_query(format!("SELECT pg_advisory_lock({KEY})"))
+            .execute(conn)
+            .map_err(|e| anyhow::anyhow!("无法取得数据库启动锁：{e}"))?;
+    }
+    let out = f(conn);
+    if pg {
+        if let Err(e) = diesel::sql_query(format!("SELECT pg_advisory_unlock({KEY})")).execute(conn)
+        {
+            tracing::warn!(error = %e, "释放数据库启动锁失败（连接关闭时自动释放）");
+        }
+    }
+    out
+}
+
 /// Whether migrations are waiting (the database is older than the program).
 pub fn migrations_pending(conn: &mut DbConn) -> anyhow::Result<bool> {
     let result = match conn {

@@ -432,6 +432,7 @@ diesel::table! {
         message_id -> Integer,
         names -> Text,
         votes -> Integer,
+        dict -> BigInt,
     }
 }
 

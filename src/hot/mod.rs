@@ -63,7 +63,7 @@ impl Item {
             lead: lead(body),
             at,
             votes,
-            names: names_of(title, body),
+            names: names_of(title, body, &[]),
             pin: None,
         }
     }
@@ -98,10 +98,16 @@ pub fn lead(body: &str) -> String {
     body.chars().take(LEAD).collect()
 }
 
-/// The names a message mentions: its title's, then its lead's.
-pub fn names_of(title: &str, body: &str) -> Vec<String> {
-    let mut n = names(title);
-    for x in names(&lead(body)) {
+/// The names a message mentions: the dictionary's (names the centre added) found in its
+/// title or lead, then its title's, then its lead's.
+pub fn names_of(title: &str, body: &str, dictionary: &[String]) -> Vec<String> {
+    let lead = lead(body);
+    let mut n: Vec<String> = dictionary
+        .iter()
+        .filter(|d| title.contains(d.as_str()) || lead.contains(d.as_str()))
+        .cloned()
+        .collect();
+    for x in names(title).into_iter().chain(names(&lead)) {
         if !n.contains(&x) {
             n.push(x);
         }
@@ -516,6 +522,18 @@ impl Grouper {
         self.open.get(k).and_then(|c| c.id)
     }
 
+    /// Forget what the clusters closed before `now` hold — no newer message can join
+    /// them —: the memory the site keeps between recomputations.
+    pub fn prune(&mut self, now: NaiveDateTime) {
+        for c in &mut self.open {
+            if now - c.last > self.window {
+                c.centroid = HashMap::new();
+                c.norm = 0.0;
+                c.members = Vec::new();
+            }
+        }
+    }
+
     /// Record the site's id of a cluster (after it is stored).
     pub fn name(&mut self, k: usize, id: i64) {
         if let Some(c) = self.open.get_mut(k) {
@@ -616,6 +634,9 @@ mod tests {
         assert!(!n.iter().any(|x| x == "该小区"), "{n:?}");
         assert!(names("请书记关注A市A4区58车贷案").contains(&"58车贷".to_string()));
         assert!(names("我们小区停水").is_empty());
+        // A name the centre added is read without a place word's ending.
+        let added = names_of("关于融城公租房的问题", "", &["融城公租房".to_string()]);
+        assert_eq!(added.first().map(String::as_str), Some("融城公租房"));
     }
 
     fn item(id: usize, user: &str, title: &str, day: i64) -> Item {

@@ -60,67 +60,159 @@ impl Stored {
 pub const OPEN: &str = "open";
 pub const DISMISSED: &str = "dismissed";
 
+/// The centre's dictionary of names (热点地名/对象) and its digest.
+pub struct Dictionary {
+    pub names: Vec<String>,
+    pub digest: i64,
+}
+
+pub fn dictionary(conn: &mut DbConn) -> QueryResult<Dictionary> {
+    use sha2::Digest;
+    let mut names = crate::messages::config::list(conn, crate::messages::config::HOT_NAME)?;
+    names.sort();
+    let digest = if names.is_empty() {
+        0
+    } else {
+        let d = sha2::Sha256::digest(names.join("\n").as_bytes());
+        i64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+    };
+    Ok(Dictionary { names, digest })
+}
+
 /// Keep what a message names and its 点赞 + 反对 (at import, where the votes are known;
 /// other messages get theirs from `backfill`).
-pub fn note(conn: &mut DbConn, id: i32, title: &str, appeal: &str, votes: i32) -> QueryResult<()> {
+pub fn note(
+    conn: &mut DbConn,
+    dict: &Dictionary,
+    id: i32,
+    title: &str,
+    appeal: &str,
+    votes: i32,
+) -> QueryResult<()> {
     diesel::insert_into(hf::hot_features)
         .values((
             hf::message_id.eq(id),
-            hf::names.eq(super::names_of(title, appeal).join("|")),
+            hf::names.eq(super::names_of(title, appeal, &dict.names).join("|")),
             hf::votes.eq(votes),
+            hf::dict.eq(dict.digest),
         ))
         .execute(conn)?;
     Ok(())
 }
 
-/// Read the names of every message that has none yet, on all cores; how many.
-pub fn backfill(conn: &mut DbConn) -> QueryResult<usize> {
-    let mut done = 0;
-    loop {
-        let rows: Vec<(i32, String, String)> = m::messages
-            .left_join(hf::hot_features)
-            .filter(hf::message_id.nullable().is_null())
-            .select((m::id, m::title, substr(m::appeal, 1, super::LEAD as i32)))
-            .order(m::id)
-            .limit(20_000)
-            .load(conn)?;
-        if rows.is_empty() {
-            return Ok(done);
-        }
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1);
-        let per = rows.len().div_ceil(threads).max(1);
-        let named: Vec<(i32, String)> = std::thread::scope(|s| {
-            let handles: Vec<_> = rows
-                .chunks(per)
-                .map(|part| {
-                    s.spawn(move || {
-                        part.iter()
-                            .map(|(id, t, a)| (*id, super::names_of(t, a).join("|")))
-                            .collect::<Vec<_>>()
-                    })
+/// Names of some (id, title, lead) on all cores.
+fn read_names(rows: &[(i32, String, String)], dict: &[String]) -> Vec<(i32, String)> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let per = rows.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = rows
+            .chunks(per)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|(id, t, a)| (*id, super::names_of(t, a, dict).join("|")))
+                        .collect::<Vec<_>>()
                 })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_default())
-                .collect()
-        });
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
+/// Read the names of the messages after id `since` that have none yet (all of them after
+/// an upgrade: `since` 0) and, with `again`, those of the last year's messages read with
+/// another dictionary; (read, read again, the highest message id checked).
+pub fn backfill(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    since: i32,
+    again: bool,
+) -> QueryResult<(usize, usize, i32)> {
+    let dict = dictionary(conn)?;
+    let newest: Option<i32> = m::messages.select(diesel::dsl::max(m::id)).first(conn)?;
+    let newest = newest.unwrap_or(0);
+    let mut done = (0, 0, newest);
+    let mut after = since;
+    // Every message has its names when the two tables hold as many rows (each row names a
+    // message, once): counted on an index, not by reading the messages.
+    let mut missing = since > 0 || {
+        let a: i64 = m::messages.count().get_result(conn)?;
+        let b: i64 = hf::hot_features.count().get_result(conn)?;
+        a != b
+    };
+    // Names read with another dictionary (its digest indexed).
+    let mut again = again && {
+        let n: i64 = hf::hot_features
+            .filter(hf::dict.lt(dict.digest).or(hf::dict.gt(dict.digest)))
+            .count()
+            .get_result(conn)?;
+        n > 0
+    };
+    while missing || again {
+        let fresh: Vec<(i32, String, String)> = if !missing {
+            Vec::new()
+        } else {
+            m::messages
+                .left_join(hf::hot_features)
+                .filter(hf::message_id.nullable().is_null())
+                .filter(m::id.gt(after))
+                .filter(m::id.le(newest))
+                .select((m::id, m::title, substr(m::appeal, 1, super::LEAD as i32)))
+                .order(m::id)
+                .limit(20_000)
+                .load(conn)?
+        };
+        missing = !fresh.is_empty();
+        let stale: Vec<(i32, String, String)> = if fresh.is_empty() && again {
+            m::messages
+                .inner_join(hf::hot_features)
+                .filter(hf::dict.lt(dict.digest).or(hf::dict.gt(dict.digest)))
+                .filter(m::posted_at.gt(now - Duration::days(YEAR_DAYS)))
+                .select((m::id, m::title, substr(m::appeal, 1, super::LEAD as i32)))
+                .order(m::id)
+                .limit(20_000)
+                .load(conn)?
+        } else {
+            Vec::new()
+        };
+        if fresh.is_empty() {
+            again = !stale.is_empty();
+        }
+        if fresh.is_empty() && stale.is_empty() {
+            break;
+        }
+        if let Some((id, _, _)) = fresh.last() {
+            after = *id;
+        }
+        let named_fresh = read_names(&fresh, &dict.names);
+        let named_stale = read_names(&stale, &dict.names);
         db::write_tx(conn, |c| {
-            for (id, n) in &named {
+            for (id, n) in &named_fresh {
                 diesel::insert_into(hf::hot_features)
                     .values((
                         hf::message_id.eq(*id),
                         hf::names.eq(n.as_str()),
                         hf::votes.eq(0),
+                        hf::dict.eq(dict.digest),
                     ))
+                    .execute(c)?;
+            }
+            for (id, n) in &named_stale {
+                diesel::update(hf::hot_features.find(*id))
+                    .set((hf::names.eq(n.as_str()), hf::dict.eq(dict.digest)))
                     .execute(c)?;
             }
             Ok::<_, diesel::result::Error>(())
         })?;
-        done += rows.len();
+        done.0 += fresh.len();
+        done.1 += stale.len();
     }
+    Ok(done)
 }
 
 type Row = (
@@ -171,11 +263,17 @@ macro_rules! items_query {
     };
 }
 
-/// The messages posted after `from` (and with an id above `after`), as items.
-fn load_items(conn: &mut DbConn, from: NaiveDateTime, after: i32) -> QueryResult<Vec<Item>> {
+/// The messages posted after `from` with an id in (after, upto], as items.
+fn load_items(
+    conn: &mut DbConn,
+    from: NaiveDateTime,
+    after: i32,
+    upto: i32,
+) -> QueryResult<Vec<Item>> {
     let rows: Vec<Row> = items_query!()
         .filter(m::posted_at.gt(from))
         .filter(m::id.gt(after))
+        .filter(m::id.le(upto))
         .order(m::id)
         .load(conn)?;
     Ok(rows.into_iter().map(item).collect())
@@ -196,6 +294,10 @@ fn items_of(conn: &mut DbConn, ids: &[i32]) -> QueryResult<Vec<Item>> {
 pub struct Kept {
     pub grouper: Grouper,
     pub upto: i32,
+    /// Messages up to this id have their names read.
+    pub checked: i32,
+    /// The dictionary the names were read with.
+    pub digest: i64,
     pub computed: NaiveDateTime,
     /// Messages it was fitted on, and placed since.
     pub fitted: usize,
@@ -286,9 +388,22 @@ pub fn recompute(
     window_days: i64,
     now: NaiveDateTime,
 ) -> Result<Option<Kept>, AppError> {
-    backfill(conn)?;
-    let items = load_items(conn, now - Duration::days(YEAR_DAYS), 0)?;
-    let upto = items.iter().map(|i| i.id as i32).max().unwrap_or(0);
+    recompute_upto(conn, window_days, now, i32::MAX)
+}
+
+/// `recompute` of the messages up to id `upto` (the benchmark leaves the newest out to
+/// place them as they would arrive).
+pub fn recompute_upto(
+    conn: &mut DbConn,
+    window_days: i64,
+    now: NaiveDateTime,
+    upto: i32,
+) -> Result<Option<Kept>, AppError> {
+    let (_, _, checked) = backfill(conn, now, 0, true)?;
+    let digest = dictionary(conn)?.digest;
+    // Only messages whose names were read: a newer one is placed by the next pass.
+    let upto = upto.min(checked);
+    let items = load_items(conn, now - Duration::days(YEAR_DAYS), 0, upto)?;
     let pins: Vec<(i32, i64)> = items
         .iter()
         .filter_map(|i| i.pin.map(|p| (i.id as i32, p)))
@@ -394,9 +509,12 @@ pub fn recompute(
         }
         Ok(true)
     })?;
+    grouper.prune(now);
     Ok(written.then_some(Kept {
         grouper,
         upto,
+        checked,
+        digest,
         computed: now,
         fitted: items.len(),
         placed: 0,
@@ -434,8 +552,32 @@ pub fn place_new(
     kept: &mut Kept,
     now: NaiveDateTime,
 ) -> Result<Option<usize>, AppError> {
-    backfill(conn)?;
-    let items = load_items(conn, now - Duration::days(YEAR_DAYS), kept.upto)?;
+    // A changed dictionary changes the names already grouped: regroup.
+    if dictionary(conn)?.digest != kept.digest {
+        return Ok(None);
+    }
+    kept.checked = backfill(conn, now, kept.checked, false)?.2;
+    let mut items = load_items(
+        conn,
+        now - Duration::days(YEAR_DAYS),
+        kept.upto,
+        kept.checked,
+    )?;
+    // Placed already (by another instance of the site): not again.
+    let ids: Vec<i32> = items.iter().map(|i| i.id as i32).collect();
+    let mut placed: HashSet<i32> = HashSet::new();
+    for part in ids.chunks(CHUNK) {
+        placed.extend(
+            hm::hot_members
+                .filter(hm::message_id.eq_any(part))
+                .select(hm::message_id)
+                .load::<i32>(conn)?,
+        );
+    }
+    if let Some(max) = ids.iter().max() {
+        kept.upto = kept.upto.max(*max);
+    }
+    items.retain(|i| !placed.contains(&(i.id as i32)));
     if items.is_empty() {
         return Ok(Some(0));
     }

@@ -74,14 +74,14 @@ impl Hot {
 }
 
 /// One pass: regroup when asked, when nothing is kept yet or the grouping is a day old;
-/// otherwise place the new messages.
+/// otherwise place the new messages. Whether it regrouped.
 pub fn pass(
     pool: &DbPool,
     kept: &mut Option<Kept>,
     regroup: bool,
     window_days: i64,
     now: NaiveDateTime,
-) -> Result<(), crate::error::AppError> {
+) -> Result<bool, crate::error::AppError> {
     let mut c = pool.get().map_err(crate::error::AppError::internal)?;
     let old = kept
         .as_ref()
@@ -97,11 +97,11 @@ pub fn pass(
         for _ in 0..3 {
             if let Some(k) = store::recompute(&mut c, window_days, now)? {
                 *kept = Some(k);
-                return Ok(());
+                return Ok(true);
             }
         }
     }
-    Ok(())
+    Ok(false)
 }
 
 /// Run the worker until the site stops (`pool` answers none once the site is gone).

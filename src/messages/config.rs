@@ -14,6 +14,9 @@ use crate::messages::calendar::{self, Calendar};
 pub const LEVEL: &str = "level";
 pub const PLATFORM: &str = "platform";
 pub const CATEGORY: &str = "category";
+/// 热点发现's dictionary: place and object names the centre adds (read as names wherever
+/// they appear, even without a …小区/…路 ending).
+pub const HOT_NAME: &str = "hot_name";
 
 pub const DEFAULT_LEVELS: &[&str] = &["省级", "市级", "县（区）级"];
 pub const DEFAULT_PLATFORMS: &[&str] = &[
@@ -126,6 +129,7 @@ pub fn kind_label(kind: &str) -> &'static str {
         LEVEL => "级别",
         PLATFORM => "留言来源平台",
         CATEGORY => "所属类型",
+        HOT_NAME => "热点地名/对象",
         _ => "",
     }
 }
@@ -154,6 +158,9 @@ pub fn add_option(
     let v = value.trim();
     if kind_label(kind).is_empty() {
         return Ok(Err("请选择列表。".to_string()));
+    }
+    if kind == HOT_NAME && v.chars().count() < 2 {
+        return Ok(Err("热点地名/对象至少 2 个字。".to_string()));
     }
     if v.is_empty() || v.chars().count() > 30 {
         return Ok(Err(format!(

@@ -561,14 +561,19 @@ async fn lists_page(
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
     let all = db::run(ctx.pool(), |c| Ok(config::all_options(c)?)).await?;
-    let sections = [config::LEVEL, config::PLATFORM, config::CATEGORY]
-        .into_iter()
-        .map(|kind| ListSection {
-            kind,
-            label: config::kind_label(kind),
-            rows: all.iter().filter(|o| o.kind == kind).cloned().collect(),
-        })
-        .collect();
+    let sections = [
+        config::LEVEL,
+        config::PLATFORM,
+        config::CATEGORY,
+        config::HOT_NAME,
+    ]
+    .into_iter()
+    .map(|kind| ListSection {
+        kind,
+        label: config::kind_label(kind),
+        rows: all.iter().filter(|o| o.kind == kind).cloned().collect(),
+    })
+    .collect();
     render_status(
         status,
         &ListsPage {
@@ -609,6 +614,8 @@ pub async fn list_add(
     .await?;
     match out {
         Ok(()) => {
+            // A name for 热点发现: the worker reads the year's names again.
+            ctx.state.hot.wake();
             ctx.flash(
                 "ok",
                 &format!("已在{label}列表中新增“{}”。", form.value.trim()),
@@ -635,6 +642,7 @@ pub async fn list_active(
     })
     .await?
     .map_err(|_| AppError::NotFound)?;
+    ctx.state.hot.wake();
     ctx.flash(
         "ok",
         &format!(

@@ -393,6 +393,8 @@ async fn every_route_every_role() {
     const OWN: &str = "center leader xixiu";
     const CITY: &str = "center leader";
     const REG: &str = "center xixiu pingba";
+    // The centre, the leader and the counties (热点问题).
+    const REG_READ: &str = "center leader xixiu pingba";
     // (method, path, who may use it, the fields naming the object of a POST)
     let routes: Vec<(&str, String, &str, String)> = vec![
         ("GET", "/messages".into(), MSG, String::new()),
@@ -501,6 +503,7 @@ async fn every_route_every_role() {
         ("GET", "/dashboard".into(), MSG, String::new()),
         ("GET", "/stats".into(), MSG, String::new()),
         ("GET", "/bulletin".into(), CITY, String::new()),
+        ("GET", "/hot".into(), REG_READ, String::new()),
         ("GET", "/security".into(), "secadmin", String::new()),
         ("GET", "/audit".into(), "auditor", String::new()),
         ("GET", "/audit/export".into(), "auditor", String::new()),

@@ -386,4 +386,31 @@ async fn importing_the_hot_file_lists_its_matters_and_the_centre_can_regroup_the
         app.login_as("renshe").await.page("/hot").await.0,
         StatusCode::NOT_FOUND
     );
+
+    // A name the centre adds to the dictionary (no place word's ending) is read in the
+    // year's messages by the worker.
+    let r = center
+        .submit(
+            "/settings/lists",
+            "/settings/lists",
+            &[("kind", "hot_name"), ("value", "粪池车")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let mut conn = app.db();
+    let mut found = 0;
+    for _ in 0..600 {
+        use diesel::prelude::*;
+        use liuyan::db::schema::hot_features::dsl as hf;
+        found = hf::hot_features
+            .filter(hf::names.like("%粪池车%"))
+            .count()
+            .get_result::<i64>(&mut conn)
+            .expect("query");
+        if found > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(found >= 2, "messages naming 粪池车: {found}");
 }

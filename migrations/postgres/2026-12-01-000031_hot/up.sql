@@ -4,8 +4,12 @@ CREATE TABLE hot_features (
     message_id INTEGER PRIMARY KEY NOT NULL REFERENCES messages(id),
     -- Place and object names, '|'-separated (names hold only Chinese characters and digits).
     names TEXT NOT NULL,
-    votes INTEGER NOT NULL
+    votes INTEGER NOT NULL,
+    -- The centre's dictionary of names (热点地名/对象) the names were read with, by its
+    -- digest: a changed dictionary has the last year's names read again.
+    dict BIGINT NOT NULL
 );
+CREATE INDEX hot_features_dict ON hot_features (dict);
 -- The clusters: figures as of their last update; a clerk's name, status and mark.
 CREATE TABLE hot_clusters (
     id SERIAL PRIMARY KEY,
