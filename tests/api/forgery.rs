@@ -283,6 +283,8 @@ async fn a_replayed_old_seal_and_a_removed_message_are_reported() {
         &format!(
             "DELETE FROM message_events WHERE message_id = {gone};
              {search}
+             DELETE FROM hot_members WHERE message_id = {gone};
+             DELETE FROM hot_features WHERE message_id = {gone};
              DELETE FROM messages WHERE id = {gone};
              DELETE FROM seals WHERE subject = 'message' AND subject_id = {gone};",
             search = if pg(&app) {
