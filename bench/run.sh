@@ -58,7 +58,8 @@ echo "start-up: ${READY} s"
 # 热点发现 regroups the last year in the background after a start: wait for it, so that
 # it does not weigh on the pages timed (and report how long it took).
 for _ in $(seq 1 1200); do grep -q '热点发现已重新计算' "$DIR/server.log" && break; sleep 0.5; done
-HOT_LINE="热点发现（启动后后台全部重新计算）|$(grep -m1 '热点发现已重新计算' "$DIR/server.log" | grep -o 'seconds=[0-9.]*' | cut -d= -f2) s|||最近一年的留言：读取、分组、写入"
+HOT_SECONDS=$(sed 's/\x1b\[[0-9;]*m//g' "$DIR/server.log" | grep -m1 '热点发现已重新计算' | grep -o 'seconds=[0-9.]*' | cut -d= -f2 || true)
+HOT_LINE="热点发现（启动后后台全部重新计算）|${HOT_SECONDS:-?} s|||最近一年的留言：读取、分组、写入"
 echo "$HOT_LINE"
 
 PEAK=0
