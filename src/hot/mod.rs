@@ -223,6 +223,11 @@ const NOT_NAMES: &[&str] = &[
     "学校",
 ];
 
+/// Words a message starts its request with, never part of a name.
+const LEADS: &[&str] = &[
+    "建议", "关于", "反映", "要求", "希望", "咨询", "投诉", "请求", "恳请", "举报", "呼吁",
+];
+
 /// Names of areas (a street, a township, a road): used only when a message names no
 /// object (a 小区, a school, a company …) — an area holds many matters.
 const AREAS: &[&str] = &["街道", "镇", "乡", "村", "社区", "路", "大道"];
@@ -301,6 +306,13 @@ pub fn names(text: &str) -> Vec<String> {
             } else {
                 break;
             }
+        }
+        // A request word the segmenter took for part of the name ("建议虹山湖公园").
+        while let Some(w) = LEADS.iter().find(|w| {
+            let wc: Vec<char> = w.chars().collect();
+            chars[start..i].starts_with(&wc) && i - start >= wc.len() + 2
+        }) {
+            start += w.chars().count();
         }
         let name: String = chars[start..i + n].iter().collect();
         if i - start >= 2 && !NOT_NAMES.iter().any(|p| name.starts_with(p)) && !out.contains(&name)
@@ -634,6 +646,10 @@ mod tests {
         assert!(!n.iter().any(|x| x == "该小区"), "{n:?}");
         assert!(names("请书记关注A市A4区58车贷案").contains(&"58车贷".to_string()));
         assert!(names("我们小区停水").is_empty());
+        assert_eq!(
+            names("建议虹山湖公园增设公共厕所"),
+            vec!["虹山湖公园".to_string()]
+        );
         // A name the centre added is read without a place word's ending.
         let added = names_of("关于融城公租房的问题", "", &["融城公租房".to_string()]);
         assert_eq!(added.first().map(String::as_str), Some("融城公租房"));
