@@ -32,7 +32,9 @@ pub enum Cell {
 impl Cell {
     pub fn text(&self) -> String {
         match self {
-            Cell::Text(s) => s.trim().to_string(),
+            // Control and bidi characters are removed, as from every form (a NUL cannot be
+            // stored on PostgreSQL).
+            Cell::Text(s) => crate::forms::clean_text(s.trim()).trim().to_string(),
             Cell::DateTime(t) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
             Cell::Empty => String::new(),
         }
@@ -1013,6 +1015,15 @@ pub const PLATFORM_REPLY: &str = "platform_reply";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn imported_cells_lose_control_characters() {
+        assert_eq!(
+            Cell::Text(" 张\u{0}三\u{1b}\u{7}\u{202e} ".into()).text(),
+            "张三"
+        );
+        assert_eq!(Cell::Text("第一行\n第二行".into()).text(), "第一行\n第二行");
+    }
 
     #[test]
     fn cell_references_are_read_across_chunks() {
