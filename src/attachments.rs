@@ -199,6 +199,102 @@ impl Drop for Incoming {
     }
 }
 
+/// Every file the database refers to (message attachments and score evidence), as
+/// stored names under the attachment directory, in order.
+pub fn stored_names(conn: &mut DbConn) -> QueryResult<Vec<String>> {
+    #[derive(diesel::QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let names: Vec<Name> = diesel::sql_query(
+        "SELECT stored_name AS name FROM attachments \
+         UNION SELECT evidence_stored AS name FROM score_entries WHERE evidence_stored IS NOT NULL \
+         ORDER BY name",
+    )
+    .load(conn)?;
+    Ok(names.into_iter().map(|n| n.name).collect())
+}
+
+/// What the store holds that the database does not know, and the clean-up of uploads
+/// abandoned by a crash.
+#[derive(Debug, Default)]
+pub struct StoreCheck {
+    /// Files in the store no record refers to (older than a few minutes: a file being
+    /// placed by a transaction still running is not counted).
+    pub orphans: Vec<String>,
+    /// Referenced files that are not in the store.
+    pub missing: Vec<String>,
+    /// Temporary uploads older than a day, removed.
+    pub swept: usize,
+}
+
+/// Compare the store with the records and sweep abandoned temporary uploads.
+pub fn check_store(conn: &mut DbConn, store: &Store) -> QueryResult<StoreCheck> {
+    let known: std::collections::BTreeSet<String> = stored_names(conn)?.into_iter().collect();
+    let mut out = StoreCheck::default();
+    let now = std::time::SystemTime::now();
+    let age = |p: &Path| {
+        fs::metadata(p)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| now.duration_since(t).ok())
+            .unwrap_or_default()
+    };
+    if let Ok(rd) = fs::read_dir(store.incoming_dir()) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_file()
+                && age(&p) > std::time::Duration::from_secs(24 * 3600)
+                && fs::remove_file(&p).is_ok()
+            {
+                out.swept += 1;
+            }
+        }
+    }
+    let mut stack = vec![store.root.clone()];
+    while let Some(dir) = stack.pop() {
+        let Ok(rd) = fs::read_dir(&dir) else { continue };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p == store.incoming_dir() {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let rel = p
+                .strip_prefix(&store.root)
+                .unwrap_or(&p)
+                .to_string_lossy()
+                .replace('\\', "/");
+            if !known.contains(&rel) && age(&p) > std::time::Duration::from_secs(600) {
+                out.orphans.push(rel);
+            }
+        }
+    }
+    out.orphans.sort();
+    out.missing = known
+        .into_iter()
+        .filter(|n| !store.path_of(n).is_file())
+        .collect();
+    Ok(out)
+}
+
+/// A stored file's bytes, or None when the file is not there (its record is: `verify`
+/// reports it).
+pub fn read_stored(path: &Path) -> Result<Option<Vec<u8>>, AppError> {
+    match fs::read(path) {
+        Ok(body) => Ok(Some(body)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            tracing::error!(path = %path.display(), "stored file missing");
+            Ok(None)
+        }
+        Err(e) => Err(AppError::io(e)),
+    }
+}
+
 /// Read the last `SNIFF_BYTES` of a file.
 pub fn read_tail(path: &Path, size: u64) -> std::io::Result<Vec<u8>> {
     let mut f = fs::File::open(path)?;
@@ -309,16 +405,15 @@ pub fn place(
         let stored_name = format!("{year}/{}", random_name());
         let dest = store.path_of(&stored_name);
         if let Some(dir) = dest.parent() {
-            fs::create_dir_all(dir).map_err(AppError::internal)?;
+            fs::create_dir_all(dir).map_err(AppError::io)?;
         }
-        fs::rename(&f.tmp, &dest).map_err(AppError::internal)?;
+        fs::rename(&f.tmp, &dest).map_err(AppError::io)?;
         placed.push(dest.clone());
         // 安全性: readable by the service account only.
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(&dest, fs::Permissions::from_mode(0o600))
-                .map_err(AppError::internal)?;
+            fs::set_permissions(&dest, fs::Permissions::from_mode(0o600)).map_err(AppError::io)?;
         }
         diesel::insert_into(ad::attachments)
             .values((

@@ -118,79 +118,163 @@ fn pg_tool(name: &str) -> anyhow::Result<PathBuf> {
     })
 }
 
-/// Take a backup into a new directory under `to`; returns its path.
-pub fn backup(config: &Config, to: &Path) -> anyhow::Result<PathBuf> {
-    let (ring, _) = crate::archive::signing::Keyring::for_site(config)?;
-    let _ring = ring.enter();
+/// A new directory `liuyan-<China time>` under `to`, with `-2`, `-3` … when a backup
+/// of the same second exists.
+fn new_dir(to: &Path) -> anyhow::Result<PathBuf> {
+    fs::create_dir_all(to).with_context(|| format!("无法创建备份目录 {}", to.display()))?;
     let stamp = crate::clock::to_china(db::now()).format("%Y%m%d-%H%M%S");
-    let dir = to.join(format!("liuyan-{stamp}"));
-    fs::create_dir_all(&dir).with_context(|| format!("无法创建备份目录 {}", dir.display()))?;
-    let mut conn = db::establish(&config.database_url)?;
-    let backend;
-    let db_path;
-    match &mut conn {
-        DbConn::Sqlite(c) => {
-            backend = "sqlite";
-            db_path = dir.join("liuyan.db");
-            diesel::sql_query("VACUUM INTO ?")
-                .bind::<diesel::sql_types::Text, _>(db_path.to_string_lossy().to_string())
-                .execute(c)
-                .context("SQLite 在线备份（VACUUM INTO）失败")?;
+    for n in 1..1000 {
+        let name = match n {
+            1 => format!("liuyan-{stamp}"),
+            _ => format!("liuyan-{stamp}-{n}"),
+        };
+        let dir = to.join(name);
+        match fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).with_context(|| format!("无法创建备份目录 {}", dir.display())),
         }
-        DbConn::Pg(_) => {
-            backend = "postgres";
-            db_path = dir.join("liuyan.dump");
+    }
+    bail!("备份目录 {} 中同一秒的备份过多", to.display())
+}
+
+/// What the copied database holds: its row counts and the files it refers to, read
+/// from the same snapshot as the copy.
+struct Snapshot {
+    rows: Vec<(String, i64)>,
+    files: Vec<String>,
+}
+
+/// Copy the database into `dir`: SQLite by `VACUUM INTO` (then read the copy), PostgreSQL
+/// by `pg_dump --snapshot` of a snapshot exported by a repeatable-read transaction that
+/// also counts the rows and lists the files, so the counts are those of the dump.
+fn copy_database(config: &Config, dir: &Path) -> anyhow::Result<(&'static str, PathBuf, Snapshot)> {
+    let read = |conn: &mut DbConn| -> anyhow::Result<Snapshot> {
+        Ok(Snapshot {
+            rows: counts(conn)?,
+            files: crate::attachments::stored_names(conn).context("无法读取附件清单")?,
+        })
+    };
+    match db::establish(&config.database_url)? {
+        DbConn::Sqlite(mut c) => {
+            let path = dir.join("liuyan.db");
+            diesel::sql_query("VACUUM INTO ?")
+                .bind::<diesel::sql_types::Text, _>(path.to_string_lossy().to_string())
+                .execute(&mut c)
+                .context("SQLite 在线备份（VACUUM INTO）失败")?;
+            let snap = read(&mut db::establish(&format!("sqlite://{}", path.display()))?)?;
+            Ok(("sqlite", path, snap))
+        }
+        DbConn::Pg(mut c) => {
+            use diesel::connection::SimpleConnection;
+            #[derive(QueryableByName)]
+            struct Exported {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                id: String,
+            }
+            let path = dir.join("liuyan.dump");
+            c.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .context("无法开始备份事务")?;
+            let snapshot = diesel::sql_query("SELECT pg_export_snapshot() AS id")
+                .get_result::<Exported>(&mut c)
+                .context("无法导出数据库快照")?
+                .id;
+            let mut conn = DbConn::Pg(c);
+            let snap = read(&mut conn)?;
             let out = Command::new(pg_tool("pg_dump")?)
-                .args(["-Fc", "-f"])
-                .arg(&db_path)
+                .args(["-Fc", "--snapshot", &snapshot, "-f"])
+                .arg(&path)
                 .arg(&config.database_url)
                 .output()
                 .context("无法运行 pg_dump")?;
+            // The snapshot lives as long as this transaction: end it only now.
+            let _ = conn.batch_execute("COMMIT");
             if !out.status.success() {
                 bail!("pg_dump 失败：{}", String::from_utf8_lossy(&out.stderr));
             }
+            Ok(("postgres", path, snap))
         }
     }
-    // Count rows in what was copied, not in the live database.
-    let rows = match backend {
-        "sqlite" => counts(&mut db::establish(&format!(
-            "sqlite://{}",
-            db_path.display()
-        ))?)?,
-        _ => counts(&mut conn)?,
-    };
-    let store = Store::new(&config.data_dir);
-    let src = store.path_of("");
-    let mut files = Vec::new();
-    let mut all = Vec::new();
-    walk(&src, &mut all);
-    for p in all.iter().filter(|p| !p.starts_with(src.join("incoming"))) {
-        let rel = p.strip_prefix(&src).unwrap_or(p);
-        let dest = dir.join("attachments").join(rel);
-        if let Some(d) = dest.parent() {
-            fs::create_dir_all(d)?;
+}
+
+/// Take a backup into a new directory under `to`; returns its path. One backup at a
+/// time per target directory (a lock file there): a second one is refused with why.
+/// The files copied are those the copied database refers to — a file written after
+/// the snapshot belongs to a row the backup does not hold, and is left out.
+pub fn backup(config: &Config, to: &Path) -> anyhow::Result<PathBuf> {
+    let (ring, _) = crate::archive::signing::Keyring::for_site(config)?;
+    let _ring = ring.enter();
+    fs::create_dir_all(to).with_context(|| format!("无法创建备份目录 {}", to.display()))?;
+    let lock_path = to.join(".liuyan-backup.lock");
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("无法创建备份锁文件 {}", lock_path.display()))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => bail!(
+            "另一个备份正在向 {} 进行，请等它完成后再试（同一时间只能进行一个备份）",
+            to.display()
+        ),
+        Err(fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("无法锁定备份目录 {}", to.display()))
         }
-        fs::copy(p, &dest).with_context(|| format!("无法复制附件 {}", p.display()))?;
-        files.push(entry(&dir, &dest)?);
     }
-    let manifest = Manifest {
-        created_at: crate::clock::format_time(db::now()),
-        backend: backend.to_string(),
-        database_file: entry(&dir, &db_path)?,
-        rows,
-        files,
+    let dir = new_dir(to)?;
+    let taken = copy_database(config, &dir).and_then(|(backend, db_path, snap)| {
+        let store = Store::new(&config.data_dir);
+        let mut files = Vec::new();
+        let mut missing = Vec::new();
+        for name in &snap.files {
+            let src = store.path_of(name);
+            if !src.is_file() {
+                missing.push(name.clone());
+                continue;
+            }
+            let dest = dir.join("attachments").join(name);
+            if let Some(d) = dest.parent() {
+                fs::create_dir_all(d)?;
+            }
+            fs::copy(&src, &dest).with_context(|| format!("无法复制附件 {}", src.display()))?;
+            files.push(entry(&dir, &dest)?);
+        }
+        let manifest = Manifest {
+            created_at: crate::clock::format_time(db::now()),
+            backend: backend.to_string(),
+            database_file: entry(&dir, &db_path)?,
+            rows: snap.rows,
+            files,
+        };
+        fs::write(
+            dir.join("manifest.json"),
+            serde_json::to_vec_pretty(&manifest)?,
+        )?;
+        Ok((manifest, missing))
+    });
+    let (manifest, missing) = match taken {
+        Ok(t) => t,
+        Err(e) => {
+            // No half backup is left to be mistaken for a good one.
+            let _ = fs::remove_dir_all(&dir);
+            return Err(e);
+        }
     };
-    fs::write(
-        dir.join("manifest.json"),
-        serde_json::to_vec_pretty(&manifest)?,
-    )?;
+    if !missing.is_empty() {
+        tracing::warn!(count = missing.len(), first = %missing[0], "backup: attachment files missing from the data directory");
+    }
+    let mut conn = db::establish(&config.database_url)?;
     crate::audit::record(
         &mut conn,
         &crate::audit::Actor::cli(),
         "backup",
         &dir.display().to_string(),
         crate::audit::OK,
-        &format!("附件 {} 个", manifest.files.len()),
+        &match missing.len() {
+            0 => format!("附件 {} 个", manifest.files.len()),
+            n => format!("附件 {} 个，数据目录中缺失 {n} 个", manifest.files.len()),
+        },
     )?;
     Ok(dir)
 }

@@ -47,6 +47,9 @@ pub struct Config {
     /// `LIUYAN_HOT_WINDOW_DAYS`: 热点发现's window — a message joins a matter written
     /// about within this many days before it (default 90).
     pub hot_window_days: i64,
+    /// `LIUYAN_DISK_RESERVE_MB`: `/readyz` answers 503 when the data directory's disk has
+    /// less free space than this (default 1024).
+    pub disk_reserve_mb: u64,
     /// Login attempts per minute from one client address (0 = no limit), with a burst
     /// of a third of it.
     pub login_per_minute: u32,
@@ -111,6 +114,7 @@ impl Config {
             workers: env_or("LIUYAN_WORKERS", 0)?,
             max_upload_mb: env_or("LIUYAN_MAX_UPLOAD_MB", 20)?,
             login_per_minute: env_or("LIUYAN_LOGIN_PER_MINUTE", 30)?,
+            disk_reserve_mb: env_or("LIUYAN_DISK_RESERVE_MB", 1024)?,
             secret_key: std::env::var("LIUYAN_SECRET_KEY").ok(),
             signing_key_file: std::env::var("LIUYAN_SIGNING_KEY_FILE")
                 .ok()
@@ -166,6 +170,7 @@ impl Config {
             workers: 2,
             max_upload_mb: 20,
             login_per_minute: 0,
+            disk_reserve_mb: 1024,
             secret_key: None,
             signing_key_file: None,
             guards_refuse: false,

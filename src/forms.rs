@@ -24,9 +24,47 @@ pub fn clean_text(s: &str) -> std::borrow::Cow<'_, str> {
 
 /// A submitted form read into the handler's type, every value cleaned first: the one way
 /// form input enters the application (plain and multipart forms alike).
+/// What the user typed is remembered for the request, so that the error page of an
+/// action that could not be saved shows it again.
 pub fn read<T: serde::de::DeserializeOwned>(pairs: Vec<(String, String)>) -> Option<T> {
-    let clean = serde_urlencoded::to_string(cleaned_pairs(pairs)).ok()?;
+    let pairs = cleaned_pairs(pairs);
+    crate::error::remember_typed(typed_text(&pairs));
+    let clean = serde_urlencoded::to_string(pairs).ok()?;
     serde_urlencoded::from_str(&clean).ok()
+}
+
+/// The fields people type text into (not choices, tokens or passwords), with the label
+/// the forms give them.
+const TYPED_FIELDS: [(&str, &str); 15] = [
+    ("title", "标题"),
+    ("complainant_name", "反映人"),
+    ("complainant_contact", "联系方式"),
+    ("platform_ref", "平台编号"),
+    ("appeal", "诉求"),
+    ("text", "填写的文字"),
+    ("body", "正文"),
+    ("reason", "理由"),
+    ("note", "说明"),
+    ("value", "内容"),
+    ("name", "名称"),
+    ("display_name", "姓名"),
+    ("report_ref_no", "呈报文号"),
+    ("evidence_ref", "证明材料文号"),
+    ("original_no", "原件编号"),
+];
+
+/// The typed text of a submitted form, labelled, empty fields left out.
+pub fn typed_text(pairs: &[(String, String)]) -> Vec<(&'static str, String)> {
+    pairs
+        .iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .filter_map(|(k, v)| {
+            TYPED_FIELDS
+                .iter()
+                .find(|(name, _)| name == k)
+                .map(|(_, label)| (*label, clean_text(v).into_owned()))
+        })
+        .collect()
 }
 
 fn cleaned_pairs(pairs: Vec<(String, String)>) -> Vec<(String, String)> {
@@ -75,6 +113,28 @@ impl FieldErrors {
 #[cfg(test)]
 mod tests {
     use super::clean_text;
+
+    #[test]
+    fn typed_text_keeps_what_people_type_and_nothing_secret() {
+        let pairs: Vec<(String, String)> = [
+            ("csrf_token", "t0ken"),
+            ("title", "路灯不亮"),
+            ("password", "s3cret"),
+            ("category", "城乡建设"),
+            ("note", ""),
+            ("text", "已派人维修。"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(
+            super::typed_text(&pairs),
+            vec![
+                ("标题", "路灯不亮".to_string()),
+                ("填写的文字", "已派人维修。".to_string())
+            ]
+        );
+    }
 
     #[test]
     fn invisible_and_control_characters_are_removed() {

@@ -42,15 +42,34 @@ async fn healthz() -> actix_web::HttpResponse {
         .body("ok")
 }
 
-/// `/readyz`: the database answers and its schema is current.
+/// `/readyz`: the database answers (within two seconds) and its schema is current, and
+/// the data directory's disk has more free space than the reserve.
 async fn readyz(state: web::Data<crate::web::AppState>) -> actix_web::HttpResponse {
-    let result = db::run(&state.pool, |c| {
+    let wait = std::time::Duration::from_millis(1500);
+    let pool = state.pool.clone();
+    let probe = web::block(move || {
+        let mut c = db::checkout(&pool, wait)?;
         use diesel::RunQueryDsl;
-        diesel::sql_query("SELECT 1").execute(c)?;
-        db::migrations_pending(c).map_err(AppError::internal)
-    })
-    .await;
+        diesel::sql_query("SELECT 1").execute(&mut *c)?;
+        pool.mark_up();
+        db::migrations_pending(&mut c).map_err(AppError::internal)
+    });
+    let result = match tokio::time::timeout(std::time::Duration::from_secs(2), probe).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => Err(AppError::from(e)),
+        Err(_) => Err(AppError::Unavailable("no answer within 2 s".into())),
+    };
+    let free = crate::db::free_bytes(&state.config.data_dir);
+    let reserve = state.config.disk_reserve_mb * 1024 * 1024;
     let (status, text) = match result {
+        Ok(false) if free.is_some_and(|f| f < reserve) => (
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "not ready: disk almost full / 数据目录磁盘剩余 {} MB，低于保留的 {} MB",
+                free.unwrap_or(0) / 1024 / 1024,
+                state.config.disk_reserve_mb
+            ),
+        ),
         Ok(false) => (actix_web::http::StatusCode::OK, "ready".to_string()),
         Ok(true) => (
             actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -242,34 +261,33 @@ impl Application {
             clock.install();
             worker_ring.install();
             App::new()
-                .wrap(
-                    SessionMiddleware::builder(DbSessionStore::new(pool.clone()), key.clone())
-                        .cookie_name(SESSION_COOKIE.to_string())
-                        .cookie_secure(secure)
-                        .cookie_http_only(true)
-                        .cookie_same_site(SameSite::Lax)
-                        .session_lifecycle(
-                            BrowserSession::default()
-                                .state_ttl(idle)
-                                // Extended when the state changes: `Ctx` refreshes a
-                                // "seen" stamp at most once a minute, so a plain page
-                                // view writes nothing to the database.
-                                .state_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
-                        )
-                        .build(),
-                )
                 .wrap(Logger::new("%a \"%r\" %s %b %Dms req=%{X-Request-Id}o"))
                 .wrap_fn(|req, srv| {
                     use actix_web::dev::Service;
                     use tracing::Instrument;
                     let id = new_request_id();
                     let span = tracing::info_span!("req", id = %id);
-                    let fut = srv.call(req);
+                    let fut = crate::error::TYPED.scope(Default::default(), srv.call(req));
                     let header_id = id.clone();
                     crate::error::REQUEST_ID.scope(
                         id,
                         async move {
-                            let mut res = fut.await?;
+                            let mut res = match fut.await {
+                                Ok(res) => res.map_into_boxed_body(),
+                                // A middleware's failure (the session could not be read
+                                // or saved: the database is down or the disk full) gets
+                                // the Chinese page and a line in the log, not an empty 500.
+                                Err(e) if e.as_response_error().status_code().is_server_error() => {
+                                    tracing::error!(error = %e, cause = ?e, "request failed before or after its handler");
+                                    let page = crate::error::failure_page(true);
+                                    return Err(actix_web::error::InternalError::from_response(
+                                        e.to_string(),
+                                        page,
+                                    )
+                                    .into());
+                                }
+                                Err(e) => return Err(e),
+                            };
                             if let Ok(v) =
                                 actix_web::http::header::HeaderValue::from_str(&header_id)
                             {
@@ -326,11 +344,32 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(1024 * 1024))
                 .configure(crate::web::extract::configure)
+                // The probes answer without a session: with the database down, a load
+                // balancer's request carrying a cookie still learns at once.
                 .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(readyz))
-                .configure(|cfg| crate::web::login_routes(cfg, limit.as_ref()))
-                .configure(routes)
-                .default_service(web::to(not_found))
+                .service(
+                    web::scope("")
+                        .wrap(
+                            SessionMiddleware::builder(DbSessionStore::new(pool.clone()), key.clone())
+                        .cookie_name(SESSION_COOKIE.to_string())
+                        .cookie_secure(secure)
+                        .cookie_http_only(true)
+                        .cookie_same_site(SameSite::Lax)
+                        .session_lifecycle(
+                            BrowserSession::default()
+                                .state_ttl(idle)
+                                // Extended when the state changes: `Ctx` refreshes a
+                                // "seen" stamp at most once a minute, so a plain page
+                                // view writes nothing to the database.
+                                .state_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
+                        )
+                        .build(),
+                        )
+                        .configure(|cfg| crate::web::login_routes(cfg, limit.as_ref()))
+                        .configure(routes)
+                        .default_service(web::to(not_found)),
+                )
         })
         .workers(workers)
         .listen(listener)?

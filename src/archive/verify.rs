@@ -37,6 +37,8 @@ pub struct Report {
     /// Signatures checked (message seals, the audit seal, the state).
     pub signatures: usize,
     pub audit_records: usize,
+    /// Temporary uploads abandoned by a crash, removed by this run.
+    pub swept: usize,
     pub breaks: Vec<Break>,
     /// Signatures still to check: (message id, 文号, seal).
     pending: Vec<(i32, String, Seal)>,
@@ -60,12 +62,16 @@ impl Report {
     /// The one-line summary.
     pub fn summary(&self) -> String {
         format!(
-            "已核验留言 {} 条、办理记录 {} 条、附件 {} 个、签名 {} 个、审计记录 {} 条：{}",
+            "已核验留言 {} 条、办理记录 {} 条、附件 {} 个、签名 {} 个、审计记录 {} 条{}：{}",
             self.messages,
             self.events,
             self.files,
             self.signatures,
             self.audit_records,
+            match self.swept {
+                0 => String::new(),
+                n => format!("，清理遗留的临时上传文件 {n} 个"),
+            },
             if self.breaks.is_empty() {
                 "未发现问题。".to_string()
             } else {
@@ -416,6 +422,7 @@ pub fn run(conn: &mut DbConn, site: &Site, ids: Option<&[i32]>) -> Result<Report
         check_state(conn, site, &known, &mut report)?;
         check_audit(conn, site.ring, &mut report)?;
         check_pieces(conn, &mut report)?;
+        check_files(conn, site.store, &mut report)?;
         // Last: putting a guard back writes to the audit log.
         let gone = guards::watch(conn, site.refuse)?;
         for g in gone {
@@ -434,6 +441,39 @@ pub fn run(conn: &mut DbConn, site: &Site, ids: Option<&[i32]>) -> Result<Report
     }
     report_unknown(&mut report);
     Ok(report)
+}
+
+/// The store against the records: files nobody refers to, referenced files that are
+/// gone (message attachments are also named per message above; score evidence only
+/// here), and temporary uploads left by a crash swept.
+fn check_files(conn: &mut DbConn, store: &Store, report: &mut Report) -> Result<(), AppError> {
+    let found = attachments::check_store(conn, store)?;
+    report.swept = found.swept;
+    let evidence: Vec<String> = crate::db::schema::score_entries::table
+        .select(crate::db::schema::score_entries::evidence_stored)
+        .filter(crate::db::schema::score_entries::evidence_stored.is_not_null())
+        .load::<Option<String>>(conn)?
+        .into_iter()
+        .flatten()
+        .collect();
+    for name in found.missing.iter().filter(|n| evidence.contains(n)) {
+        report
+            .breaks
+            .push(general(format!("考评证明材料的文件缺失：{name}")));
+    }
+    const SHOWN: usize = 20;
+    for name in found.orphans.iter().take(SHOWN) {
+        report.breaks.push(general(format!(
+            "附件目录中有未登记的文件：{name}（没有任何记录引用它）"
+        )));
+    }
+    if found.orphans.len() > SHOWN {
+        report.breaks.push(general(format!(
+            "另有 {} 个未登记的文件未逐一列出",
+            found.orphans.len() - SHOWN
+        )));
+    }
+    Ok(())
 }
 
 /// The seals as a whole against their signed state, and the state against the anchor.

@@ -92,6 +92,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
         let mut payload = payload.take();
         Box::pin(async move {
             check_origin(&req)?;
+            if crate::auth::session_store::unreadable(&req.get_session()) {
+                return Err(crate::web::upload::unavailable(&req, payload).await);
+            }
             let body = web::Bytes::from_request(&req, &mut payload)
                 .await
                 .map_err(|_| AppError::PayloadTooLarge)?;

@@ -51,6 +51,19 @@ fn expiry(ttl: &Duration) -> NaiveDateTime {
     db::now() + chrono::Duration::seconds(ttl.whole_seconds())
 }
 
+/// Session state key set (never stored) when the session could not be read because the
+/// database is unavailable.
+pub const UNAVAILABLE_KEY: &str = "_store_unavailable";
+
+/// Whether this request's session could not be read (the database is unavailable).
+pub fn unreadable(session: &actix_session::Session) -> bool {
+    session
+        .get::<bool>(UNAVAILABLE_KEY)
+        .ok()
+        .flatten()
+        .unwrap_or(false)
+}
+
 fn user_of(state: &SessionState) -> Option<i32> {
     state.get(UID_KEY).and_then(|v| v.parse::<i32>().ok())
 }
@@ -77,8 +90,21 @@ impl SessionStore for DbSessionStore {
                 .first::<String>(conn)
                 .optional()?)
         })
-        .await
-        .map_err(|e| LoadError::Other(anyhow_of(e)))?;
+        .await;
+        let row = match row {
+            Ok(row) => row,
+            // The database is unreachable or the disk full: the request goes on with a
+            // session that says so, and is answered 503 by the first extractor that needs
+            // the user — with what was typed on the page (a middleware error could not).
+            // (Any failure of this one small read is the database's, not the request's.)
+            Err(why) => {
+                tracing::error!(error = %why, "session store unavailable");
+                return Ok(Some(SessionState::from([(
+                    UNAVAILABLE_KEY.to_string(),
+                    "true".to_string(),
+                )])));
+            }
+        };
         match row {
             None => Ok(None),
             Some(json) => serde_json::from_str(&json)

@@ -21,7 +21,19 @@ pub enum DbConn {
     Pg(diesel::PgConnection),
 }
 
-pub type DbPool = Pool<Manager>;
+/// The connection pool, with the memory of when the database last refused a connection.
+#[derive(Clone)]
+pub struct DbPool {
+    pool: Pool<Manager>,
+    down_at: std::sync::Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+}
+
+impl std::ops::Deref for DbPool {
+    type Target = Pool<Manager>;
+    fn deref(&self) -> &Pool<Manager> {
+        &self.pool
+    }
+}
 pub type PooledConn = PooledConnection<Manager>;
 
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -135,8 +147,14 @@ impl ManageConnection for Manager {
             .map_err(diesel::r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        false
+    /// A connection whose transaction could be neither committed nor rolled back (the
+    /// server went away under it) is dropped instead of going back to the pool.
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        use diesel::connection::{AnsiTransactionManager, TransactionManager};
+        match conn {
+            DbConn::Sqlite(c) => AnsiTransactionManager::is_broken_transaction_manager(c),
+            DbConn::Pg(c) => AnsiTransactionManager::is_broken_transaction_manager(c),
+        }
     }
 }
 
@@ -163,10 +181,13 @@ pub fn build_pool(url: &str, max_size: u32) -> anyhow::Result<DbPool> {
         .max_size(max_size)
         .min_idle(Some(1))
         .test_on_check_out(backend == Backend::Postgres)
-        .connection_timeout(std::time::Duration::from_secs(15))
+        .connection_timeout(POOL_WAIT)
         .build(Manager::new(url))
         .with_context(|| format!("无法连接数据库（{}）", redact_url(url)))?;
-    Ok(pool)
+    Ok(DbPool {
+        pool,
+        down_at: Default::default(),
+    })
 }
 
 /// The data directory exists and can be written (a probe file is created and removed),
@@ -182,6 +203,32 @@ pub fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
     })?;
     let _ = std::fs::remove_file(&probe);
     Ok(())
+}
+
+/// Free space for unprivileged writers on the file system holding `dir` (None where it
+/// cannot be told).
+pub fn free_bytes(dir: &Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+        let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+        // SAFETY: `path` is a valid NUL-terminated string and `st` a writable statvfs.
+        let rc = unsafe { libc::statvfs(path.as_ptr(), st.as_mut_ptr()) };
+        if rc != 0 {
+            return None;
+        }
+        // SAFETY: statvfs succeeded and filled the structure.
+        let st = unsafe { st.assume_init() };
+        // The field types differ between platforms (u32 on some).
+        #[allow(clippy::unnecessary_cast)]
+        Some(st.f_bavail as u64 * st.f_frsize as u64)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        None
+    }
 }
 
 /// A database URL without its password, for messages and logs.
@@ -296,10 +343,61 @@ where
     actix_web::web::block(move || {
         let _clock = clock.enter();
         let _ring = ring.as_ref().map(|r| r.enter());
-        let mut conn = pool.get()?;
+        let mut conn = checkout(&pool, POOL_WAIT)?;
         f(&mut conn)
     })
     .await?
+}
+
+/// How long a request waits for a database connection before it is told the database
+/// is unavailable (503).
+pub const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// After a connection could not be made, requests in the next two seconds do not wait
+/// for one (an idle connection is still used): while the database is down, pages answer
+/// 503 at once instead of each waiting `POOL_WAIT`.
+const DOWN_FOR: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl DbPool {
+    fn recently_down(&self) -> bool {
+        self.down_at
+            .lock()
+            .map(|d| d.is_some_and(|at| at.elapsed() < DOWN_FOR))
+            .unwrap_or(false)
+    }
+
+    fn mark(&self, down: bool) {
+        if let Ok(mut d) = self.down_at.lock() {
+            *d = down.then(std::time::Instant::now);
+        }
+    }
+
+    /// The database answered again (readiness probe): requests wait for connections
+    /// again.
+    pub fn mark_up(&self) {
+        self.mark(false);
+    }
+}
+
+/// A connection from the pool within `wait`, or `Unavailable`. A pool only busy (no
+/// connection error behind the timeout) does not count as the database being down.
+pub fn checkout(pool: &DbPool, wait: std::time::Duration) -> Result<PooledConn, AppError> {
+    if pool.recently_down() {
+        return pool.try_get().ok_or_else(|| {
+            AppError::Unavailable("database unreachable (failed moments ago)".into())
+        });
+    }
+    match pool.get_timeout(wait) {
+        Ok(c) => Ok(c),
+        Err(e) => {
+            // r2d2 appends the last connection error to its timeout message.
+            let message = e.to_string();
+            if message.contains(": ") {
+                pool.mark(true);
+            }
+            Err(AppError::Unavailable(format!("pool: {message}")))
+        }
+    }
 }
 
 /// Read a value from the `settings` table.

@@ -465,11 +465,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    form_submissions (form_key) {
+        form_key -> Text,
+        message_id -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(hot_members -> hot_clusters (cluster_id));
 diesel::joinable!(hot_members -> messages (message_id));
 diesel::joinable!(hot_features -> messages (message_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    form_submissions,
     units,
     users,
     sessions,

@@ -87,10 +87,42 @@ fn tx_with_files<T>(
 ) -> Result<T, AppError> {
     let mut placed = Vec::new();
     let result = db::write_tx(conn, |c| f(c, &mut placed));
-    if result.is_err() {
-        attachments::unplace(&placed);
+    match &result {
+        Ok(_) => {}
+        // The connection went away: the COMMIT may have gone through, so the files stay
+        // (should it not have, `verify` reports them as files nobody refers to).
+        Err(AppError::Unavailable(why)) if !placed.is_empty() => {
+            tracing::warn!(error = %why, files = placed.len(), "outcome of a write unknown: its files are kept");
+        }
+        Err(_) => attachments::unplace(&placed),
     }
     result
+}
+
+/// A new random key for a 登记 form (hidden in the form, stored with the message).
+pub fn new_form_key() -> String {
+    use rand::Rng;
+    hex::encode(rand::rngs::OsRng.gen::<[u8; 16]>())
+}
+
+/// A form key as the form sent it, if it is one this site made (32 hex digits).
+fn form_key(form: &RegisterForm) -> Option<&str> {
+    let k = form.form_key.trim();
+    (k.len() == 32 && k.bytes().all(|b| b.is_ascii_hexdigit())).then_some(k)
+}
+
+/// The message a 登记 form created, if its transaction committed: (id, 文号).
+pub fn submitted(conn: &mut DbConn, form: &RegisterForm) -> QueryResult<Option<(i32, String)>> {
+    use crate::db::schema::form_submissions::dsl as fs;
+    let Some(key) = form_key(form) else {
+        return Ok(None);
+    };
+    fs::form_submissions
+        .inner_join(m::messages.on(m::id.eq(fs::message_id)))
+        .filter(fs::form_key.eq(key))
+        .select((m::id, m::ref_no))
+        .first(conn)
+        .optional()
 }
 
 pub const SATISFACTION: [&str; 3] = ["满意", "基本满意", "不满意"];
@@ -122,6 +154,9 @@ pub struct RegisterForm {
     /// Set when the clerk confirmed registering despite a possible duplicate.
     #[serde(default)]
     pub confirm_duplicate: String,
+    /// The form's own key (`new_form_key`): the same form sent twice registers once.
+    #[serde(default)]
+    pub form_key: String,
 }
 
 pub enum RegisterOutcome {
@@ -133,6 +168,17 @@ pub enum RegisterOutcome {
     Invalid(FieldErrors),
     /// Possible repeats: shown as a warning; the clerk may confirm and register anyway.
     Duplicates(Vec<crate::messages::repeats::Candidate>),
+    /// This form was registered before (sent again, or its first answer was lost).
+    AlreadyDone {
+        id: i32,
+        ref_no: String,
+    },
+    /// The connection went away around the COMMIT: whether the message was saved is not
+    /// known on this connection. Ask `submitted` on another; remove `placed` only if it
+    /// was not.
+    Unknown {
+        placed: Vec<std::path::PathBuf>,
+    },
 }
 
 /// Parse a China-time datetime from a form.
@@ -357,6 +403,9 @@ pub fn register(
     if !matches!(acting.role, Role::CityOperator | Role::CountyOperator) {
         return Err(AppError::NotFound);
     }
+    if let Some((id, ref_no)) = submitted(conn, form)? {
+        return Ok(RegisterOutcome::AlreadyDone { id, ref_no });
+    }
     let levels = config::list(conn, config::LEVEL)?;
     let platforms = config::list(conn, config::PLATFORM)?;
     let categories = config::list(conn, config::CATEGORY)?;
@@ -394,7 +443,9 @@ pub fn register(
             return Ok(RegisterOutcome::Duplicates(dups));
         }
     }
-    tx_with_files(conn, |conn, placed| {
+    let mut placed = Vec::new();
+    let result = db::write_tx(conn, |conn| {
+        let placed = &mut placed;
         let owner = units::find(conn, acting.unit_id)?.ok_or(AppError::NotFound)?;
         let year = to_china(now).year();
         let seq = reserve_seq(conn, owner.id, year, 1)?;
@@ -421,6 +472,16 @@ pub fn register(
             ))
             .returning(m::id)
             .get_result::<i32>(conn)?;
+        if let Some(key) = form_key(form) {
+            use crate::db::schema::form_submissions::dsl as fs;
+            diesel::insert_into(fs::form_submissions)
+                .values((
+                    fs::form_key.eq(key),
+                    fs::message_id.eq(id),
+                    fs::created_at.eq(now),
+                ))
+                .execute(conn)?;
+        }
         let seq = insert_event(
             conn,
             id,
@@ -456,7 +517,22 @@ pub fn register(
             ref_no,
             note: note.map(str::to_string),
         })
-    })
+    });
+    match result {
+        Ok(created) => Ok(created),
+        Err(AppError::Unavailable(why)) => {
+            tracing::warn!(error = %why, "登记: the outcome of the COMMIT is unknown");
+            Ok(RegisterOutcome::Unknown { placed })
+        }
+        Err(e) => {
+            attachments::unplace(&placed);
+            // The same form sent twice at once: the second finds the first's key taken.
+            match submitted(conn, form) {
+                Ok(Some((id, ref_no))) => Ok(RegisterOutcome::AlreadyDone { id, ref_no }),
+                _ => Err(e),
+            }
+        }
+    }
 }
 
 /// An action form: every field as typed.
@@ -985,8 +1061,9 @@ fn act_in(
                         .to_string(),
                     ));
                 }
+                // A deadline is a working matter: within a year of today.
                 match NaiveDate::parse_from_str(form.deadline.trim(), "%Y-%m-%d") {
-                    Ok(d) if d >= today => {
+                    Ok(d) if d >= today && d <= today + Duration::days(366) => {
                         ch.supervision_level = Some(Some(action.label().to_string()));
                         ch.supervision_due = Some(Some(d));
                         detail = serde_json::json!({ "level": action.label(), "deadline": d.to_string() });
@@ -998,7 +1075,7 @@ fn act_in(
                     }
                     _ => errors.add(
                         "deadline",
-                        "请填写落实期限（不早于今天），格式如 2026-12-05。",
+                        "请填写落实期限：不早于今天、不晚于一年后，格式如 2026-12-05。",
                     ),
                 }
             }

@@ -301,10 +301,16 @@ impl FromRequest for Ctx {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
 
-    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let req = req.clone();
+        let session = req.get_session();
+        // The database is unavailable: nothing can be done for this user; the form's text
+        // (Ctx comes first in a handler's arguments) goes to the error page.
+        let unreadable = crate::auth::session_store::unreadable(&session).then(|| payload.take());
         Box::pin(async move {
-            let session = req.get_session();
+            if let Some(payload) = unreadable {
+                return Err(crate::web::upload::unavailable(&req, payload).await);
+            }
             let state = req
                 .app_data::<web::Data<AppState>>()
                 .cloned()

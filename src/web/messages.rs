@@ -131,6 +131,7 @@ pub async fn new(ctx: Ctx) -> Result<HttpResponse, AppError> {
             "市级".to_string()
         },
         posted_at: to_china(db::now()).format("%Y-%m-%dT%H:%M").to_string(),
+        form_key: service::new_form_key(),
         ..Default::default()
     };
     register_page(
@@ -165,7 +166,7 @@ pub async fn create(ctx: Ctx, upload: CsrfUpload<RegisterForm>) -> Result<HttpRe
     let f = form.clone();
     let store = Store::new(&ctx.state.config.data_dir);
     let accepted = files.len();
-    let outcome = db::run(ctx.pool(), move |c| {
+    let mut outcome = db::run(ctx.pool(), move |c| {
         let files = Files {
             store: &store,
             accepted: &files,
@@ -174,7 +175,38 @@ pub async fn create(ctx: Ctx, upload: CsrfUpload<RegisterForm>) -> Result<HttpRe
         service::register(c, &who, &f, &files)
     })
     .await?;
+    if let RegisterOutcome::Unknown { placed } = outcome {
+        // Ask on another connection whether the COMMIT went through.
+        let f = form.clone();
+        match db::run(ctx.pool(), move |c| Ok(service::submitted(c, &f)?)).await {
+            Ok(Some((id, ref_no))) => {
+                outcome = RegisterOutcome::Created {
+                    id,
+                    ref_no,
+                    note: None,
+                }
+            }
+            Ok(None) => {
+                crate::attachments::unplace(&placed);
+                return Err(AppError::Unavailable(
+                    "登记: the COMMIT did not go through".into(),
+                ));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "登记: whether the COMMIT went through cannot be told now");
+                return Ok(crate::error::outcome_unknown_page());
+            }
+        }
+    }
     match outcome {
+        RegisterOutcome::AlreadyDone { id, ref_no } => {
+            ctx.flash(
+                "ok",
+                &format!("这份登记表已经提交过：留言已登记为 {ref_no}，未重复登记。"),
+            );
+            Ok(see_other(&format!("/messages/{id}")))
+        }
+        RegisterOutcome::Unknown { .. } => Err(AppError::internal("unresolved outcome")),
         RegisterOutcome::Created { id, ref_no, note } => {
             ctx.state.hot.wake();
             let mut text = format!("已登记，留言文号 {ref_no}。下一步：转办至核办单位。");
@@ -305,6 +337,8 @@ struct ListPage {
     can_register: bool,
     /// Some rows can be picked for 批量呈报/批量销号.
     batch: bool,
+    /// Filter values not among the choices, left out (named on the page).
+    ignored: Vec<String>,
 }
 
 /// Whether this user may take a message into a batch 呈报 or 销号 (the owner's steps).
@@ -416,14 +450,18 @@ pub async fn list(ctx: Ctx, query: Query<ListFilter>) -> Result<HttpResponse, Ap
                 return Ok(Err(format!("/messages{q}")));
             }
         }
+        let ignored = unknown_filters(&mut filter, &reference);
         let (rows, total) = model::list(c, &scope, &filter, today)?;
-        Ok(Ok((rows, total, reference)))
+        Ok(Ok((rows, total, reference, ignored)))
     })
     .await?;
-    let (rows, total, reference) = match looked_up {
+    let (rows, total, reference, ignored) = match looked_up {
         Ok(found) => found,
         Err(to) => return Ok(see_other(&to)),
     };
+    // The links and the form carry only what was applied.
+    let mut f = f;
+    unknown_filters(&mut f, &reference);
     let (all, cal) = (&reference.units, &reference.calendar);
     let names = unit_names(all);
     let page = f.page.unwrap_or(1).max(1);
@@ -502,8 +540,53 @@ pub async fn list(ctx: Ctx, query: Query<ListFilter>) -> Result<HttpResponse, Ap
         export_csv: export_href(&f, "csv"),
 
         can_register: REGISTRARS.contains(&ctx.role),
+        ignored,
         f,
     })
+}
+
+/// Filter values that are not among the choices (a hand-edited or stale link): left out
+/// of the query and named on the page, instead of silently matching nothing.
+fn unknown_filters(f: &mut ListFilter, reference: &crate::reference::Reference) -> Vec<String> {
+    let mut ignored = Vec::new();
+    let mut check = |label: &str, value: &mut String, known: &dyn Fn(&str) -> bool| {
+        let v = value.trim();
+        if !v.is_empty() && !known(v) {
+            ignored.push(format!("{label}“{v}”"));
+            value.clear();
+        }
+    };
+    let unit = |v: &str| {
+        v.parse::<i32>()
+            .is_ok_and(|id| reference.units.iter().any(|u| u.id == id))
+    };
+    let date = |v: &str| chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok();
+    let flag = |v: &str| v == "1";
+    check("状态", &mut f.state, &|v| {
+        ALL_STATES.iter().any(|s| s.as_str() == v)
+    });
+    check("级别", &mut f.level, &|v| {
+        reference.levels.iter().any(|x| x == v)
+    });
+    check("来源平台", &mut f.platform, &|v| {
+        reference.platforms.iter().any(|x| x == v)
+    });
+    check("所属类型", &mut f.category, &|v| {
+        reference.categories.iter().any(|x| x == v)
+    });
+    check("核办单位", &mut f.handling_unit, &unit);
+    check("交办单位", &mut f.owner_unit, &unit);
+    check("留言时间起", &mut f.from, &date);
+    check("留言时间止", &mut f.to, &date);
+    check("办结时间起", &mut f.closed_from, &date);
+    check("办结时间止", &mut f.closed_to, &date);
+    check("仅超期", &mut f.overdue, &flag);
+    check("仅督办中", &mut f.supervised, &flag);
+    check("即将到期", &mut f.due_soon, &flag);
+    check("范围", &mut f.mine, &|v| {
+        matches!(v, "1" | "handle" | "own")
+    });
+    ignored
 }
 
 // ---------- the message page ----------
@@ -1567,10 +1650,10 @@ pub async fn attachment(ctx: Ctx, path: web::Path<i32>) -> Result<HttpResponse, 
     })
     .await?;
     let path = Store::new(&ctx.state.config.data_dir).path_of(&file.stored_name);
-    let body = web::block(move || std::fs::read(path))
-        .await
-        .map_err(AppError::internal)?
-        .map_err(|e| AppError::internal(format!("attachment {id} unreadable: {e}")))?;
+    let body = match crate::web::read_stored(path).await? {
+        Some(body) => body,
+        None => return Ok(crate::web::file_missing(&file.original_name)),
+    };
     let ascii: String = file
         .original_name
         .chars()

@@ -82,6 +82,23 @@ pub fn utf8_percent(s: &str) -> String {
         .collect()
 }
 
+/// A stored file's bytes read off the async workers (None: the file is missing).
+pub async fn read_stored(path: std::path::PathBuf) -> Result<Option<Vec<u8>>, AppError> {
+    web::block(move || crate::attachments::read_stored(&path)).await?
+}
+
+/// The page for a file whose record exists but whose file is gone from the store: a
+/// clear 404 instead of an internal error.
+pub fn file_missing(name: &str) -> HttpResponse {
+    crate::error::error_page(
+        actix_web::http::StatusCode::NOT_FOUND,
+        "附件文件缺失",
+        &format!(
+            "“{name}”的登记记录仍在，但文件已不在存储中。此问题已记入日志；请联系系统管理员从备份恢复（运行 liuyan verify 可列出所有缺失的文件）。"
+        ),
+    )
+}
+
 /// A file download: `name` (UTF-8) with an ASCII `fallback` for old clients, never
 /// cached (downloads may hold personal data) and never sniffed as another type.
 pub fn download(fallback: &str, name: &str, mime: &str, body: Vec<u8>) -> HttpResponse {

@@ -867,10 +867,10 @@ pub async fn evidence(ctx: Ctx, path: web::Path<i32>) -> Result<HttpResponse, Ap
         return Err(AppError::NotFound);
     };
     let p = Store::new(&ctx.state.config.data_dir).path_of(&stored);
-    let body = web::block(move || std::fs::read(p))
-        .await
-        .map_err(AppError::internal)?
-        .map_err(AppError::internal)?;
+    let body = match crate::web::read_stored(p).await? {
+        Some(body) => body,
+        None => return Ok(crate::web::file_missing(&name)),
+    };
     Ok(crate::web::download(
         "evidence",
         &name,

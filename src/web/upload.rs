@@ -73,6 +73,49 @@ fn bad_form() -> AppError {
     AppError::BadRequest("提交的表单格式有误，请返回上一页重新填写。".to_string())
 }
 
+/// The answer to a request whose session could not be read (the database is
+/// unavailable): 503, nothing done, and the text fields of a submitted form (plain or
+/// multipart; files are read past, never stored) remembered for the error page.
+pub async fn unavailable(req: &HttpRequest, mut payload: actix_web::dev::Payload) -> AppError {
+    let is_multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let post = req.method() == actix_web::http::Method::POST;
+    if post && !is_multipart {
+        if let Ok(body) = web::Bytes::from_request(req, &mut payload).await {
+            pairs = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+        }
+    } else if post {
+        let mut mp = Multipart::new(req.headers(), payload);
+        let mut text_bytes = 0usize;
+        'fields: while let Some(Ok(mut field)) = mp.next().await {
+            let name = field.name().unwrap_or("").to_string();
+            let is_file = field
+                .content_disposition()
+                .is_some_and(|cd| cd.get_filename().is_some());
+            let mut value = Vec::new();
+            while let Some(chunk) = field.next().await {
+                let Ok(chunk) = chunk else { break 'fields };
+                if !is_file {
+                    text_bytes += chunk.len();
+                    if text_bytes > MAX_TEXT_BYTES {
+                        break 'fields;
+                    }
+                    value.extend_from_slice(&chunk);
+                }
+            }
+            if !is_file {
+                pairs.push((name, String::from_utf8_lossy(&value).into_owned()));
+            }
+        }
+    }
+    crate::error::remember_typed(crate::forms::typed_text(&pairs));
+    AppError::Unavailable("session unreadable: the request was not carried out".into())
+}
+
 impl<T: DeserializeOwned + 'static, P: Policy + 'static> FromRequest for CsrfUpload<T, P> {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
@@ -83,6 +126,9 @@ impl<T: DeserializeOwned + 'static, P: Policy + 'static> FromRequest for CsrfUpl
         Box::pin(async move {
             check_origin(&req)?;
             let session = req.get_session();
+            if crate::auth::session_store::unreadable(&session) {
+                return Err(unavailable(&req, payload).await);
+            }
             if session.get::<i32>(UID_KEY).ok().flatten().is_none() {
                 return Err(AppError::LoginRequired);
             }
@@ -148,6 +194,9 @@ impl<T: DeserializeOwned + 'static, P: Policy + 'static> FromRequest for CsrfUpl
                 if !verified {
                     return Err(AppError::Csrf);
                 }
+                // Should the file not be stored (a full disk), the error page shows what
+                // was typed so far.
+                crate::error::remember_typed(crate::forms::typed_text(&pairs));
                 let shown = attachments::clean_name(&file_name);
                 if file_name.is_empty() {
                     // An empty file input: the browser sends an empty part.
@@ -165,8 +214,8 @@ impl<T: DeserializeOwned + 'static, P: Policy + 'static> FromRequest for CsrfUpl
                     }
                     continue;
                 }
-                let tmp = store.new_incoming().map_err(AppError::internal)?;
-                let mut out = std::fs::File::create(&tmp).map_err(AppError::internal)?;
+                let tmp = store.new_incoming().map_err(AppError::io)?;
+                let mut out = std::fs::File::create(&tmp).map_err(AppError::io)?;
                 let mut incoming = Incoming {
                     original_name: shown.clone(),
                     tmp,
@@ -197,7 +246,7 @@ impl<T: DeserializeOwned + 'static, P: Policy + 'static> FromRequest for CsrfUpl
                         head.extend_from_slice(&chunk[..take]);
                     }
                     hasher.update(&chunk);
-                    out.write_all(&chunk).map_err(AppError::internal)?;
+                    out.write_all(&chunk).map_err(AppError::io)?;
                 }
                 if too_large {
                     file_errors.push(format!(
@@ -210,10 +259,9 @@ impl<T: DeserializeOwned + 'static, P: Policy + 'static> FromRequest for CsrfUpl
                     file_errors.push(format!("“{shown}”是空文件，未上传。"));
                     continue;
                 }
-                out.sync_all().map_err(AppError::internal)?;
+                out.sync_all().map_err(AppError::io)?;
                 drop(out);
-                let tail =
-                    attachments::read_tail(&incoming.tmp, size).map_err(AppError::internal)?;
+                let tail = attachments::read_tail(&incoming.tmp, size).map_err(AppError::io)?;
                 match P::accept(&shown, &head, &tail) {
                     Some(kind) => {
                         incoming.kind = kind;

@@ -289,3 +289,92 @@ async fn a_reply_template_fills_the_reply_box_without_javascript() {
     );
     assert!(html.contains("<details class=\"action\" open>"));
 }
+
+/// A file gone from the store answers a clear 404 page (its record stays), and `verify`
+/// names it; files nobody refers to are reported, and uploads a crash abandoned are
+/// swept.
+#[tokio::test]
+async fn a_missing_file_is_a_clear_404_and_verify_reports_the_store() {
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    let filled = center
+        .fill(
+            "/messages/new",
+            "/messages",
+            &register_fields("附件丢失检查", "孔十五"),
+        )
+        .await;
+    let r = center
+        .post_multipart(
+            "/messages",
+            &pairs(&filled),
+            &[("files", "现场照片.pdf", b"%PDF-1.4 photo")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let page = location(&r);
+    let (_, html) = center.page(&page).await;
+    let link = crate::page::links(&page, &html)
+        .into_iter()
+        .find(|l| l.starts_with("/attachments/"))
+        .expect("the message page links its attachment");
+    assert_eq!(center.get(&link).await.status(), StatusCode::OK);
+
+    let root = app.data_dir.join("attachments");
+    let stored: Vec<std::path::PathBuf> = std::fs::read_dir(&root)
+        .expect("store")
+        .flatten()
+        .filter(|e| e.path().is_dir() && !e.path().ends_with("incoming"))
+        .flat_map(|d| std::fs::read_dir(d.path()).expect("year").flatten())
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    std::fs::remove_file(&stored[0]).expect("the file goes missing");
+    let r = center.get(&link).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let body = r.text().await.expect("body");
+    assert!(
+        body.contains("附件文件缺失") && body.contains("现场照片.pdf"),
+        "{body}"
+    );
+
+    // A file nobody refers to (old enough not to be one being placed now), and an
+    // upload abandoned two days ago.
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let orphan = stored[0].with_file_name("0123456789abcdef");
+    std::fs::write(&orphan, b"%PDF-1.4 stray").expect("orphan");
+    std::fs::File::options()
+        .write(true)
+        .open(&orphan)
+        .and_then(|f| f.set_modified(hour_ago))
+        .expect("age the orphan");
+    let incoming = root.join("incoming");
+    std::fs::create_dir_all(&incoming).expect("incoming");
+    let stale = incoming.join("abandoned");
+    std::fs::write(&stale, b"half an upload").expect("stale");
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .and_then(|f| {
+            f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86400))
+        })
+        .expect("age the upload");
+    let fresh = incoming.join("in-progress");
+    std::fs::write(&fresh, b"an upload now").expect("fresh");
+
+    let report = app.verify();
+    let said: Vec<&str> = report.breaks.iter().map(|b| b.what.as_str()).collect();
+    assert!(
+        said.iter()
+            .any(|w| w.contains("现场照片.pdf") && w.contains("缺失")),
+        "{said:?}"
+    );
+    assert!(
+        said.iter()
+            .any(|w| w.contains("未登记的文件") && w.contains("0123456789abcdef")),
+        "{said:?}"
+    );
+    assert_eq!(report.swept, 1);
+    assert!(report.summary().contains("清理遗留的临时上传文件 1 个"));
+    assert!(!stale.exists() && fresh.exists());
+}

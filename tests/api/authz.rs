@@ -290,7 +290,13 @@ async fn every_route_every_role() {
         &center,
         msg,
         "urge",
-        &[("text", "请尽快办理"), ("deadline", "2099-01-01")],
+        &[
+            ("text", "请尽快办理"),
+            (
+                "deadline",
+                &(app.today() + chrono::Duration::days(10)).to_string(),
+            ),
+        ],
     )
     .await;
     let notice = app.count(&format!("message_events WHERE message_id = {msg}"));

@@ -117,3 +117,129 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A backup taken while clerks register messages with attachments restores with every
+/// check passing on both backends: the row counts and the file list come from the same
+/// snapshot as the copy, and files written after it are left out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_backup_taken_under_load_restores_cleanly() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let app = spawn_app().await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicUsize::new(0));
+    let mut writers = Vec::new();
+    for w in 0..3 {
+        let b = app.login_as("center").await;
+        let (stop, done) = (stop.clone(), done.clone());
+        writers.push(tokio::spawn(async move {
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                i += 1;
+                let (title, name) = (format!("备份负载{w}-{i}"), format!("负{w}{i}"));
+                let mut fields = crate::lifecycle::register_fields(&title, &name);
+                fields.push(("confirm_duplicate", "1"));
+                let filled = b.fill("/messages/new", "/messages", &fields).await;
+                let r = b
+                    .post_multipart(
+                        "/messages",
+                        &crate::helpers::pairs(&filled),
+                        &[("files", "现场.pdf", format!("%PDF-1.4 {title}").as_bytes())],
+                    )
+                    .await;
+                assert_eq!(r.status(), StatusCode::SEE_OTHER, "{title}");
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    while done.load(Ordering::Relaxed) < 6 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let live = Config::for_database(&app.database_url, app.data_dir.clone());
+    let backups = tempfile::tempdir().expect("dir");
+    let before = done.load(Ordering::Relaxed);
+    let dir = {
+        let (live, to) = (live.clone(), backups.path().to_path_buf());
+        tokio::task::spawn_blocking(move || liuyan::backup::backup(&live, &to))
+            .await
+            .expect("join")
+            .expect("backup")
+    };
+    let during = done.load(Ordering::Relaxed) - before;
+    // Keep writing a little after the snapshot: those rows and files are not in it.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.await.expect("writer");
+    }
+    eprintln!("registrations acknowledged while the backup ran: {during}");
+
+    let m = liuyan::backup::manifest(&dir).expect("manifest");
+    let backed: i64 = m
+        .rows
+        .iter()
+        .find(|(t, _)| t == "messages")
+        .map(|(_, n)| *n)
+        .expect("messages counted");
+    assert!(backed >= 6, "{backed}");
+    assert!(
+        app.count("messages") > backed,
+        "writes went on after the snapshot"
+    );
+    assert_eq!(
+        m.files.len() as i64,
+        backed,
+        "one attachment per message in the snapshot, none written after it"
+    );
+
+    let target = tempfile::tempdir().expect("dir");
+    let key = liuyan::archive::signing::KEY_FILE;
+    std::fs::copy(app.data_dir.join(key), target.path().join(key)).expect("copy key");
+    let cfg = Config::for_database(&fresh_database(target.path()), target.path().to_path_buf());
+    let report = tokio::task::spawn_blocking(move || liuyan::backup::restore(&cfg, &dir))
+        .await
+        .expect("join")
+        .expect("restore");
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert!(report
+        .rows
+        .iter()
+        .any(|(t, n)| t == "messages" && *n == backed));
+}
+
+/// Two backups never run at once into one place (the second is told why), and two in
+/// the same second get directories of their own.
+#[tokio::test]
+async fn backups_take_turns_and_never_share_a_directory() {
+    let app = spawn_app().await;
+    let live = Config::for_database(&app.database_url, app.data_dir.clone());
+    let backups = tempfile::tempdir().expect("dir");
+    let to = backups.path().to_path_buf();
+    // Backups of this second and the next few exist already (as a backup started in
+    // the same second leaves them).
+    let now = liuyan::clock::to_china(liuyan::db::now());
+    let mut taken = 0;
+    for s in 0..6 {
+        let stamp = (now + chrono::Duration::seconds(s)).format("%Y%m%d-%H%M%S");
+        std::fs::create_dir(to.join(format!("liuyan-{stamp}"))).expect("taken");
+        taken += 1;
+    }
+    let (made, refused) = tokio::task::spawn_blocking(move || {
+        let made = liuyan::backup::backup(&live, &to).expect("a backup in a taken second");
+        let lock = std::fs::File::open(to.join(".liuyan-backup.lock")).expect("lock file");
+        lock.lock().expect("hold the lock as a running backup does");
+        let refused = liuyan::backup::backup(&live, &to).expect_err("refused while one runs");
+        (made, refused.to_string())
+    })
+    .await
+    .expect("join");
+    assert!(made.to_string_lossy().ends_with("-2"), "{}", made.display());
+    assert!(made.join("manifest.json").exists());
+    assert!(refused.contains("另一个备份正在"), "{refused}");
+    let dirs = std::fs::read_dir(backups.path())
+        .expect("list")
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .count();
+    assert_eq!(dirs, taken + 1, "the refused backup leaves no directory");
+}

@@ -458,3 +458,40 @@ fn patterns_name_routes_not_records() {
     );
     assert_eq!(english_phrase("导出 Excel 与 CSV，SM3 校验"), None);
 }
+
+/// A filter value that is not among the choices (a hand-edited or stale link) is named
+/// on the page and left out, instead of silently listing nothing; the page's own links
+/// no longer carry it.
+#[tokio::test]
+async fn a_filter_value_not_in_the_list_is_named_and_ignored() {
+    let app = crate::helpers::spawn_app().await;
+    let center = app.login_as("center").await;
+    crate::lifecycle::register(&center, "筛选条件测试留言", "筛甲").await;
+    let total = |html: &str| -> i64 {
+        html.split("共 ")
+            .nth(1)
+            .and_then(|s| s.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .expect("list total")
+    };
+    let (_, all) = center.page("/messages").await;
+    let (status, html) = center
+        .page("/messages?category=%E4%B8%8D%E5%AD%98%E5%9C%A8%E7%9A%84%E7%B1%BB%E5%9E%8B&state=bogus&overdue=yes")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("已忽略"), "{html}");
+    assert!(
+        html.contains("所属类型“不存在的类型”")
+            && html.contains("状态“bogus”")
+            && html.contains("仅超期“yes”"),
+        "{html}"
+    );
+    assert_eq!(total(&html), total(&all));
+    assert!(total(&all) >= 1);
+    for link in crate::page::links("/messages", &html) {
+        assert!(!link.contains("bogus"), "{link}");
+    }
+    // A valid filter is applied as before, without the notice.
+    let (_, html) = center.page("/messages?state=registered").await;
+    assert!(!html.contains("已忽略"));
+}

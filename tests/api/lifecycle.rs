@@ -602,19 +602,37 @@ async fn supervision_shows_on_top_of_the_handlers_todo_with_a_printable_notice()
         !page.contains(">督办</summary>"),
         "督办 not offered before the deadline"
     );
+    let due = app.today() + chrono::Duration::days(10);
+    let deadline = due.to_string();
     let r = act(
         &center,
         id,
         "supervise",
-        &[("text", "x"), ("deadline", "2099-01-01")],
+        &[("text", "x"), ("deadline", &deadline)],
     )
     .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // A deadline years away (or past the year 9999) is refused on the form.
+    for far in ["+10000-01-01", "2099-01-01"] {
+        let r = act(
+            &center,
+            id,
+            "urge",
+            &[("text", "请于三日内签收并办理"), ("deadline", far)],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{far}");
+        let body = r.text().await.expect("body");
+        assert!(
+            body.contains("不晚于一年后") && body.contains("请于三日内签收并办理"),
+            "{far}"
+        );
+    }
     ok(
         &center,
         id,
         "urge",
-        &[("text", "请于三日内签收并办理"), ("deadline", "2099-01-01")],
+        &[("text", "请于三日内签收并办理"), ("deadline", &deadline)],
     )
     .await;
     let renshe = app.login_as("renshe").await;
@@ -627,7 +645,7 @@ async fn supervision_shows_on_top_of_the_handlers_todo_with_a_printable_notice()
     assert_eq!(status, StatusCode::OK);
     assert!(notice.contains("网民留言催办通知书"));
     assert!(notice.contains("安顺市人力资源和社会保障局："));
-    assert!(notice.contains("2099年01月01日"));
+    assert!(notice.contains(&due.format("%Y年%m月%d日").to_string()));
     // Another unit cannot open it; a non-supervision event has no notice.
     let pingba = app.login_as("pingba").await;
     assert_eq!(

@@ -14,6 +14,7 @@ mod correction;
 mod crash;
 mod crawl;
 mod dispatch;
+mod faults;
 mod forgery;
 mod generate;
 mod hardening;
