@@ -50,6 +50,12 @@ pub struct Config {
     /// `LIUYAN_DISK_RESERVE_MB`: `/readyz` answers 503 when the data directory's disk has
     /// less free space than this (default 1024).
     pub disk_reserve_mb: u64,
+    /// `LIUYAN_TRUSTED_PROXIES`: the reverse proxies whose `X-Forwarded-For` /
+    /// `X-Real-IP` are believed (none by default).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `LIUYAN_PUBLIC_URL`: the one base URL of the site (QR codes, packages, the Origin
+    /// check); unset: the request's `Host`.
+    pub public_url: Option<String>,
     /// Login attempts per minute from one client address (0 = no limit), with a burst
     /// of a third of it.
     pub login_per_minute: u32,
@@ -115,6 +121,16 @@ impl Config {
             max_upload_mb: env_or("LIUYAN_MAX_UPLOAD_MB", 20)?,
             login_per_minute: env_or("LIUYAN_LOGIN_PER_MINUTE", 30)?,
             disk_reserve_mb: env_or("LIUYAN_DISK_RESERVE_MB", 1024)?,
+            trusted_proxies: crate::auth::client::parse_trusted(
+                &std::env::var("LIUYAN_TRUSTED_PROXIES").unwrap_or_default(),
+            )
+            .map_err(anyhow::Error::msg)?,
+            public_url: match std::env::var("LIUYAN_PUBLIC_URL") {
+                Ok(v) if !v.trim().is_empty() => {
+                    Some(crate::auth::client::parse_public_url(&v).map_err(anyhow::Error::msg)?)
+                }
+                _ => None,
+            },
             secret_key: std::env::var("LIUYAN_SECRET_KEY").ok(),
             signing_key_file: std::env::var("LIUYAN_SIGNING_KEY_FILE")
                 .ok()
@@ -171,6 +187,8 @@ impl Config {
             max_upload_mb: 20,
             login_per_minute: 0,
             disk_reserve_mb: 1024,
+            trusted_proxies: Vec::new(),
+            public_url: None,
             secret_key: None,
             signing_key_file: None,
             guards_refuse: false,

@@ -342,6 +342,7 @@ impl Application {
                     }
                 })
                 .app_data(state.clone())
+                .app_data(web::Data::new(state.config.clone()))
                 .app_data(web::PayloadConfig::new(1024 * 1024))
                 .configure(crate::web::extract::configure)
                 // The probes answer without a session: with the database down, a load

@@ -55,7 +55,9 @@ pub fn check_origin(req: &HttpRequest) -> Result<(), AppError> {
     }
     if let Some(origin) = req.headers().get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("null");
-        let host = req.connection_info().host().to_string();
+        // Against LIUYAN_PUBLIC_URL or the Host header: never a forwarded host a client
+        // could send.
+        let host = crate::auth::client::host(req);
         let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or("");
         if origin_host != host {
             return Err(AppError::Csrf);

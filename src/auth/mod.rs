@@ -1,5 +1,6 @@
 //! Authentication and authorization: roles, passwords, server-side sessions, CSRF.
 
+pub mod client;
 pub mod csrf;
 pub mod password;
 pub mod roles;

@@ -184,10 +184,9 @@ pub(crate) fn build_doc(l: &Loaded, names: &HashMap<i32, String>, base: &str) ->
     }
 }
 
-/// `http://host` of this request, for the QR code.
+/// The site's base URL, for the QR code.
 fn base_url(req: &HttpRequest) -> String {
-    let info = req.connection_info();
-    format!("{}://{}", info.scheme(), info.host())
+    crate::auth::client::base_url(req)
 }
 
 fn names_of(all: &[Unit]) -> HashMap<i32, String> {

@@ -289,12 +289,9 @@ pub fn take_flash(session: &Session) -> Option<Flash> {
     session.remove_as::<Flash>(FLASH_KEY).and_then(|r| r.ok())
 }
 
-/// The client address as seen by this server (a reverse proxy's own address when
-/// behind one).
+/// The client address (a trusted proxy's forwarded one: `auth::client`).
 pub fn client_ip(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".to_string())
+    crate::auth::client::ip(req)
 }
 
 impl FromRequest for Ctx {

@@ -156,8 +156,7 @@ impl actix_governor::KeyExtractor for ClientAddress {
         &self,
         req: &actix_web::dev::ServiceRequest,
     ) -> Result<Self::Key, Self::KeyExtractionError> {
-        req.peer_addr()
-            .map(|a| a.ip())
+        crate::auth::client::address(req.request())
             .ok_or_else(|| actix_governor::SimpleKeyExtractionError::new("无法识别客户端地址"))
     }
 

@@ -428,3 +428,146 @@ async fn head_answers_wherever_get_does() {
         .expect("head");
     assert_eq!(none.status(), StatusCode::NOT_FOUND);
 }
+
+/// The archive page's QR code, and the site address it was made for.
+async fn archive_qr(b: &crate::helpers::Browser, id: i32) -> (String, String) {
+    let page = format!("/messages/{id}/archive");
+    let (status, html) = b.page(&page).await;
+    assert_eq!(status, StatusCode::OK);
+    let fp = html
+        .split("class=\"fp-value\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .expect("fingerprint")
+        .to_string();
+    (html, fp)
+}
+
+fn qr_for(base: &str, fp: &str, id: i32) -> String {
+    liuyan::web::archive::qr_svg(
+        &format!("{base}/archive/check?fp={fp}&m={id}"),
+        "核验二维码",
+    )
+}
+
+fn login_ip(app: &crate::helpers::TestApp, user: &str) -> String {
+    use diesel::prelude::*;
+    use liuyan::db::schema::audit_log::dsl as a;
+    a::audit_log
+        .filter(a::event.eq("login"))
+        .filter(a::username.eq(user))
+        .order(a::id.desc())
+        .select(a::ip)
+        .first(&mut app.db())
+        .expect("login audited")
+}
+
+/// Forwarding headers count only from a trusted proxy (LIUYAN_TRUSTED_PROXIES): for the
+/// audit log's address and the login limit; the QR code and the Origin check use
+/// LIUYAN_PUBLIC_URL or the Host header, never a forwarded host.
+#[tokio::test]
+async fn forwarding_headers_count_only_from_trusted_proxies() {
+    // Nothing trusted: a client's own forwarding headers change nothing.
+    let app = spawn_app().await;
+    let forged = [
+        ("x-forwarded-for", "1.2.3.4"),
+        ("x-real-ip", "1.2.3.5"),
+        ("x-forwarded-host", "evil.example"),
+        ("x-forwarded-proto", "https"),
+        ("forwarded", "for=1.2.3.6;host=evil.example;proto=https"),
+    ];
+    let b = app.browser_with(&forged);
+    assert_eq!(
+        b.login("center", crate::helpers::DEMO_PASSWORD)
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(login_ip(&app, "center"), "127.0.0.1");
+    let id = register(&b, "转发头测试留言", "转发甲").await;
+    let (html, fp) = archive_qr(&b, id).await;
+    assert!(
+        html.contains(&qr_for(&app.address, &fp, id)),
+        "QR for the real host"
+    );
+    assert!(!html.contains(&qr_for("https://evil.example", &fp, id)));
+    let token = crate::helpers::csrf_of(&html).expect("token");
+    let r = b
+        .client
+        .post(b.url("/logout"))
+        .header("origin", "https://evil.example")
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "a forged origin is refused"
+    );
+
+    // Behind a trusted proxy, with the public address configured.
+    let public = "https://liuyan.example.gov.cn";
+    let app = crate::helpers::spawn_tuned(true, false, |c| {
+        c.trusted_proxies = liuyan::auth::client::parse_trusted("127.0.0.1").expect("list");
+        c.public_url = Some(public.to_string());
+        c.login_per_minute = 30;
+    })
+    .await;
+    let b = app.browser_with(&[
+        ("x-forwarded-for", "10.9.8.7"),
+        ("x-forwarded-host", "evil.example"),
+    ]);
+    assert_eq!(
+        b.login("center", crate::helpers::DEMO_PASSWORD)
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(login_ip(&app, "center"), "10.9.8.7");
+    let id = register(&b, "代理后的留言", "转发乙").await;
+    let (html, fp) = archive_qr(&b, id).await;
+    assert!(
+        html.contains(&qr_for(public, &fp, id)),
+        "QR for LIUYAN_PUBLIC_URL"
+    );
+    let token = crate::helpers::csrf_of(&html).expect("token");
+    let post = |origin: &'static str| {
+        b.client
+            .post(b.url("/logout"))
+            .header("origin", origin)
+            .form(&[("csrf_token", token.clone())])
+            .send()
+    };
+    let r = post("http://evil.example").await.expect("post");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = post(public).await.expect("post");
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "the public origin is the site's"
+    );
+
+    // The login limit is per client behind the proxy: forty clerks from forty desks get
+    // in (burst 10, 30 a minute), while one desk trying passwords is stopped.
+    let mut refused = 0;
+    for n in 0..40 {
+        let desk = format!("10.20.{}.{}", n / 200, n % 200 + 1);
+        let clerk = app.browser_with(&[("x-forwarded-for", desk.as_str())]);
+        let r = clerk.login("center", crate::helpers::DEMO_PASSWORD).await;
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 0, "no 429 for clerks at different desks");
+    let guesser = app.browser_with(&[("x-forwarded-for", "10.30.0.1")]);
+    let mut stopped = false;
+    for _ in 0..15 {
+        let r = guesser.login("nobody-here", "wrong-password-1").await;
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            stopped = true;
+            break;
+        }
+    }
+    assert!(stopped, "one desk guessing passwords is stopped");
+}

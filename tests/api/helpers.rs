@@ -169,6 +169,26 @@ impl TestApp {
         self.clock.today()
     }
 
+    /// A new browser that sends these headers with every request (as a client behind,
+    /// or pretending to be behind, a proxy does).
+    pub fn browser_with(&self, headers: &[(&'static str, &str)]) -> Browser {
+        let mut map = reqwest::header::HeaderMap::new();
+        for (k, v) in headers {
+            map.insert(*k, v.parse().expect("header value"));
+        }
+        Browser {
+            database_url: self.database_url.clone(),
+            address: self.address.clone(),
+            client: Client::builder()
+                .cookie_store(true)
+                .redirect(Policy::none())
+                .pool_idle_timeout(std::time::Duration::from_secs(2))
+                .default_headers(map)
+                .build()
+                .expect("client"),
+        }
+    }
+
     /// A new browser with its own cookie jar.
     pub fn browser(&self) -> Browser {
         Browser {
