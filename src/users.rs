@@ -385,6 +385,35 @@ pub fn record_failed_login(
     })
 }
 
+/// A wrong password typed by a logged-in user (确认身份, 修改密码, a change of 双因素认证):
+/// audited, and counted toward the same lock as failed logins. When it locks the account,
+/// every session of the user ends (whoever sits at an unattended desk cannot keep
+/// guessing). Returns whether the account is now locked.
+pub fn record_wrong_password(
+    conn: &mut DbConn,
+    user: &User,
+    threshold: i32,
+    lock_minutes: i64,
+    actor: &Actor,
+    what: &str,
+) -> Result<bool, AppError> {
+    crate::db::write_tx(conn, |conn| {
+        audit::record(
+            conn,
+            actor,
+            "password_wrong",
+            &user.username,
+            audit::FAILED,
+            what,
+        )?;
+        let locked = record_failed_login(conn, user, threshold, lock_minutes, actor)?;
+        if locked {
+            end_user_sessions(conn, user.id)?;
+        }
+        Ok(locked)
+    })
+}
+
 /// Record a successful login; returns how often the account was locked since the user's
 /// previous successful login (the login page does not say so to whoever is trying: the
 /// user learns of it here).

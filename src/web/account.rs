@@ -49,14 +49,7 @@ pub async fn password_submit(
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
     let mut errors = FieldErrors::default();
-    let current_ok = ctx
-        .state
-        .hasher
-        .verify(form.current.clone(), Some(ctx.user.password_hash.clone()))
-        .await?;
-    if !current_ok {
-        errors.add("current", "当前密码不正确。");
-    }
+    password_ok(&ctx, &form.current, &mut errors, "current", "修改密码").await?;
     if let Err(reason) = password::check_policy(&ctx.user.username, &form.new_password) {
         errors.add("new_password", &reason);
     } else if form.new_password == form.current {
@@ -211,15 +204,41 @@ pub struct TwoFactorForm {
 }
 
 /// Re-enter the password before changing the second factor.
-async fn password_ok(ctx: &Ctx, typed: &str, errors: &mut FieldErrors) -> Result<(), AppError> {
+/// Check the user's own password on a form (`field`, for `what`): a wrong one is a field
+/// error, audited and counted toward the account lock; the lock ends the session.
+async fn password_ok(
+    ctx: &Ctx,
+    typed: &str,
+    errors: &mut FieldErrors,
+    field: &str,
+    what: &'static str,
+) -> Result<(), AppError> {
     let ok = ctx
         .state
         .hasher
         .verify(typed.to_string(), Some(ctx.user.password_hash.clone()))
         .await?;
-    if !ok {
-        errors.add("password", "登录密码不正确。");
+    if ok {
+        return Ok(());
     }
+    let (user, actor) = (ctx.user.clone(), ctx.actor());
+    let cfg = ctx.state.config.clone();
+    let locked = db::run(ctx.pool(), move |c| {
+        users::record_wrong_password(c, &user, cfg.lock_threshold, cfg.lock_minutes, &actor, what)
+    })
+    .await?;
+    if locked {
+        ctx.session.purge();
+        return Err(AppError::LoginRequired);
+    }
+    errors.add(
+        field,
+        if field == "current" {
+            "当前密码不正确。"
+        } else {
+            "登录密码不正确。"
+        },
+    );
     Ok(())
 }
 
@@ -228,7 +247,14 @@ pub async fn twofactor_enable(
     CsrfForm(form): CsrfForm<TwoFactorForm>,
 ) -> Result<HttpResponse, AppError> {
     let mut errors = FieldErrors::default();
-    password_ok(&ctx, &form.password, &mut errors).await?;
+    password_ok(
+        &ctx,
+        &form.password,
+        &mut errors,
+        "password",
+        "开启双因素认证",
+    )
+    .await?;
     let secret = pending_secret(&ctx)?.unwrap_or_default();
     let step = totp::check(&secret, &form.code, 0, totp::now_secs());
     if step.is_none() {
@@ -260,7 +286,14 @@ pub async fn twofactor_disable(
     CsrfForm(form): CsrfForm<TwoFactorForm>,
 ) -> Result<HttpResponse, AppError> {
     let mut errors = FieldErrors::default();
-    password_ok(&ctx, &form.password, &mut errors).await?;
+    password_ok(
+        &ctx,
+        &form.password,
+        &mut errors,
+        "password",
+        "关闭双因素认证",
+    )
+    .await?;
     let (uid, role, actor, name) = (
         ctx.user.id,
         ctx.role,
@@ -297,7 +330,14 @@ pub async fn twofactor_recovery(
     CsrfForm(form): CsrfForm<TwoFactorForm>,
 ) -> Result<HttpResponse, AppError> {
     let mut errors = FieldErrors::default();
-    password_ok(&ctx, &form.password, &mut errors).await?;
+    password_ok(
+        &ctx,
+        &form.password,
+        &mut errors,
+        "password",
+        "重新生成恢复码",
+    )
+    .await?;
     if !ctx.user.totp_enabled {
         errors.add("password", "尚未启用双因素认证。");
     }
@@ -509,7 +549,7 @@ pub async fn confirm_submit(
 ) -> Result<HttpResponse, AppError> {
     let next = local_next(&form.next);
     let mut errors = FieldErrors::default();
-    password_ok(&ctx, &form.password, &mut errors).await?;
+    password_ok(&ctx, &form.password, &mut errors, "password", "确认身份").await?;
     let (actor, what) = (ctx.actor(), confirm_what(&next));
     let ok = errors.is_empty();
     db::run(ctx.pool(), move |c| {

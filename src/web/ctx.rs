@@ -22,9 +22,16 @@ use crate::web::AppState;
 
 pub const PRODUCT: &str = "网民留言办理记实档案系统";
 pub const LOGIN_AT_KEY: &str = "login_at";
-/// Last activity, refreshed at most every `SEEN_EVERY_SECS` (each refresh is a write).
+/// Last activity, refreshed at most every `seen_every` seconds (each refresh is a write).
 pub const SEEN_KEY: &str = "seen";
 pub const SEEN_EVERY_SECS: i64 = 60;
+
+/// How often a working user's session expiry is pushed back: once a minute, or a quarter
+/// of a short idle timeout, so that an active user is never logged out early (with
+/// `LIUYAN_IDLE_TIMEOUT_MIN=1`, every 15 s).
+pub fn seen_every(idle_timeout_min: i64) -> i64 {
+    (idle_timeout_min * 60 / 4).clamp(1, SEEN_EVERY_SECS)
+}
 /// The client address at login (shown on the “我的会话” page).
 pub const LOGIN_IP_KEY: &str = "login_ip";
 const FLASH_KEY: &str = "flash";
@@ -318,7 +325,7 @@ impl FromRequest for Ctx {
             };
             let now_ts = crate::clock::current().timestamp();
             let seen = session.get::<i64>(SEEN_KEY).ok().flatten().unwrap_or(0);
-            if now_ts - seen >= SEEN_EVERY_SECS {
+            if now_ts - seen >= seen_every(state.config.idle_timeout_min) {
                 // Keeps the idle timeout running from the last activity (±1 minute).
                 let _ = session.insert(SEEN_KEY, now_ts);
             }
@@ -391,3 +398,17 @@ impl FromRequest for Ctx {
 }
 
 pub use crate::clock::format_time;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_active_user_is_refreshed_well_before_the_idle_timeout() {
+        for idle in [1, 2, 3, 4, 5, 30, 600] {
+            let every = super::seen_every(idle);
+            assert!((1..=60).contains(&every));
+            assert!(every * 4 <= idle * 60, "{idle} min: every {every} s");
+        }
+        assert_eq!(super::seen_every(1), 15);
+        assert_eq!(super::seen_every(30), 60);
+    }
+}

@@ -456,3 +456,70 @@ async fn a_plain_page_view_writes_nothing() {
         "no session write within a minute of activity"
     );
 }
+
+/// Wrong passwords typed inside a session (修改密码, 确认身份 before an export) are
+/// audited and count toward the same lock as failed logins; the lock ends the session.
+#[tokio::test]
+async fn wrong_passwords_inside_a_session_count_toward_the_lock() {
+    let app = spawn_app().await;
+    let b = app.login_as("center").await;
+    crate::lifecycle::register(&b, "确认身份测试留言", "确认甲").await;
+    for n in 0..3 {
+        let r = b
+            .submit(
+                "/account/password",
+                "/account/password",
+                &[
+                    ("current", "not-my-password-1"),
+                    ("new_password", "Xq7#longer-pass-2"),
+                    ("confirm", "Xq7#longer-pass-2"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "try {n}");
+        assert!(r.text().await.expect("body").contains("当前密码不正确"));
+    }
+    // An export asks to confirm the password: follow the list's own 导出 link.
+    let (_, list) = b.page("/messages").await;
+    let export = crate::page::links("/messages", &list)
+        .into_iter()
+        .find(|l| l.starts_with("/messages/export"))
+        .expect("an export link");
+    let r = b.get(&export).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let confirm = crate::helpers::location(&r);
+    assert!(confirm.starts_with("/account/confirm"), "{confirm}");
+    let r = b
+        .submit(
+            &confirm,
+            "/account/confirm",
+            &[("password", "not-my-password-2")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        app.count("audit_log WHERE event = 'password_wrong' AND result = '失败'"),
+        4
+    );
+    // The fifth wrong password locks the account and ends the session.
+    let r = b
+        .submit(
+            &confirm,
+            "/account/confirm",
+            &[("password", "not-my-password-3")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(crate::helpers::location(&r), "/login");
+    assert_eq!(app.count("audit_log WHERE event = 'lock'"), 1);
+    let r = b.get("/").await;
+    assert_eq!(crate::helpers::location(&r), "/login", "logged out");
+    let again = app.browser();
+    let r = again.login("center", crate::helpers::DEMO_PASSWORD).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "locked: the login form again"
+    );
+    assert!(r.text().await.expect("body").contains("用户名或密码错误"));
+}

@@ -182,6 +182,8 @@ impl TestApp {
             client: Client::builder()
                 .cookie_store(true)
                 .redirect(Policy::none())
+                // The server closes idle connections after 5 s; reusing one just as it
+                // does fails a request (IncompleteMessage), so idle ones are dropped first.
                 .pool_idle_timeout(std::time::Duration::from_secs(2))
                 .default_headers(map)
                 .build()
@@ -191,18 +193,7 @@ impl TestApp {
 
     /// A new browser with its own cookie jar.
     pub fn browser(&self) -> Browser {
-        Browser {
-            database_url: self.database_url.clone(),
-            address: self.address.clone(),
-            client: Client::builder()
-                .cookie_store(true)
-                .redirect(Policy::none())
-                // The server closes idle connections after 5 s; reusing one just as it
-                // does fails a request (IncompleteMessage), so idle ones are dropped first.
-                .pool_idle_timeout(std::time::Duration::from_secs(2))
-                .build()
-                .expect("client"),
-        }
+        self.browser_with(&[])
     }
 
     /// A browser already logged in as a demo account.
