@@ -342,3 +342,92 @@ pub fn event_label(event: &str) -> &str {
         .map(|(_, l)| *l)
         .unwrap_or(event)
 }
+
+/// Refused requests (403, 404) are audit records, at most one per client, user and status
+/// a minute: the repeats are counted and named in the next record, so a scanner cannot
+/// flood the log.
+#[derive(Default)]
+pub struct Refusals {
+    seen: std::sync::Mutex<std::collections::HashMap<RefusalKey, (i64, u64)>>,
+}
+
+/// Client address, user, status → (the minute of the last record, repeats since).
+type RefusalKey = (String, Option<i32>, u16);
+
+impl Refusals {
+    /// Whether to write a record for this refusal now (in minute `minute`), and how many
+    /// like it went unrecorded before it.
+    pub fn admit(&self, ip: &str, user: Option<i32>, status: u16, minute: i64) -> Option<u64> {
+        let mut seen = self.seen.lock().ok()?;
+        if seen.len() > 10_000 {
+            seen.retain(|_, (m, _)| minute - *m < 10);
+        }
+        let entry = seen
+            .entry((ip.to_string(), user, status))
+            .or_insert((minute - 1, 0));
+        if entry.0 == minute {
+            entry.1 += 1;
+            return None;
+        }
+        let repeats = entry.1;
+        *entry = (minute, 0);
+        Some(repeats)
+    }
+}
+
+/// Write the record of a refused request (see `Refusals`): by user `uid` (None: not
+/// logged in) from `ip`, for `path`, with how many like it went unrecorded before it.
+pub async fn refusal(
+    pool: &crate::db::DbPool,
+    uid: Option<i32>,
+    ip: String,
+    path: String,
+    status: u16,
+    repeats: u64,
+) -> Result<(), crate::error::AppError> {
+    let why = if status == 403 {
+        "403 未通过安全校验（CSRF 令牌或请求来源）"
+    } else {
+        "404 页面不存在或不在权限范围内"
+    };
+    let detail = match repeats {
+        0 => why.to_string(),
+        n => format!("{why}；此前一分钟内另有 {n} 次同类拒绝未逐条记录"),
+    };
+    crate::db::run(pool, move |c| {
+        let user = match uid {
+            Some(id) => crate::users::find(c, id)?,
+            None => None,
+        };
+        let actor = Actor {
+            user_id: user.as_ref().map(|u| u.id),
+            username: user
+                .as_ref()
+                .map_or_else(|| "（未登录）".to_string(), |u| u.username.clone()),
+            unit_id: user.as_ref().map(|u| u.unit_id),
+            ip,
+        };
+        record(c, &actor, "refused", &path, FAILED, &detail)?;
+        Ok(())
+    })
+    .await
+}
+
+#[cfg(test)]
+mod refusal_tests {
+    #[test]
+    fn one_record_a_minute_and_the_repeats_counted() {
+        let r = super::Refusals::default();
+        assert_eq!(r.admit("10.0.0.1", None, 404, 100), Some(0));
+        for _ in 0..50 {
+            assert_eq!(r.admit("10.0.0.1", None, 404, 100), None);
+        }
+        // Another client, user or status is its own.
+        assert_eq!(r.admit("10.0.0.2", None, 404, 100), Some(0));
+        assert_eq!(r.admit("10.0.0.1", Some(3), 404, 100), Some(0));
+        assert_eq!(r.admit("10.0.0.1", None, 403, 100), Some(0));
+        // The next minute's first one says how many went unrecorded.
+        assert_eq!(r.admit("10.0.0.1", None, 404, 101), Some(50));
+        assert_eq!(r.admit("10.0.0.1", None, 404, 103), Some(0));
+    }
+}

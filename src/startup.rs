@@ -205,6 +205,7 @@ impl Application {
             cache: Default::default(),
             dispatch: Default::default(),
             hot: Default::default(),
+            refusals: Default::default(),
         });
         // 热点发现: regrouped at start, daily and after a clerk's decision; new messages
         // placed as they arrive.
@@ -351,6 +352,19 @@ impl Application {
                 .route("/readyz", web::get().to(readyz))
                 .service(
                     web::scope("")
+                        // Inside the session: refusals are recorded with who was refused.
+                        .wrap_fn(|req, srv| {
+                            use actix_web::dev::Service;
+                            let fut = srv.call(req);
+                            async move {
+                                let res = fut.await?;
+                                let status = res.status().as_u16();
+                                if matches!(status, 403 | 404) {
+                                    crate::web::audit_refusal(res.request(), status).await;
+                                }
+                                Ok(res)
+                            }
+                        })
                         .wrap(
                             SessionMiddleware::builder(DbSessionStore::new(pool.clone()), key.clone())
                         .cookie_name(SESSION_COOKIE.to_string())

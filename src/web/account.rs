@@ -213,6 +213,18 @@ async fn password_ok(
     field: &str,
     what: &'static str,
 ) -> Result<(), AppError> {
+    if typed.is_empty() {
+        // Not a guess: nothing typed.
+        errors.add(
+            field,
+            if field == "current" {
+                "请输入当前密码。"
+            } else {
+                "请输入登录密码。"
+            },
+        );
+        return Ok(());
+    }
     let ok = ctx
         .state
         .hasher

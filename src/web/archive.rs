@@ -312,6 +312,7 @@ pub async fn record_one(
         ctx.user.id,
         ctx.user.display_name.clone(),
     );
+    let actor = ctx.actor();
     let (fp, n) = db::run(ctx.pool(), move |c| {
         db::write_tx(c, |c| {
             let scope = model::scope_for(c, role, unit)?;
@@ -320,6 +321,14 @@ pub async fn record_one(
             let l = load(c, msg)?;
             let content = archive::printed_content(&l.msg, &names, &l.events, &l.files);
             let fp = archive::record_print(c, id, uid, &name, unit, &content)?;
+            crate::audit::record(
+                c,
+                &actor,
+                "print",
+                &format!("留言 {} 档案", l.msg.ref_no),
+                crate::audit::OK,
+                &format!("指纹 {fp}"),
+            )?;
             Ok((fp, archive::print_count(c, id)?))
         })
     })
@@ -469,6 +478,7 @@ pub async fn record_batch(
         ctx.user.id,
         ctx.user.display_name.clone(),
     );
+    let (actor, unit_name, month_name) = (ctx.actor(), unit.name.clone(), month.clone());
     let n = db::run(ctx.pool(), move |c| {
         db::write_tx(c, |c| {
             let scope = model::scope_for(c, role, me)?;
@@ -479,6 +489,14 @@ pub async fn record_batch(
                 let content = archive::printed_content(&l.msg, &names, &l.events, &l.files);
                 archive::record_print(c, msg.id, who, &name, me, &content)?;
             }
+            crate::audit::record(
+                c,
+                &actor,
+                "print",
+                &format!("{month_name} {unit_name} 档案批量打印"),
+                crate::audit::OK,
+                &format!("{} 份", msgs.len()),
+            )?;
             Ok(msgs.len())
         })
     })

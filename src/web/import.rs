@@ -232,6 +232,21 @@ pub async fn upload(
     };
     let token = format!("{}-{}.{ext}", ctx.user.id, &file.sha256[..24]);
     std::fs::rename(&file.tmp, dir.join(&token)).map_err(AppError::internal)?;
+    // Every upload is on record, also one never committed.
+    let (actor, object, detail) = (
+        ctx.actor(),
+        format!("上传导入文件“{}”（{}）", file.original_name, form.platform),
+        format!(
+            "{}，SHA-256 {}",
+            crate::attachments::size_text(file.size),
+            file.sha256
+        ),
+    );
+    db::run(ctx.pool(), move |c| {
+        audit::record(c, &actor, "import_upload", &object, audit::OK, &detail)?;
+        Ok(())
+    })
+    .await?;
     form.token = token;
     form.file_name = file.original_name.clone();
     map_page(&ctx, form, None, FieldErrors::default()).await

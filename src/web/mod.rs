@@ -46,6 +46,32 @@ pub struct AppState {
     pub dispatch: crate::dispatch::Models,
     /// 热点发现: wakes the background worker that keeps the clusters current.
     pub hot: std::sync::Arc<crate::hot::worker::Hot>,
+    /// Refused requests recorded in the audit log (one a minute per client and user).
+    pub refusals: crate::audit::Refusals,
+}
+
+/// Record a refused request (403: the CSRF or origin check; 404: not found or outside the
+/// user's scope) in the audit log, with who and from where — at most one record a minute
+/// per client, user and status, the repeats counted in the next one.
+pub async fn audit_refusal(req: &actix_web::HttpRequest, status: u16) {
+    use actix_session::SessionExt;
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return;
+    };
+    let uid = req
+        .get_session()
+        .get::<i32>(crate::auth::session_store::UID_KEY)
+        .ok()
+        .flatten();
+    let ip = crate::auth::client::ip(req);
+    let minute = crate::clock::current().timestamp() / 60;
+    let Some(repeats) = state.refusals.admit(&ip, uid, status, minute) else {
+        return;
+    };
+    let path = req.path().chars().take(200).collect::<String>();
+    if let Err(e) = crate::audit::refusal(&state.pool, uid, ip, path, status, repeats).await {
+        tracing::warn!(error = %e, "a refused request could not be audited");
+    }
 }
 
 /// Render a page with status 200.

@@ -109,3 +109,48 @@ async fn the_audit_chain_reveals_edits_deletions_and_reordering() {
     let (_, page) = auditor.page("/audit/verify").await;
     assert!(page.contains("审计日志哈希链发现"));
 }
+
+/// Refused requests are audit records (who, from where, what), one a minute per client,
+/// user and status with the repeats counted; a print registered on the archive page is
+/// one too.
+#[tokio::test]
+async fn refusals_and_prints_are_in_the_audit_log() {
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    let pingba = app.login_as("pingba").await;
+    let id = crate::lifecycle::register(&center, "拒绝审计测试留言", "审计甲").await;
+    // Another county asks for the centre's message, again and again (a scanner would).
+    let page = format!("/messages/{id}");
+    for _ in 0..30 {
+        assert_eq!(pingba.get(&page).await.status(), StatusCode::NOT_FOUND);
+    }
+    let rows = app.count(&format!(
+        "audit_log WHERE event = 'refused' AND username = 'pingba' AND object = '{page}'"
+    ));
+    assert!(
+        (1..=2).contains(&rows),
+        "one record a minute, not 30: {rows}"
+    );
+    // A form posted without its token.
+    let r = pingba.post_raw("/logout", &[]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.count(
+            "audit_log WHERE event = 'refused' AND object = '/logout' AND detail LIKE '403%'"
+        ),
+        1
+    );
+    // 登记打印 on the archive page.
+    let archive = format!("/messages/{id}/archive");
+    let r = center
+        .submit(&archive, &format!("/messages/{id}/archive/print"), &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.count("audit_log WHERE event = 'print' AND username = 'center' AND ip = '127.0.0.1'"),
+        1
+    );
+    // The chain still verifies with the new records in it.
+    let (_, problems) = liuyan::audit::verify(&mut app.db()).expect("verify");
+    assert!(problems.is_empty(), "{problems:?}");
+}

@@ -255,6 +255,12 @@ async fn one_bad_row_commits_nothing_and_is_named() {
     let r = commit(&center, &fields).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(app.count("messages"), 0);
+    // The upload that was never committed is on record.
+    assert_eq!(
+        app.count("audit_log WHERE event = 'import_upload' AND object LIKE '%bad.csv%'"),
+        1
+    );
+    assert_eq!(app.count("audit_log WHERE event = 'import'"), 0);
     // Only the registrars may import.
     let zhujian = app.login_as("zhujian").await;
     assert_eq!(zhujian.page("/import").await.0, StatusCode::NOT_FOUND);
