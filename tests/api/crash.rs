@@ -62,12 +62,15 @@ async fn acknowledged_writes_survive_sigkill() {
     let mut server = start(dir.path(), port);
     wait_ready(&address).await;
     let mut tasks = Vec::new();
+    let logged_in = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     for w in 0..6 {
         let address = address.clone();
+        let logged_in = logged_in.clone();
         tasks.push(tokio::spawn(async move {
             let b = browser(&address);
             let r = b.login("center", DEMO_PASSWORD).await;
             assert_eq!(r.status(), StatusCode::SEE_OTHER);
+            logged_in.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let mut acked: Vec<(i32, String)> = Vec::new();
             for i in 0..10_000 {
                 let title = format!("崩溃测试{w}-{i}");
@@ -99,6 +102,13 @@ async fn acknowledged_writes_survive_sigkill() {
             }
             acked
         }));
+    }
+    // The writers work for 2.5 s once all are logged in (a loaded machine may take a
+    // while for six password checks), then the server is killed mid-write.
+    while logged_in.load(std::sync::atomic::Ordering::SeqCst) < 6
+        && !tasks.iter().any(|t| t.is_finished())
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(2500)).await;
     server.kill().expect("SIGKILL");
