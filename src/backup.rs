@@ -121,7 +121,6 @@ fn pg_tool(name: &str) -> anyhow::Result<PathBuf> {
 /// A new directory `liuyan-<China time>` under `to`, with `-2`, `-3` … when a backup
 /// of the same second exists.
 fn new_dir(to: &Path) -> anyhow::Result<PathBuf> {
-    fs::create_dir_all(to).with_context(|| format!("无法创建备份目录 {}", to.display()))?;
     let stamp = crate::clock::to_china(db::now()).format("%Y%m%d-%H%M%S");
     for n in 1..1000 {
         let name = match n {

@@ -1,5 +1,9 @@
-//! Field-level form errors, shown next to each field and summarised at the top, and the
-//! one cleaning every submitted value goes through.
+//! Field-level form errors, shown next to each field and summarised at the top, the one
+//! cleaning every submitted value goes through, and what was typed kept for an error page.
+
+use futures_util::StreamExt;
+
+use crate::error::AppError;
 
 /// Characters no clerk types and that make text lie about itself: bidi overrides and
 /// isolates (U+202A–202E, U+2066–2069: `invoice` + U+202E + `fdp.exe` shows as `invoiceexe.pdf`), other
@@ -78,6 +82,57 @@ fn cleaned_pairs(pairs: Vec<(String, String)>) -> Vec<(String, String)> {
             (k, v)
         })
         .collect()
+}
+
+/// The most text a form may carry, all its fields together (its files aside).
+pub const MAX_TEXT_BYTES: usize = 1024 * 1024;
+
+/// The answer to a request whose session could not be read (the database is
+/// unavailable): 503, nothing done, and the text fields of a submitted form (plain or
+/// multipart; files are read past, never stored) remembered for the error page.
+pub async fn unavailable(
+    req: &actix_web::HttpRequest,
+    mut payload: actix_web::dev::Payload,
+) -> AppError {
+    let is_multipart = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let post = req.method() == actix_web::http::Method::POST;
+    if post && !is_multipart {
+        if let Ok(body) =
+            <actix_web::web::Bytes as actix_web::FromRequest>::from_request(req, &mut payload).await
+        {
+            pairs = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+        }
+    } else if post {
+        let mut mp = actix_multipart::Multipart::new(req.headers(), payload);
+        let mut text_bytes = 0usize;
+        'fields: while let Some(Ok(mut field)) = mp.next().await {
+            let name = field.name().unwrap_or("").to_string();
+            let is_file = field
+                .content_disposition()
+                .is_some_and(|cd| cd.get_filename().is_some());
+            let mut value = Vec::new();
+            while let Some(chunk) = field.next().await {
+                let Ok(chunk) = chunk else { break 'fields };
+                if !is_file {
+                    text_bytes += chunk.len();
+                    if text_bytes > MAX_TEXT_BYTES {
+                        break 'fields;
+                    }
+                    value.extend_from_slice(&chunk);
+                }
+            }
+            if !is_file {
+                pairs.push((name, String::from_utf8_lossy(&value).into_owned()));
+            }
+        }
+    }
+    crate::error::remember_typed(typed_text(&pairs));
+    AppError::Unavailable("session unreadable: the request was not carried out".into())
 }
 
 #[derive(Default, Debug, Clone)]

@@ -257,6 +257,9 @@ impl Application {
                 std::thread::sleep(std::time::Duration::from_secs(60));
             }
         });
+        // The configuration on its own, for code below `web` (auth::client) that cannot
+        // name AppState.
+        let config_data = web::Data::new(state.config.clone());
         let server = HttpServer::new(move || {
             // Runs on each worker thread: all time read there is the application's.
             clock.install();
@@ -343,7 +346,7 @@ impl Application {
                     }
                 })
                 .app_data(state.clone())
-                .app_data(web::Data::new(state.config.clone()))
+                .app_data(config_data.clone())
                 .app_data(web::PayloadConfig::new(1024 * 1024))
                 .configure(crate::web::extract::configure)
                 // The probes answer without a session: with the database down, a load

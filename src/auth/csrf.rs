@@ -95,7 +95,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
         Box::pin(async move {
             check_origin(&req)?;
             if crate::auth::session_store::unreadable(&req.get_session()) {
-                return Err(crate::web::upload::unavailable(&req, payload).await);
+                return Err(crate::forms::unavailable(&req, payload).await);
             }
             let body = web::Bytes::from_request(&req, &mut payload)
                 .await

@@ -184,11 +184,6 @@ pub(crate) fn build_doc(l: &Loaded, names: &HashMap<i32, String>, base: &str) ->
     }
 }
 
-/// The site's base URL, for the QR code.
-fn base_url(req: &HttpRequest) -> String {
-    crate::auth::client::base_url(req)
-}
-
 fn names_of(all: &[Unit]) -> HashMap<i32, String> {
     all.iter().map(|u| (u.id, u.name.clone())).collect()
 }
@@ -270,7 +265,7 @@ pub async fn one(
     ctx.require(MESSAGE_ROLES)?;
     let id = path.into_inner();
     let (role, unit) = (ctx.role, ctx.unit.id);
-    let base = base_url(&req);
+    let base = crate::auth::client::base_url(&req);
     let state = ctx.state.clone();
     let (doc, latest, prints) = db::run(ctx.pool(), move |c| {
         let scope = model::scope_for(c, role, unit)?;
@@ -429,7 +424,7 @@ pub async fn batch(
     let unit = pick_unit(&ctx, &all, &q.unit)?;
     let (month, from, to) = month_range(&q.month);
     let (role, me, uid) = (ctx.role, ctx.unit.id, unit.id);
-    let base = base_url(&req);
+    let base = crate::auth::client::base_url(&req);
     let docs = db::run(ctx.pool(), move |c| {
         let scope = model::scope_for(c, role, me)?;
         let names = names_of(&units::all(c)?);
@@ -1167,7 +1162,7 @@ pub async fn inspection(
 ) -> Result<HttpResponse, AppError> {
     let (pid, uid) = (path.into_inner(), q.unit);
     may_see_package(&ctx, uid)?;
-    let base = base_url(&req);
+    let base = crate::auth::client::base_url(&req);
     let store = Store::new(&ctx.state.config.data_dir);
     let who = ctx.user.display_name.clone();
     let scanner = ctx.state.config.clamscan.clone();
@@ -1194,7 +1189,7 @@ pub async fn package(
     if let Some(confirm) = ctx.confirm_password_first() {
         return Ok(confirm);
     }
-    let base = base_url(&req);
+    let base = crate::auth::client::base_url(&req);
     let store = Store::new(&ctx.state.config.data_dir);
     let (actor, who) = (ctx.actor(), ctx.user.display_name.clone());
     let scanner = ctx.state.config.clamscan.clone();

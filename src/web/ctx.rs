@@ -296,11 +296,6 @@ pub fn take_flash(session: &Session) -> Option<Flash> {
     session.remove_as::<Flash>(FLASH_KEY).and_then(|r| r.ok())
 }
 
-/// The client address (a trusted proxy's forwarded one: `auth::client`).
-pub fn client_ip(req: &HttpRequest) -> String {
-    crate::auth::client::ip(req)
-}
-
 impl FromRequest for Ctx {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
@@ -313,7 +308,7 @@ impl FromRequest for Ctx {
         let unreadable = crate::auth::session_store::unreadable(&session).then(|| payload.take());
         Box::pin(async move {
             if let Some(payload) = unreadable {
-                return Err(crate::web::upload::unavailable(&req, payload).await);
+                return Err(crate::forms::unavailable(&req, payload).await);
             }
             let state = req
                 .app_data::<web::Data<AppState>>()
@@ -383,7 +378,7 @@ impl FromRequest for Ctx {
                 role,
                 session,
                 state,
-                ip: client_ip(&req),
+                ip: crate::auth::client::ip(&req),
                 csrf,
                 path,
                 uri: req

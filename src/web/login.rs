@@ -13,7 +13,7 @@ use crate::auth::totp;
 use crate::db;
 use crate::error::AppError;
 use crate::users::{self, User};
-use crate::web::ctx::{client_ip, take_flash, Ctx, Layout, LOGIN_AT_KEY};
+use crate::web::ctx::{take_flash, Ctx, Layout, LOGIN_AT_KEY};
 use crate::web::extract::Query;
 use crate::web::{render_status, see_other, AppState};
 
@@ -121,7 +121,7 @@ pub async fn submit(
         user_id: user.as_ref().map(|u| u.id),
         username: username.clone(),
         unit_id: user.as_ref().map(|u| u.unit_id),
-        ip: client_ip(&req),
+        ip: crate::auth::client::ip(&req),
     };
     let now = db::now();
     let cfg = state.config.clone();
@@ -293,7 +293,7 @@ pub async fn second_submit(
         user_id: Some(user.id),
         username: user.username.clone(),
         unit_id: Some(user.unit_id),
-        ip: client_ip(&req),
+        ip: crate::auth::client::ip(&req),
     };
     let refuse2 = |msg: String| -> Result<HttpResponse, AppError> {
         let token = csrf::ensure_token(&session)?;

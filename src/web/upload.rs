@@ -21,9 +21,6 @@ use crate::auth::session_store::UID_KEY;
 use crate::error::AppError;
 use crate::web::AppState;
 
-/// Text of all fields together may not exceed this.
-const MAX_TEXT_BYTES: usize = 1024 * 1024;
-
 /// Which files a form accepts.
 pub trait Policy {
     const ALLOWED: &'static str;
@@ -73,49 +70,6 @@ fn bad_form() -> AppError {
     AppError::BadRequest("提交的表单格式有误，请返回上一页重新填写。".to_string())
 }
 
-/// The answer to a request whose session could not be read (the database is
-/// unavailable): 503, nothing done, and the text fields of a submitted form (plain or
-/// multipart; files are read past, never stored) remembered for the error page.
-pub async fn unavailable(req: &HttpRequest, mut payload: actix_web::dev::Payload) -> AppError {
-    let is_multipart = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/form-data"));
-    let mut pairs: Vec<(String, String)> = Vec::new();
-    let post = req.method() == actix_web::http::Method::POST;
-    if post && !is_multipart {
-        if let Ok(body) = web::Bytes::from_request(req, &mut payload).await {
-            pairs = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-        }
-    } else if post {
-        let mut mp = Multipart::new(req.headers(), payload);
-        let mut text_bytes = 0usize;
-        'fields: while let Some(Ok(mut field)) = mp.next().await {
-            let name = field.name().unwrap_or("").to_string();
-            let is_file = field
-                .content_disposition()
-                .is_some_and(|cd| cd.get_filename().is_some());
-            let mut value = Vec::new();
-            while let Some(chunk) = field.next().await {
-                let Ok(chunk) = chunk else { break 'fields };
-                if !is_file {
-                    text_bytes += chunk.len();
-                    if text_bytes > MAX_TEXT_BYTES {
-                        break 'fields;
-                    }
-                    value.extend_from_slice(&chunk);
-                }
-            }
-            if !is_file {
-                pairs.push((name, String::from_utf8_lossy(&value).into_owned()));
-            }
-        }
-    }
-    crate::error::remember_typed(crate::forms::typed_text(&pairs));
-    AppError::Unavailable("session unreadable: the request was not carried out".into())
-}
-
 impl<T: DeserializeOwned + 'static, P: Policy + 'static> FromRequest for CsrfUpload<T, P> {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
@@ -127,7 +81,7 @@ impl<T: DeserializeOwned + 'static, P: Policy + 'static> FromRequest for CsrfUpl
             check_origin(&req)?;
             let session = req.get_session();
             if crate::auth::session_store::unreadable(&session) {
-                return Err(unavailable(&req, payload).await);
+                return Err(crate::forms::unavailable(&req, payload).await);
             }
             if session.get::<i32>(UID_KEY).ok().flatten().is_none() {
                 return Err(AppError::LoginRequired);
@@ -177,7 +131,7 @@ impl<T: DeserializeOwned + 'static, P: Policy + 'static> FromRequest for CsrfUpl
                     while let Some(chunk) = field.next().await {
                         let chunk = chunk.map_err(|_| bad_form())?;
                         text_bytes += chunk.len();
-                        if text_bytes > MAX_TEXT_BYTES {
+                        if text_bytes > crate::forms::MAX_TEXT_BYTES {
                             return Err(AppError::PayloadTooLarge);
                         }
                         value.extend_from_slice(&chunk);

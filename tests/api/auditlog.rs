@@ -141,7 +141,7 @@ async fn refusals_and_prints_are_in_the_audit_log() {
         1
     );
     // 登记打印 on the archive page.
-    let archive = format!("/messages/{id}/archive");
+    let archive = crate::hardening::archive_link(&center, id).await;
     let r = center
         .submit(&archive, &format!("/messages/{id}/archive/print"), &[])
         .await;

@@ -429,9 +429,19 @@ async fn head_answers_wherever_get_does() {
     assert_eq!(none.status(), StatusCode::NOT_FOUND);
 }
 
-/// The archive page's QR code, and the site address it was made for.
+/// The message page's link to its archive.
+pub async fn archive_link(b: &crate::helpers::Browser, id: i32) -> String {
+    let message = format!("/messages/{id}");
+    let (_, html) = b.page(&message).await;
+    crate::page::links(&message, &html)
+        .into_iter()
+        .find(|l| l.starts_with("/messages/") && l.ends_with("/archive"))
+        .expect("the message page links its archive")
+}
+
+/// The archive page and the fingerprint printed on it.
 async fn archive_qr(b: &crate::helpers::Browser, id: i32) -> (String, String) {
-    let page = format!("/messages/{id}/archive");
+    let page = archive_link(b, id).await;
     let (status, html) = b.page(&page).await;
     assert_eq!(status, StatusCode::OK);
     let fp = html
