@@ -112,6 +112,113 @@ struct Ev {
     detail: serde_json::Value,
 }
 
+/// A generated message waiting for its id: its 文号, its timeline, its 归档 (time and
+/// 档号) when it is archived, and its searchable text.
+struct Plan {
+    ref_no: String,
+    evs: Vec<Ev>,
+    archive: Option<(NaiveDateTime, Option<String>)>,
+    index_text: String,
+}
+
+/// A generated message stored: what its seal and its search entry need.
+struct Stored {
+    id: i32,
+    count: i64,
+    head: String,
+    digest: String,
+    index_text: String,
+}
+
+/// The timelines of messages just inserted (ids by 文号), hash-chained, in multi-row
+/// INSERTs; the 归档 event carries the digest of the elements as stored.
+fn store_timelines(
+    conn: &mut DbConn,
+    ids: &HashMap<String, i32>,
+    plans: Vec<Plan>,
+    centre: i32,
+    names: &HashMap<i32, String>,
+    retention: &str,
+) -> Result<Vec<Stored>, AppError> {
+    let all: Vec<i32> = ids.values().copied().collect();
+    let mut messages: HashMap<i32, Message> = HashMap::with_capacity(all.len());
+    for part in all.chunks(5000) {
+        let got: Vec<Message> = m::messages.filter(m::id.eq_any(part)).load(conn)?;
+        messages.extend(got.into_iter().map(|msg| (msg.id, msg)));
+    }
+    let mut rows = Vec::new();
+    let mut out = Vec::with_capacity(plans.len());
+    for mut plan in plans {
+        let msg = ids
+            .get(&plan.ref_no)
+            .and_then(|id| messages.get(id))
+            .ok_or_else(|| AppError::internal(format!("generated {} not stored", plan.ref_no)))?;
+        let id = msg.id;
+        if let Some((at, archive_no)) = plan.archive {
+            plan.evs.push(Ev {
+                at,
+                unit: centre,
+                actor: "中心办理员",
+                action: "archive",
+                from: Some(State::Reported),
+                to: State::Archived,
+                text: String::new(),
+                detail: serde_json::json!({ "archive_no": archive_no, "retention": retention, "elements_sha256": archive::elements_digest(msg, names) }),
+            });
+        }
+        let mut prev = (String::new(), String::new());
+        for (i, ev) in plan.evs.iter().enumerate() {
+            let seq = i as i32 + 1;
+            let detail = ev.detail.to_string();
+            let body = chain::canonical(
+                id,
+                seq,
+                ev.at,
+                None,
+                ev.actor,
+                Some(ev.unit),
+                ev.action,
+                ev.from.map(|s| s.as_str()),
+                ev.to.as_str(),
+                &ev.text,
+                &detail,
+                &[],
+            );
+            let (h, h2) = chain::link((&prev.0, &prev.1), &body);
+            rows.push((
+                e::message_id.eq(id),
+                e::seq.eq(seq),
+                e::at.eq(ev.at),
+                e::user_id.eq(None::<i32>),
+                e::actor_name.eq(ev.actor),
+                e::unit_id.eq(Some(ev.unit)),
+                e::action.eq(ev.action),
+                e::from_state.eq(ev.from.map(|s| s.as_str())),
+                e::to_state.eq(ev.to.as_str()),
+                e::text.eq(ev.text.clone()),
+                e::detail.eq(detail),
+                e::hash.eq(h.clone()),
+                e::hash_sm3.eq(h2.clone()),
+            ));
+            prev = (h, h2);
+        }
+        out.push(Stored {
+            id,
+            count: plan.evs.len() as i64,
+            head: prev.1,
+            digest: crate::archive::ledger::record_digest(msg, &[]),
+            index_text: plan.index_text,
+        });
+    }
+    // 13 columns × 2,000 bound values per statement.
+    while !rows.is_empty() {
+        let rest = rows.split_off(rows.len().min(2000));
+        let part = std::mem::replace(&mut rows, rest);
+        crate::insert_rows!(conn, e::message_events, part)?;
+    }
+    Ok(out)
+}
+
 /// Generate `n` messages over the `years` years up to `today`; returns how many.
 pub fn generate(
     conn: &mut DbConn,
@@ -170,6 +277,8 @@ pub fn generate(
     for chunk in days.chunks(5000) {
         db::write_tx(conn, |conn| {
             let mut sealing = Vec::with_capacity(chunk.len());
+            let mut rows = Vec::with_capacity(chunk.len());
+            let mut plans: Vec<Plan> = Vec::with_capacity(chunk.len());
             for &d in chunk {
                 let posted_day = start + Duration::days(d);
                 let reg_day = if cal.is_working_day(posted_day) {
@@ -351,103 +460,73 @@ pub fn generate(
                         *piece,
                     ));
                 }
-                let id: i32 = diesel::insert_into(m::messages)
-                    .values((
-                        m::ref_no.eq(&ref_no),
-                        m::owner_unit_id.eq(centre.id),
-                        m::level.eq(level),
-                        m::source_platform.eq(&platform),
-                        m::platform_ref.eq(Some(format!("G{year}{:07}", *seq))),
-                        m::complainant_name.eq(&name),
-                        m::complainant_contact.eq(&phone),
-                        m::title.eq(title),
-                        m::appeal.eq(body),
-                        m::posted_at.eq(t(posted_day, 8)),
-                        m::category.eq(&category),
-                        m::state.eq(state.as_str()),
-                        m::version.eq(evs.len() as i32 + i32::from(archived)),
-                        m::registered_at.eq(t(reg_day, 9)),
-                        m::extension_days.eq(0),
-                        m::updated_at.eq(db::now()),
-                        m::handling_unit_id.eq(reached(State::Assigned).then_some(handler.id)),
-                        m::assigned_at.eq(reached(State::Assigned).then(|| t(assign_day, 10))),
-                        m::accept_due
-                            .eq(reached(State::Assigned)
-                                .then(|| cal.add_working_days(assign_day, 1))),
-                        m::accepted_at.eq(reached(State::Handling).then(|| t(accept_day, 9))),
-                        m::due_at.eq(reached(State::Assigned).then_some(due)),
-                        m::handling_summary.eq(reached(State::Replied).then(|| reply.clone())),
-                        m::proposed_resolved.eq(reached(State::Replied).then_some(resolved)),
-                        m::replied_at.eq(reached(State::Replied).then(|| t(reply_day, 11))),
-                        m::resolved.eq(reached(State::Closed).then_some(resolved)),
-                        m::closed_at.eq(reached(State::Closed).then(|| t(close_day, 10))),
-                        m::followup_due
-                            .eq(reached(State::Closed).then(|| cal.add_working_days(close_day, 1))),
-                        m::satisfaction.eq(reached(State::FollowedUp).then(|| sat.to_string())),
-                        m::evaluation
-                            .eq(reached(State::FollowedUp).then(|| "电话回访".to_string())),
-                        m::followed_up_at.eq(reached(State::FollowedUp).then(|| t(follow_day, 15))),
-                        m::report_ref_no.eq(reached(State::Reported).then(|| report_ref.clone())),
-                        m::reported_at.eq(reached(State::Reported).then(|| t(report_day, 10))),
-                        m::archived_at.eq(archived.then(|| t(archive_day, 16))),
-                        m::archive_no.eq(&archive_no),
-                        m::retention.eq(archived.then(|| retention.clone())),
-                    ))
-                    .returning(m::id)
-                    .get_result(conn)?;
-                if archived {
-                    let msg: Message = m::messages.find(id).first(conn)?;
-                    evs.push(Ev { at: t(archive_day, 16), unit: centre.id, actor: "中心办理员", action: "archive", from: Some(State::Reported), to: State::Archived, text: String::new(), detail: serde_json::json!({ "archive_no": archive_no, "retention": retention, "elements_sha256": archive::elements_digest(&msg, &names) }) });
-                }
-                let mut prev = (String::new(), String::new());
-                for (i, ev) in evs.iter().enumerate() {
-                    let seq = i as i32 + 1;
-                    let detail = ev.detail.to_string();
-                    let body = chain::canonical(
-                        id,
-                        seq,
-                        ev.at,
-                        None,
-                        ev.actor,
-                        Some(ev.unit),
-                        ev.action,
-                        ev.from.map(|s| s.as_str()),
-                        ev.to.as_str(),
-                        &ev.text,
-                        &detail,
-                        &[],
-                    );
-                    let (h, h2) = chain::link((&prev.0, &prev.1), &body);
-                    diesel::insert_into(e::message_events)
-                        .values((
-                            e::message_id.eq(id),
-                            e::seq.eq(seq),
-                            e::at.eq(ev.at),
-                            e::user_id.eq(None::<i32>),
-                            e::actor_name.eq(ev.actor),
-                            e::unit_id.eq(Some(ev.unit)),
-                            e::action.eq(ev.action),
-                            e::from_state.eq(ev.from.map(|s| s.as_str())),
-                            e::to_state.eq(ev.to.as_str()),
-                            e::text.eq(&ev.text),
-                            e::detail.eq(&detail),
-                            e::hash.eq(&h),
-                            e::hash_sm3.eq(&h2),
-                        ))
-                        .execute(conn)?;
-                    prev = (h, h2);
-                }
                 let reply_text = reached(State::Replied).then_some(reply.as_str());
-                to_index.push((id, crate::search::body(title, body, reply_text, &name)));
-                sealing.push(id);
+                let index_text = crate::search::body(title, body, reply_text, &name);
+                rows.push((
+                    m::ref_no.eq(ref_no.clone()),
+                    m::owner_unit_id.eq(centre.id),
+                    m::level.eq(level),
+                    m::source_platform.eq(platform.clone()),
+                    m::platform_ref.eq(Some(format!("G{year}{:07}", *seq))),
+                    m::complainant_name.eq(name.clone()),
+                    m::complainant_contact.eq(phone),
+                    m::title.eq(title.clone()),
+                    m::appeal.eq(body.clone()),
+                    m::posted_at.eq(t(posted_day, 8)),
+                    m::category.eq(category),
+                    m::state.eq(state.as_str()),
+                    m::version.eq(evs.len() as i32 + i32::from(archived)),
+                    m::registered_at.eq(t(reg_day, 9)),
+                    m::extension_days.eq(0),
+                    m::updated_at.eq(db::now()),
+                    m::handling_unit_id.eq(reached(State::Assigned).then_some(handler.id)),
+                    m::assigned_at.eq(reached(State::Assigned).then(|| t(assign_day, 10))),
+                    m::accept_due
+                        .eq(reached(State::Assigned).then(|| cal.add_working_days(assign_day, 1))),
+                    m::accepted_at.eq(reached(State::Handling).then(|| t(accept_day, 9))),
+                    m::due_at.eq(reached(State::Assigned).then_some(due)),
+                    m::handling_summary.eq(reached(State::Replied).then(|| reply.clone())),
+                    m::proposed_resolved.eq(reached(State::Replied).then_some(resolved)),
+                    m::replied_at.eq(reached(State::Replied).then(|| t(reply_day, 11))),
+                    m::resolved.eq(reached(State::Closed).then_some(resolved)),
+                    m::closed_at.eq(reached(State::Closed).then(|| t(close_day, 10))),
+                    m::followup_due
+                        .eq(reached(State::Closed).then(|| cal.add_working_days(close_day, 1))),
+                    m::satisfaction.eq(reached(State::FollowedUp).then(|| sat.to_string())),
+                    m::evaluation.eq(reached(State::FollowedUp).then(|| "电话回访".to_string())),
+                    m::followed_up_at.eq(reached(State::FollowedUp).then(|| t(follow_day, 15))),
+                    m::report_ref_no.eq(reached(State::Reported).then(|| report_ref.clone())),
+                    m::reported_at.eq(reached(State::Reported).then(|| t(report_day, 10))),
+                    m::archived_at.eq(archived.then(|| t(archive_day, 16))),
+                    m::archive_no.eq(archive_no.clone()),
+                    m::retention.eq(archived.then(|| retention.clone())),
+                ));
+                plans.push(Plan {
+                    ref_no,
+                    evs,
+                    archive: archived.then_some((t(archive_day, 16), archive_no)),
+                    index_text,
+                });
+            }
+            // The rows in multi-row INSERTs (within both backends' limits on bound
+            // values: 36 columns × 500), their ids read back by 文号.
+            let mut ids: HashMap<String, i32> = HashMap::with_capacity(rows.len());
+            while !rows.is_empty() {
+                let rest = rows.split_off(rows.len().min(500));
+                let part = std::mem::replace(&mut rows, rest);
+                let got: Vec<(i32, String)> =
+                    crate::insert_rows!(conn, m::messages, part, (m::id, m::ref_no))?;
+                ids.extend(got.into_iter().map(|(id, r)| (r, id)));
+            }
+            for s in store_timelines(conn, &ids, plans, centre.id, &names, &retention)? {
+                sealing.push((s.id, s.count, s.head, s.digest));
+                to_index.push((s.id, s.index_text));
                 done += 1;
             }
-            crate::archive::ledger::seal_messages(conn, &sealing)?;
+            crate::archive::ledger::seal_new_messages(conn, &sealing)?;
             // PostgreSQL: the search entries with their messages.
             if bulk.is_none() {
-                for (id, text) in to_index.drain(..) {
-                    crate::search::index_new(conn, id, &text)?;
-                }
+                crate::search::index_new_batch(conn, &std::mem::take(&mut to_index))?;
             }
             Ok::<_, AppError>(())
         })?;

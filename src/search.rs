@@ -3,8 +3,12 @@
 //! SQLite: an FTS5 trigram table serves words of three characters or more; a second FTS5
 //! table holds each run of text as its overlapping character pairs (and its last
 //! character), so a two-character word — the commonest Chinese query — is one token of
-//! an index, and a single character is a prefix of one. PostgreSQL: pg_trgm (GIN) for
-//! three or more characters and a `simple` tsvector of the split text for shorter words.
+//! an index, and a single character is a prefix of one. PostgreSQL: the same pairs as the
+//! lexemes of a tsvector (GIN), each prefixed with the block of 16,384 message ids its
+//! message falls in (`5:停水`), so that a search can ask for the newest blocks first and
+//! read only their postings (a GIN index returns its matches unordered: without blocks
+//! a common word's every match is read before the newest 100 are known); words of three
+//! characters or more need all their pairs in a block and are then checked in the text.
 //! The index is written by the application in the same transaction as the message. User
 //! text is always a bound parameter and is quoted as a phrase, so FTS syntax in it has no
 //! effect.
@@ -34,20 +38,6 @@ pub fn terms(q: &str) -> Vec<String> {
         .collect()
 }
 
-/// Text split into single characters separated by spaces (letters and digits only).
-pub fn split_chars(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 2);
-    for c in text.chars() {
-        if c.is_alphanumeric() {
-            out.push(c);
-            out.push(' ');
-        } else if !out.ends_with(' ') {
-            out.push(' ');
-        }
-    }
-    out
-}
-
 /// Text as the tokens of the short-word index: for each run of letters and digits, its
 /// overlapping pairs of characters and its last character alone ("停水三天" → "停水 水三
 /// 三天 天"). A two-character word is then one token; a single character is a prefix.
@@ -74,6 +64,51 @@ pub fn grams(text: &str) -> String {
     }
     flush(&mut run, &mut out);
     out
+}
+
+/// PostgreSQL: message ids fall in blocks of 2^14; a block is part of each lexeme.
+const PG_BLOCK_BITS: u32 = 14;
+
+/// PostgreSQL: the lexemes of a message's search entry, space-separated: each of its
+/// `grams` prefixed with the message's block ("5:停水 5:水三 …").
+pub fn pg_lexemes(id: i32, text: &str) -> String {
+    let block = id >> PG_BLOCK_BITS;
+    let mut all: Vec<&str> = Vec::new();
+    let grams = grams(text);
+    all.extend(grams.split_whitespace());
+    all.sort_unstable();
+    all.dedup();
+    let mut out = String::with_capacity(all.len() * 10);
+    for g in all {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&format!("{block}:{g}"));
+    }
+    out
+}
+
+/// PostgreSQL: the tsquery of one word in block `#` (the block number is put in by the
+/// query, block by block): its pair for two characters, all its pairs for more (the text
+/// is then checked as well), a prefix of a pair or last character for one. The word is
+/// letters and digits only (`terms`), so it needs no quoting inside the quotes.
+pub fn pg_block_query(term: &str) -> String {
+    let word: Vec<char> = term
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(|c| c.to_lowercase())
+        .collect();
+    match word.len() {
+        0 => String::new(),
+        1 => format!("'#:{}':*", word[0]),
+        _ => {
+            let pairs: Vec<String> = word
+                .windows(2)
+                .map(|p| format!("'#:{}{}'", p[0], p[1]))
+                .collect();
+            format!("({})", pairs.join(" & "))
+        }
+    }
 }
 
 /// An FTS5 phrase: the text in double quotes, inner quotes doubled.
@@ -124,6 +159,32 @@ pub fn index_new(conn: &mut DbConn, id: i32, text: &str) -> QueryResult<()> {
     write(conn, id, text, false)
 }
 
+/// PostgreSQL: index messages that have never been indexed, many per statement (a bulk
+/// load; SQLite's bulk load builds its indexes beside the database, `BulkIndex`).
+pub fn index_new_batch(conn: &mut DbConn, items: &[(i32, String)]) -> QueryResult<()> {
+    let DbConn::Pg(c) = conn else {
+        for (id, text) in items {
+            write(conn, *id, text, false)?;
+        }
+        return Ok(());
+    };
+    for part in items.chunks(1000) {
+        let ids: Vec<i32> = part.iter().map(|(id, _)| *id).collect();
+        let bodies: Vec<&str> = part.iter().map(|(_, t)| t.as_str()).collect();
+        let lexemes: Vec<String> = part.iter().map(|(id, t)| pg_lexemes(*id, t)).collect();
+        diesel::sql_query(
+            "INSERT INTO message_search (message_id, body, grams) \
+             SELECT id, body, array_to_tsvector(string_to_array(lexemes, ' ')) \
+             FROM unnest($1::int4[], $2::text[], $3::text[]) AS t(id, body, lexemes)",
+        )
+        .bind::<diesel::sql_types::Array<Integer>, _>(ids)
+        .bind::<diesel::sql_types::Array<Text>, _>(bodies)
+        .bind::<diesel::sql_types::Array<Text>, _>(lexemes)
+        .execute(c)?;
+    }
+    Ok(())
+}
+
 fn write(conn: &mut DbConn, id: i32, text: &str, replace: bool) -> QueryResult<()> {
     match conn {
         DbConn::Sqlite(c) => {
@@ -140,13 +201,13 @@ fn write(conn: &mut DbConn, id: i32, text: &str, replace: bool) -> QueryResult<(
         }
         DbConn::Pg(c) => {
             diesel::sql_query(
-                "INSERT INTO message_search (message_id, body, chars) \
-                 VALUES ($1, $2, to_tsvector('simple', $3)) \
-                 ON CONFLICT (message_id) DO UPDATE SET body = EXCLUDED.body, chars = EXCLUDED.chars",
+                "INSERT INTO message_search (message_id, body, grams) \
+                 VALUES ($1, $2, array_to_tsvector(string_to_array($3, ' '))) \
+                 ON CONFLICT (message_id) DO UPDATE SET body = EXCLUDED.body, grams = EXCLUDED.grams",
             )
             .bind::<Integer, _>(id)
             .bind::<Text, _>(text)
-            .bind::<Text, _>(split_chars(text))
+            .bind::<Text, _>(pg_lexemes(id, text))
             .execute(c)?;
         }
     }
@@ -401,6 +462,7 @@ fn watermarks(conn: &mut DbConn) -> QueryResult<(i32, i32)> {
 /// Index the messages added since the index was last complete (after an upgrade, the
 /// demo seeding or a bulk load). Cheap when nothing is missing: a few index look-ups.
 pub fn rebuild_if_needed(conn: &mut DbConn) -> QueryResult<usize> {
+    let regrammed = pg_fill_grams(conn)?;
     let (full, short) = watermarks(conn)?;
     let ids: Vec<i32> = m::messages
         .filter(m::id.gt(full.min(short)))
@@ -423,7 +485,45 @@ pub fn rebuild_if_needed(conn: &mut DbConn) -> QueryResult<usize> {
             QueryResult::Ok(())
         })?;
     }
-    Ok(ids.len())
+    Ok(ids.len() + regrammed)
+}
+
+#[derive(QueryableByName)]
+struct Entry {
+    #[diesel(sql_type = Integer)]
+    message_id: i32,
+    #[diesel(sql_type = Text)]
+    body: String,
+}
+
+/// PostgreSQL: the block pairs of the entries written before they existed (an upgrade
+/// leaves them empty), a thousand at a time.
+fn pg_fill_grams(conn: &mut DbConn) -> QueryResult<usize> {
+    let DbConn::Pg(c) = conn else { return Ok(0) };
+    let mut done = 0;
+    loop {
+        let part: Vec<Entry> = diesel::sql_query(
+            "SELECT message_id, body FROM message_search WHERE grams IS NULL \
+             ORDER BY message_id LIMIT 1000",
+        )
+        .load(c)?;
+        if part.is_empty() {
+            return Ok(done);
+        }
+        let ids: Vec<i32> = part.iter().map(|e| e.message_id).collect();
+        let lexemes: Vec<String> = part
+            .iter()
+            .map(|e| pg_lexemes(e.message_id, &e.body))
+            .collect();
+        diesel::sql_query(
+            "UPDATE message_search s SET grams = array_to_tsvector(string_to_array(t.lexemes, ' ')) \
+             FROM unnest($1::int4[], $2::text[]) AS t(id, lexemes) WHERE s.message_id = t.id",
+        )
+        .bind::<diesel::sql_types::Array<Integer>, _>(ids)
+        .bind::<diesel::sql_types::Array<Text>, _>(lexemes)
+        .execute(c)?;
+        done += part.len();
+    }
 }
 
 type Backend = <DbConn as Connection>::Backend;
@@ -468,21 +568,32 @@ pub fn condition(
             None => Box::new(sql.sql(")")),
         };
     }
+    // The blocks the window covers (all of them without a window), no further than the
+    // newest message's; the query names the word in each, OR-ed, evaluated once.
+    let (lo, hi) = window.unwrap_or((0, i32::MAX));
+    let q = diesel::dsl::sql::<Bool>(
+        "messages.id IN (SELECT message_id FROM message_search WHERE grams @@ \
+         (SELECT string_agg(replace(",
+    )
+    .bind::<Text, _>(pg_block_query(term))
+    .sql(", '#', b::text), ' | ')::tsquery FROM generate_series(")
+    .bind::<Integer, _>(lo.max(0) >> PG_BLOCK_BITS)
+    .sql(", LEAST(")
+    .bind::<Integer, _>(hi.max(0) >> PG_BLOCK_BITS)
+    .sql(&format!(
+        ", (SELECT COALESCE(MAX(id), 0) FROM messages) >> {PG_BLOCK_BITS})) AS b) \
+         AND message_id BETWEEN "
+    ))
+    .bind::<Integer, _>(lo)
+    .sql(" AND ")
+    .bind::<Integer, _>(hi);
     if short {
-        Box::new(
-            diesel::dsl::sql::<Bool>(
-                "messages.id IN (SELECT message_id FROM message_search WHERE chars @@ phraseto_tsquery('simple', ",
-            )
-            .bind::<Text, _>(split_chars(term).trim().to_string())
-            .sql("))"),
-        )
+        Box::new(q.sql(")"))
     } else {
         Box::new(
-            diesel::dsl::sql::<Bool>(
-                "messages.id IN (SELECT message_id FROM message_search WHERE body ILIKE ",
-            )
-            .bind::<Text, _>(like_pattern(term))
-            .sql(")"),
+            q.sql(" AND body ILIKE ")
+                .bind::<Text, _>(like_pattern(term))
+                .sql(")"),
         )
     }
 }
@@ -490,7 +601,17 @@ pub fn condition(
 /// SQLite: the id of the `k`-th newest message at or below `top` that the word matches,
 /// read from the FTS index in id order without collecting the matches; `None` when fewer
 /// than `k` are left. `[that id, top]` is then a window holding exactly `k` matches.
+///
+/// PostgreSQL: its index is not ordered by id, so the window is whole blocks below `top`
+/// (from the newest message down), one block for each 256 of `k` (the first window four
+/// blocks, 65,536 ids), whatever they hold; `None` once it reaches the first block.
 pub fn window_floor(conn: &mut DbConn, term: &str, top: i32, k: i64) -> QueryResult<Option<i32>> {
+    if let DbConn::Pg(_) = conn {
+        let newest = watermarks(conn)?.0;
+        let blocks = i32::try_from((k / 256).max(1)).unwrap_or(i32::MAX);
+        let lowest = (top.min(newest).max(0) >> PG_BLOCK_BITS).saturating_sub(blocks - 1);
+        return Ok((lowest > 0).then_some(lowest << PG_BLOCK_BITS));
+    }
     let (table, query) = sqlite_match(term);
     diesel::select(
         diesel::dsl::sql::<Nullable<Integer>>(&format!(
@@ -569,8 +690,8 @@ pub fn describe(pg: bool, term: &str) -> &'static str {
     match (pg, term.chars().count() < 3) {
         (false, false) => "fts5-trigram",
         (false, true) => "fts5-chars",
-        (true, false) => "pg_trgm",
-        (true, true) => "tsvector-chars",
+        (true, false) => "pg-block-pairs+text",
+        (true, true) => "pg-block-pairs",
     }
 }
 
@@ -635,12 +756,11 @@ mod tests {
         );
         assert_eq!(fts_phrase("a\"b"), "\"a\"\"b\"");
         assert_eq!(like_pattern("50%_a\\"), "%50\\%\\_a\\\\%");
-        assert_eq!(split_chars("停水，三天A1"), "停 水 三 天 A 1 ");
         assert_eq!(grams("停水三天，A1"), "停水 水三 三天 天 a1 1 ");
         assert_eq!(grams("水"), "水 ");
         assert_eq!(describe(false, "停水"), "fts5-chars");
         assert_eq!(describe(false, "停水了"), "fts5-trigram");
-        assert_eq!(describe(true, "水"), "tsvector-chars");
+        assert_eq!(describe(true, "水"), "pg-block-pairs");
     }
 
     #[test]

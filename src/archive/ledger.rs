@@ -224,6 +224,17 @@ fn put(
     ring: &Keyring,
     items: &[(&str, i32, i64, String, String)],
 ) -> QueryResult<()> {
+    put_as(conn, ring, items, false)
+}
+
+/// `put`; `fresh`: the subjects are known to have no seal yet (their seals are written
+/// in multi-row INSERTs).
+fn put_as(
+    conn: &mut DbConn,
+    ring: &Keyring,
+    items: &[(&str, i32, i64, String, String)],
+    fresh: bool,
+) -> QueryResult<()> {
     if items.is_empty() {
         return Ok(());
     }
@@ -237,13 +248,18 @@ fn put(
         .as_ref()
         .map(|o| (o.gseq, o.seals, o.gseq_sum))
         .unwrap_or((0, 0, 0));
+    let mut new_rows = Vec::new();
     for (subject, id, count, head, content) in items {
-        let previous: Option<i64> = s::seals
-            .filter(s::subject.eq(*subject))
-            .filter(s::subject_id.eq(*id))
-            .select(s::gseq)
-            .first(conn)
-            .optional()?;
+        let previous: Option<i64> = if fresh {
+            None
+        } else {
+            s::seals
+                .filter(s::subject.eq(*subject))
+                .filter(s::subject_id.eq(*id))
+                .select(s::gseq)
+                .first(conn)
+                .optional()?
+        };
         gseq += 1;
         let body = statement(subject, *id, *count, head, content, gseq, now);
         let (key_id, signature) = ring.sign(&body);
@@ -269,21 +285,30 @@ fn put(
             None => {
                 sum += gseq;
                 seals += 1;
-                diesel::insert_into(s::seals)
-                    .values((
-                        s::subject.eq(*subject),
-                        s::subject_id.eq(*id),
-                        s::count.eq(count),
-                        s::head.eq(head),
-                        s::content.eq(content),
-                        s::gseq.eq(gseq),
-                        s::at.eq(now),
-                        s::key_id.eq(&key_id),
-                        s::signature.eq(&signature),
-                    ))
-                    .execute(conn)?;
+                let row = (
+                    s::subject.eq(*subject),
+                    s::subject_id.eq(*id),
+                    s::count.eq(*count),
+                    s::head.eq(head.clone()),
+                    s::content.eq(content.clone()),
+                    s::gseq.eq(gseq),
+                    s::at.eq(now),
+                    s::key_id.eq(key_id),
+                    s::signature.eq(signature),
+                );
+                if fresh {
+                    new_rows.push(row);
+                } else {
+                    diesel::insert_into(s::seals).values(row).execute(conn)?;
+                }
             }
         }
+    }
+    // 9 columns × 1,000 bound values per statement.
+    while !new_rows.is_empty() {
+        let rest = new_rows.split_off(new_rows.len().min(1000));
+        let part = std::mem::replace(&mut new_rows, rest);
+        crate::insert_rows!(conn, s::seals, part)?;
     }
     let (key_id, signature) = ring.sign(&state_statement(gseq, seals, sum, now));
     let values = (
@@ -390,6 +415,23 @@ pub fn seal_messages(conn: &mut DbConn, ids: &[i32]) -> Result<(), AppError> {
 
 pub fn seal_message(conn: &mut DbConn, id: i32) -> Result<(), AppError> {
     seal_messages(conn, &[id])
+}
+
+/// Seal messages that have never been sealed (a bulk load: the generator), from what the
+/// loader knows of them: (id, events, the last event's SM3 hash, `record_digest`).
+pub fn seal_new_messages(
+    conn: &mut DbConn,
+    items: &[(i32, i64, String, String)],
+) -> Result<(), AppError> {
+    let ring = signing::current()?;
+    let items: Vec<(&str, i32, i64, String, String)> = items
+        .iter()
+        .map(|(id, count, head, digest)| (MESSAGE, *id, *count, head.clone(), digest.clone()))
+        .collect();
+    for chunk in items.chunks(5_000) {
+        put_as(conn, &ring, chunk, true)?;
+    }
+    Ok(())
 }
 
 /// Seal messages, each with what `check_before` found (if anything).

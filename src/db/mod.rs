@@ -21,6 +21,32 @@ pub enum DbConn {
     Pg(diesel::PgConnection),
 }
 
+/// A multi-row INSERT of `rows` (a `Vec` of value tuples) into `table` on either backend
+/// (the two-backend connection cannot send one), with an optional `returning` clause:
+/// `insert_rows!(conn, table, rows)` executes, `insert_rows!(conn, table, rows,
+/// (col, col))` returns the chosen columns of the rows inserted.
+#[macro_export]
+macro_rules! insert_rows {
+    ($conn:expr, $table:expr, $rows:expr) => {
+        match $conn {
+            $crate::db::DbConn::Sqlite(c) => diesel::insert_into($table).values($rows).execute(c),
+            $crate::db::DbConn::Pg(c) => diesel::insert_into($table).values($rows).execute(c),
+        }
+    };
+    ($conn:expr, $table:expr, $rows:expr, $returning:expr) => {
+        match $conn {
+            $crate::db::DbConn::Sqlite(c) => diesel::insert_into($table)
+                .values($rows)
+                .returning($returning)
+                .get_results(c),
+            $crate::db::DbConn::Pg(c) => diesel::insert_into($table)
+                .values($rows)
+                .returning($returning)
+                .get_results(c),
+        }
+    };
+}
+
 /// The connection pool, with the memory of when the database last refused a connection.
 #[derive(Clone)]
 pub struct DbPool {

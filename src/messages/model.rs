@@ -775,7 +775,7 @@ pub fn list(
     f: &ListFilter,
     today: NaiveDate,
 ) -> QueryResult<(Vec<Message>, Option<i64>)> {
-    if !f.pg && !crate::search::terms(&f.q).is_empty() {
+    if !crate::search::terms(&f.q).is_empty() {
         return search_list(conn, scope, f, today);
     }
     let seen = filtered(scope, f, today, None)
@@ -810,9 +810,10 @@ pub fn list(
     Ok((rows, total))
 }
 
-/// A search on SQLite: the matching ids are gathered newest first, window by window of
-/// the first word's index (see `search_ids`), so a page and its count read only the
-/// matches near the top instead of collecting every match of a common word.
+/// A search: the matching ids are gathered newest first, window by window of the first
+/// word's index (see `search_ids`; on PostgreSQL windows of id blocks), so a page and its
+/// count read only the matches near the top instead of collecting every match of a
+/// common word.
 fn search_list(
     conn: &mut DbConn,
     scope: &Scope,

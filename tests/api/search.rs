@@ -219,3 +219,59 @@ async fn a_message_is_found_by_any_of_its_numbers() {
     let r = search_form(&xixiu, "q", "D300256").await;
     assert!(opens(&r));
 }
+
+/// PostgreSQL searches its index block by block of message ids (newest first): messages
+/// far apart in id are all found, in order, for words of one, two and three characters,
+/// in any letter case, and a longer word needs all of it, not only its pairs.
+#[tokio::test]
+async fn words_are_found_across_blocks_of_ids() {
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    let pg = app.database_url.starts_with("postgres");
+    let jump = |to: i64| {
+        if pg {
+            use diesel::RunQueryDsl;
+            diesel::sql_query(format!("SELECT setval('messages_id_seq', {to})"))
+                .execute(&mut app.db())
+                .expect("setval");
+        }
+    };
+    let a = reg(&center, "小区停水", "甲", "停水一天。").await;
+    let b = reg(&center, "物业费过高", "乙", "每月物业费太高。").await;
+    jump(20_000);
+    let c = reg(&center, "又停水了", "丙", "还是停水。").await;
+    let d = reg(&center, "WiFi信号差", "丁", "图书馆wifi连不上。").await;
+    jump(70_000);
+    let e = reg(&center, "停水又停电", "戊", "整栋楼停水停电。").await;
+    let f = reg(&center, "物业不作为", "己", "物业不修电梯，业费另收。").await;
+    if pg {
+        assert!(e > 70_000 && c > 20_000 && a < 16_384, "{a} {c} {e}");
+    }
+    let order = |html: &str, ids: &[i32]| {
+        let at: Vec<usize> = ids
+            .iter()
+            .map(|id| {
+                html.find(&format!("href=\"/messages/{id}\""))
+                    .unwrap_or_else(|| panic!("{id} listed"))
+            })
+            .collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "newest first: {ids:?}");
+    };
+    let (n, html) = found(&center, "停水").await;
+    assert_eq!(n, 3);
+    order(&html, &[e, c, a]);
+    let (n, html) = found(&center, "物业费").await;
+    assert_eq!(n, 1, "物业 and 业费 apart are not 物业费");
+    assert!(html.contains(&format!("href=\"/messages/{b}\"")));
+    let (n, html) = found(&center, "物业").await;
+    assert_eq!(n, 2);
+    order(&html, &[f, b]);
+    let (n, html) = found(&center, "WIFI").await;
+    assert_eq!(n, 1);
+    assert!(html.contains(&format!("href=\"/messages/{d}\"")));
+    let (n, _) = found(&center, "电").await;
+    assert_eq!(n, 2, "停电 and 电梯");
+    let (n, html) = found(&center, "停水 停电").await;
+    assert_eq!(n, 1);
+    assert!(html.contains(&format!("href=\"/messages/{e}\"")));
+}

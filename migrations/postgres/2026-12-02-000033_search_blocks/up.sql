@@ -1,0 +1,8 @@
+-- Search by character pairs in blocks of message ids (src/search.rs): the pairs replace
+-- the single characters and the trigrams. Entries written before are filled in by the
+-- application at start-up (`search::rebuild_if_needed`).
+DROP INDEX message_search_trgm;
+DROP INDEX message_search_chars;
+ALTER TABLE message_search DROP COLUMN chars;
+ALTER TABLE message_search ADD COLUMN grams TSVECTOR;
+CREATE INDEX message_search_grams ON message_search USING gin (grams);

@@ -1,0 +1,2 @@
+-- PostgreSQL only (its search index changed); SQLite keeps its own.
+SELECT 1;
