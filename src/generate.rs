@@ -274,6 +274,7 @@ pub fn generate(
         c.batch_execute("PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF;")?;
     }
     let mut bulk = crate::search::BulkIndex::start(conn)?;
+    crate::search::pg_bulk_start(conn)?;
     for chunk in days.chunks(5000) {
         db::write_tx(conn, |conn| {
             let mut sealing = Vec::with_capacity(chunk.len());
@@ -542,6 +543,7 @@ pub fn generate(
         b.add(std::mem::take(&mut to_index))?;
         b.finish(conn)?;
     }
+    crate::search::pg_bulk_finish(conn)?;
     if let DbConn::Sqlite(c) = conn {
         c.batch_execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
     }

@@ -4,7 +4,7 @@
 //! table holds each run of text as its overlapping character pairs (and its last
 //! character), so a two-character word — the commonest Chinese query — is one token of
 //! an index, and a single character is a prefix of one. PostgreSQL: the same pairs as the
-//! lexemes of a tsvector (GIN), each prefixed with the block of 16,384 message ids its
+//! lexemes of a tsvector (GIN), each prefixed with the block of 65,536 message ids its
 //! message falls in (`5:停水`), so that a search can ask for the newest blocks first and
 //! read only their postings (a GIN index returns its matches unordered: without blocks
 //! a common word's every match is read before the newest 100 are known); words of three
@@ -66,8 +66,8 @@ pub fn grams(text: &str) -> String {
     out
 }
 
-/// PostgreSQL: message ids fall in blocks of 2^14; a block is part of each lexeme.
-const PG_BLOCK_BITS: u32 = 14;
+/// PostgreSQL: message ids fall in blocks of 2^16; a block is part of each lexeme.
+const PG_BLOCK_BITS: u32 = 16;
 
 /// PostgreSQL: the lexemes of a message's search entry, space-separated: each of its
 /// `grams` prefixed with the message's block ("5:停水 5:水三 …").
@@ -157,6 +157,29 @@ pub fn index(conn: &mut DbConn, id: i32) -> QueryResult<()> {
 /// Index a message that has never been indexed (a bulk load): no old entry to remove.
 pub fn index_new(conn: &mut DbConn, id: i32, text: &str) -> QueryResult<()> {
     write(conn, id, text, false)
+}
+
+/// PostgreSQL, a bulk load into an empty database: the search entries are written
+/// without their GIN index, which is built once at the end (`pg_bulk_finish`) — adding
+/// 200 lexemes a row to a GIN index one row at a time is most of a bulk load's work. A
+/// load that stops half-way leaves a database to delete (the generator refuses to add
+/// to it anyway).
+pub fn pg_bulk_start(conn: &mut DbConn) -> QueryResult<()> {
+    if let DbConn::Pg(c) = conn {
+        c.batch_execute("DROP INDEX IF EXISTS message_search_grams")?;
+    }
+    Ok(())
+}
+
+/// PostgreSQL: the search index a bulk load left out, built in one pass.
+pub fn pg_bulk_finish(conn: &mut DbConn) -> QueryResult<()> {
+    if let DbConn::Pg(c) = conn {
+        c.batch_execute(
+            "CREATE INDEX IF NOT EXISTS message_search_grams ON message_search USING gin (grams); \
+             ANALYZE message_search; ANALYZE messages; ANALYZE message_events;",
+        )?;
+    }
+    Ok(())
 }
 
 /// PostgreSQL: index messages that have never been indexed, many per statement (a bulk
@@ -603,12 +626,12 @@ pub fn condition(
 /// than `k` are left. `[that id, top]` is then a window holding exactly `k` matches.
 ///
 /// PostgreSQL: its index is not ordered by id, so the window is whole blocks below `top`
-/// (from the newest message down), one block for each 256 of `k` (the first window four
-/// blocks, 65,536 ids), whatever they hold; `None` once it reaches the first block.
+/// (from the newest message down), one block for each 1,024 of `k` (the first window one
+/// block, 65,536 ids), whatever they hold; `None` once it reaches the first block.
 pub fn window_floor(conn: &mut DbConn, term: &str, top: i32, k: i64) -> QueryResult<Option<i32>> {
     if let DbConn::Pg(_) = conn {
         let newest = watermarks(conn)?.0;
-        let blocks = i32::try_from((k / 256).max(1)).unwrap_or(i32::MAX);
+        let blocks = i32::try_from((k / 1024).max(1)).unwrap_or(i32::MAX);
         let lowest = (top.min(newest).max(0) >> PG_BLOCK_BITS).saturating_sub(blocks - 1);
         return Ok((lowest > 0).then_some(lowest << PG_BLOCK_BITS));
     }

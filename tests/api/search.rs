@@ -238,14 +238,14 @@ async fn words_are_found_across_blocks_of_ids() {
     };
     let a = reg(&center, "小区停水", "甲", "停水一天。").await;
     let b = reg(&center, "物业费过高", "乙", "每月物业费太高。").await;
-    jump(20_000);
+    jump(70_000);
     let c = reg(&center, "又停水了", "丙", "还是停水。").await;
     let d = reg(&center, "WiFi信号差", "丁", "图书馆wifi连不上。").await;
-    jump(70_000);
+    jump(140_000);
     let e = reg(&center, "停水又停电", "戊", "整栋楼停水停电。").await;
     let f = reg(&center, "物业不作为", "己", "物业不修电梯，业费另收。").await;
     if pg {
-        assert!(e > 70_000 && c > 20_000 && a < 16_384, "{a} {c} {e}");
+        assert!(e > 140_000 && c > 70_000 && a < 65_536, "{a} {c} {e}");
     }
     let order = |html: &str, ids: &[i32]| {
         let at: Vec<usize> = ids

@@ -1,3 +1,4 @@
+DROP INDEX message_search_unfilled;
 DROP INDEX message_search_grams;
 ALTER TABLE message_search DROP COLUMN grams;
 ALTER TABLE message_search ADD COLUMN chars TSVECTOR NOT NULL DEFAULT ''::tsvector;

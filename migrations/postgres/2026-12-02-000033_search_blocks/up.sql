@@ -6,3 +6,5 @@ DROP INDEX message_search_chars;
 ALTER TABLE message_search DROP COLUMN chars;
 ALTER TABLE message_search ADD COLUMN grams TSVECTOR;
 CREATE INDEX message_search_grams ON message_search USING gin (grams);
+-- The entries still to fill, found at start-up without reading the table.
+CREATE INDEX message_search_unfilled ON message_search (message_id) WHERE grams IS NULL;
