@@ -7,6 +7,7 @@ three-step import of a platform spreadsheet. Standard library only.
     python3 bench/clients.py export  BASE USER QUERY
     python3 bench/clients.py import  BASE USER FILE
     python3 bench/clients.py register BASE USER [COUNT]
+    python3 bench/clients.py clerks  BASE [COUNT]   (a server trusting 127.0.0.1 as proxy)
 Each prints one line: name|value|p50|p99|detail (read by bench/run.sh).
 """
 import http.client
@@ -21,10 +22,12 @@ PASSWORD = "Anshun@2026"
 
 
 class Client:
-    def __init__(self, base):
+    def __init__(self, base, forwarded_for=None):
         u = urllib.parse.urlparse(base)
         self.host, self.port = u.hostname, u.port
         self.cookies = {}
+        # Behind the proxy: the desk's own address, as the proxy passes it on.
+        self.forwarded_for = forwarded_for
 
     def request(self, method, path, body=None, headers=None):
         c = http.client.HTTPConnection(self.host, self.port, timeout=60)
@@ -32,6 +35,8 @@ class Client:
         if self.cookies:
             h["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         h.setdefault("Origin", f"http://{self.host}:{self.port}")
+        if self.forwarded_for:
+            h["X-Forwarded-For"] = self.forwarded_for
         c.request(method, path, body=body, headers=h)
         r = c.getresponse()
         data = r.read()
@@ -93,6 +98,83 @@ def logins(base, seconds=10.0, workers=32):
         th.join()
     elapsed = time.time() - start
     print(f"登录（{workers} 并发）|{len(lat) / elapsed:.1f} 次/秒|{pct(lat, .5) * 1000:.0f}ms|{pct(lat, .99) * 1000:.0f}ms|失败 {bad[0]}")
+
+
+def clerks(base, count=300):
+    """The morning rush behind the reverse proxy: the 系统管理员 creates `count` clerks,
+    who then all log in (16 at a time) through the one proxy address, each from a desk
+    of its own; the login limit (30 a minute per address) must let every one in. Then a
+    single desk sends 30 wrong passwords in a minute for `center`: it must be stopped
+    (429 or held off), and even the right password from it is refused afterwards."""
+    admin = Client(base, "10.200.0.1")
+    admin.login("sysadmin")
+    html = admin.request("GET", "/admin/users/new")[2].decode()
+    unit = re.search(r'<select id="unit_id"[^>]*>.*?<option value="(\d+)"', html, re.S).group(1)
+    people = []
+    for n in range(count):
+        token = re.search(r'name="csrf_token" value="([^"]*)"', html).group(1)
+        user = f"clerk{n:03d}"
+        status, _, page = admin.post(
+            "/admin/users",
+            [("csrf_token", token), ("username", user), ("display_name", f"办理员{n}"),
+             ("unit_id", unit), ("role", "county_operator")],
+        )
+        m = re.search(rb'<code>([^<]+)</code>', page)
+        if status != 200 or not m:
+            print(f"300 名办理员经同一代理登录|创建账户失败|||HTTP {status}（第 {n} 个）")
+            return
+        people.append((user, m.group(1).decode()))
+        html = admin.request("GET", "/admin/users/new")[2].decode()
+    lat, refused, other = [], [0], [0]
+    lock = threading.Lock()
+    queue = list(enumerate(people))
+
+    def work():
+        while True:
+            with lock:
+                if not queue:
+                    return
+                n, (user, password) = queue.pop()
+            c = Client(base, f"10.{100 + n // 250}.{n % 250}.{1 + n % 200}")
+            t = c.token("/login")
+            t0 = time.time()
+            status, _, _ = c.post("/login", [("username", user), ("password", password), ("csrf_token", t)])
+            dt = time.time() - t0
+            with lock:
+                if status == 303:
+                    lat.append(dt)
+                elif status == 429:
+                    refused[0] += 1
+                else:
+                    other[0] += 1
+
+    threads = [threading.Thread(target=work) for _ in range(16)]
+    start = time.time()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    elapsed = time.time() - start
+    # One desk guessing at `center`: 30 wrong passwords within a minute.
+    guess = Client(base, "10.250.0.9")
+    stopped = 0
+    for _ in range(30):
+        t = guess.token("/login")
+        status, _, _ = guess.post("/login", [("username", "center"), ("password", "Wrong@Guess2026"), ("csrf_token", t)])
+        if status == 429:
+            stopped += 1
+        time.sleep(2)
+    t = guess.token("/login")
+    status, _, _ = guess.post("/login", [("username", "center"), ("password", PASSWORD), ("csrf_token", t)])
+    after = "此后正确密码仍被拒" if status != 303 else "此后正确密码被接受（未拦住）"
+    desk = Client(base, "10.250.0.10")
+    t = desk.token("/login")
+    status, _, _ = desk.post("/login", [("username", "center"), ("password", PASSWORD), ("csrf_token", t)])
+    own = "center 在自己的电脑上照常登录" if status == 303 else f"center 在自己的电脑上也被拒（HTTP {status}）"
+    print(
+        f"{count} 名办理员经同一代理登录|{elapsed:.1f} s，{len(lat)} 人成功|{pct(lat, .5) * 1000:.0f}ms|{pct(lat, .99) * 1000:.0f}ms"
+        f"|429 {refused[0]} 次，其他失败 {other[0]} 次；同一地址 30 次错误密码：{stopped} 次 429，{after}；{own}"
+    )
 
 
 def export(base, user, query):
@@ -194,3 +276,5 @@ if __name__ == "__main__":
         import_file(base, sys.argv[3], sys.argv[4])
     elif cmd == "register":
         register(base, sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 20)
+    elif cmd == "clerks":
+        clerks(base, int(sys.argv[3]) if len(sys.argv) > 3 else 300)

@@ -413,6 +413,20 @@ pub async fn refusal(
     .await
 }
 
+/// A print document opened (督办通知书, 书面函告 or 约谈通知, 督办通报): who opened which
+/// one, from where and when — a paper copy can be made from any view.
+pub async fn print_view(
+    pool: &crate::db::DbPool,
+    actor: Actor,
+    what: String,
+) -> Result<(), crate::error::AppError> {
+    crate::db::run(pool, move |c| {
+        record(c, &actor, "print_view", &what, OK, "打开打印页")?;
+        Ok(())
+    })
+    .await
+}
+
 #[cfg(test)]
 mod refusal_tests {
     #[test]

@@ -175,9 +175,14 @@ pub fn pg_bulk_start(conn: &mut DbConn) -> QueryResult<()> {
 pub fn pg_bulk_finish(conn: &mut DbConn) -> QueryResult<()> {
     if let DbConn::Pg(c) = conn {
         c.batch_execute(
-            "CREATE INDEX IF NOT EXISTS message_search_grams ON message_search USING gin (grams); \
-             ANALYZE message_search; ANALYZE messages; ANALYZE message_events;",
+            "CREATE INDEX IF NOT EXISTS message_search_grams ON message_search USING gin (grams)",
         )?;
+        // Statistics for the planner, and the visibility map, so that the id look-ups
+        // of a search are index-only (each its own statement: VACUUM runs outside a
+        // transaction).
+        for table in ["message_search", "messages", "message_events"] {
+            c.batch_execute(&format!("VACUUM (ANALYZE) {table}"))?;
+        }
     }
     Ok(())
 }
@@ -611,14 +616,20 @@ pub fn condition(
     .sql(" AND ")
     .bind::<Integer, _>(hi);
     if short {
-        Box::new(q.sql(")"))
-    } else {
-        Box::new(
-            q.sql(" AND body ILIKE ")
-                .bind::<Text, _>(like_pattern(term))
-                .sql(")"),
-        )
+        return Box::new(q.sql(")"));
     }
+    // A word without letter case (Chinese, digits) is checked with LIKE, which is exact
+    // for it and much cheaper than ILIKE over long texts.
+    let cased = term.to_lowercase() != term.to_uppercase();
+    Box::new(
+        q.sql(if cased {
+            " AND body ILIKE "
+        } else {
+            " AND body LIKE "
+        })
+        .bind::<Text, _>(like_pattern(term))
+        .sql(")"),
+    )
 }
 
 /// SQLite: the id of the `k`-th newest message at or below `top` that the word matches,

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use crate::audit::{self, Actor};
 use crate::auth::roles::Role;
 use crate::auth::session_store::end_user_sessions;
-use crate::db::schema::{units::dsl as u, users::dsl as us};
+use crate::db::schema::{login_failures::dsl as lf, units::dsl as u, users::dsl as us};
 use crate::db::{self, DbConn};
 use crate::error::AppError;
 use crate::forms::FieldErrors;
@@ -347,48 +347,111 @@ pub fn set_password(
     })
 }
 
-/// Count a failed login; lock the account when the threshold is reached. Returns
-/// whether the account is now locked.
+/// What a wrong password led to (`auth::throttle`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Counted; nothing held off yet.
+    Counted,
+    /// This address is held off this account for so many minutes.
+    Held(i64),
+    /// The account itself is locked (several addresses held off at once).
+    AccountLocked,
+}
+
+impl Failure {
+    /// Whether the person at this address can no longer try.
+    pub fn stops(self) -> bool {
+        self != Failure::Counted
+    }
+}
+
+/// Whether logins to `username` from `ip` are being held off now.
+pub fn held_off(conn: &mut DbConn, username: &str, ip: &str) -> QueryResult<bool> {
+    let until: Option<Option<NaiveDateTime>> = lf::login_failures
+        .find((username, ip))
+        .select(lf::held_until)
+        .first(conn)
+        .optional()?;
+    Ok(until.flatten().is_some_and(|t| t > db::now()))
+}
+
+/// Count a wrong password for `username` (as typed; `user` when it exists) from the
+/// actor's address: hold the address off with a growing wait from the threshold on, and
+/// lock the account when several addresses are held off at once (audited: `hold`,
+/// `lock`). Unknown names are counted the same way, so that nothing tells them apart.
 pub fn record_failed_login(
     conn: &mut DbConn,
-    user: &User,
+    username: &str,
+    user: Option<&User>,
     threshold: i32,
     lock_minutes: i64,
     actor: &Actor,
-) -> Result<bool, AppError> {
+) -> Result<Failure, AppError> {
+    use crate::auth::throttle;
     conn.transaction(|conn| {
-        let attempts = us::users
-            .find(user.id)
-            .select(us::failed_attempts)
-            .first::<i32>(conn)?
-            + 1;
-        if attempts >= threshold {
-            let until = db::now() + chrono::Duration::minutes(lock_minutes);
-            diesel::update(us::users.find(user.id))
-                .set((us::failed_attempts.eq(0), us::locked_until.eq(Some(until))))
-                .execute(conn)?;
-            audit::record(
-                conn,
-                actor,
-                "lock",
-                &user.username,
-                audit::OK,
-                &format!("连续 {attempts} 次登录失败，锁定 {lock_minutes} 分钟"),
-            )?;
-            Ok(true)
-        } else {
-            diesel::update(us::users.find(user.id))
-                .set(us::failed_attempts.eq(attempts))
-                .execute(conn)?;
-            Ok(false)
+        let now = db::now();
+        let forget = now - chrono::Duration::hours(throttle::FORGET_AFTER_HOURS);
+        diesel::delete(lf::login_failures.filter(lf::last_at.lt(forget))).execute(conn)?;
+        let ip = actor.ip.as_str();
+        let before: Option<i32> = lf::login_failures
+            .find((username, ip))
+            .select(lf::failures)
+            .first(conn)
+            .optional()?;
+        let failures = before.unwrap_or(0) + 1;
+        let hold = throttle::hold_minutes(failures, threshold, lock_minutes);
+        diesel::delete(lf::login_failures.find((username, ip))).execute(conn)?;
+        diesel::insert_into(lf::login_failures)
+            .values((
+                lf::username.eq(username),
+                lf::ip.eq(ip),
+                lf::failures.eq(failures),
+                lf::last_at.eq(now),
+                lf::held_until.eq(hold.map(|m| now + chrono::Duration::minutes(m))),
+            ))
+            .execute(conn)?;
+        let Some(minutes) = hold else {
+            return Ok(Failure::Counted);
+        };
+        audit::record(
+            conn,
+            actor,
+            "hold",
+            username,
+            audit::OK,
+            &format!("来自 {ip} 连续 {failures} 次密码错误：该地址暂缓登录此账户 {minutes} 分钟"),
+        )?;
+        let Some(user) = user else {
+            return Ok(Failure::Held(minutes));
+        };
+        let held: i64 = lf::login_failures
+            .filter(lf::username.eq(username))
+            .filter(lf::held_until.gt(now))
+            .count()
+            .get_result(conn)?;
+        if !throttle::locks_account(held) || user.is_locked(now) {
+            return Ok(Failure::Held(minutes));
         }
+        let until = now + chrono::Duration::minutes(lock_minutes);
+        diesel::update(us::users.find(user.id))
+            .set((us::failed_attempts.eq(0), us::locked_until.eq(Some(until))))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            actor,
+            "lock",
+            &user.username,
+            audit::OK,
+            &format!("{held} 个地址同时因连续密码错误被暂缓，账户锁定 {lock_minutes} 分钟"),
+        )?;
+        Ok(Failure::AccountLocked)
     })
 }
 
 /// A wrong password typed by a logged-in user (确认身份, 修改密码, a change of 双因素认证):
-/// audited, and counted toward the same lock as failed logins. When it locks the account,
-/// every session of the user ends (whoever sits at an unattended desk cannot keep
-/// guessing). Returns whether the account is now locked.
+/// audited, and counted with the failed logins from the same address. When it holds the
+/// address off (or locks the account), every session of the user ends (whoever sits at
+/// an unattended desk cannot keep guessing). Returns whether it did.
 pub fn record_wrong_password(
     conn: &mut DbConn,
     user: &User,
@@ -406,11 +469,19 @@ pub fn record_wrong_password(
             audit::FAILED,
             what,
         )?;
-        let locked = record_failed_login(conn, user, threshold, lock_minutes, actor)?;
-        if locked {
+        let stops = record_failed_login(
+            conn,
+            &user.username,
+            Some(user),
+            threshold,
+            lock_minutes,
+            actor,
+        )?
+        .stops();
+        if stops {
             end_user_sessions(conn, user.id)?;
         }
-        Ok(locked)
+        Ok(stops)
     })
 }
 
@@ -432,6 +503,7 @@ pub fn record_successful_login(
                 us::locked_until.eq(None::<NaiveDateTime>),
             ))
             .execute(conn)?;
+        diesel::delete(lf::login_failures.find((&user.username, &actor.ip))).execute(conn)?;
         let previous: Option<i32> = a::audit_log
             .filter(a::user_id.eq(user.id))
             .filter(a::event.eq("login"))
@@ -440,7 +512,7 @@ pub fn record_successful_login(
             .first(conn)?;
         let locks: i64 = a::audit_log
             .filter(a::user_id.eq(user.id))
-            .filter(a::event.eq("lock"))
+            .filter(a::event.eq_any(["lock", "hold"]))
             .filter(a::id.gt(previous.unwrap_or(0)))
             .count()
             .get_result(conn)?;
@@ -449,6 +521,7 @@ pub fn record_successful_login(
     })
 }
 
+/// The 安全管理员 unlocks an account: its lock and every address's hold on it end.
 pub fn unlock(conn: &mut DbConn, user: &User, actor: &Actor) -> Result<(), AppError> {
     conn.transaction(|conn| {
         diesel::update(us::users.find(user.id))
@@ -457,6 +530,7 @@ pub fn unlock(conn: &mut DbConn, user: &User, actor: &Actor) -> Result<(), AppEr
                 us::locked_until.eq(None::<NaiveDateTime>),
             ))
             .execute(conn)?;
+        diesel::delete(lf::login_failures.filter(lf::username.eq(&user.username))).execute(conn)?;
         audit::record(conn, actor, "unlock", &user.username, audit::OK, "")?;
         Ok(())
     })

@@ -6,4 +6,5 @@ pub mod password;
 pub mod roles;
 pub mod sealing;
 pub mod session_store;
+pub mod throttle;
 pub mod totp;

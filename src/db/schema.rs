@@ -477,6 +477,16 @@ diesel::joinable!(hot_members -> hot_clusters (cluster_id));
 diesel::joinable!(hot_members -> messages (message_id));
 diesel::joinable!(hot_features -> messages (message_id));
 
+diesel::table! {
+    login_failures (username, ip) {
+        username -> Text,
+        ip -> Text,
+        failures -> Integer,
+        last_at -> Timestamp,
+        held_until -> Nullable<Timestamp>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     form_submissions,
     units,

@@ -632,21 +632,23 @@ pub async fn bulletin(ctx: Ctx, q: Query<Vec<(String, String)>>) -> Result<HttpR
         .collect();
     let step = if monthly { 31 } else { 7 };
     let kind = if monthly { "month" } else { "week" };
+    let title = if monthly {
+        format!(
+            "网民留言办理督办通报（{}年{}月）",
+            from.year(),
+            from.month()
+        )
+    } else {
+        format!(
+            "网民留言办理督办通报（{}年第{}周）",
+            from.iso_week().year(),
+            from.iso_week().week()
+        )
+    };
+    crate::audit::print_view(ctx.pool(), ctx.actor(), title.clone()).await?;
     render(&BulletinPage {
         stamp: ctx.print_stamp(),
-        title: if monthly {
-            format!(
-                "网民留言办理督办通报（{}年{}月）",
-                from.year(),
-                from.month()
-            )
-        } else {
-            format!(
-                "网民留言办理督办通报（{}年第{}周）",
-                from.iso_week().year(),
-                from.iso_week().week()
-            )
-        },
+        title,
         range: format!(
             "{} 至 {}",
             from.format("%Y年%m月%d日"),

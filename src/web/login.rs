@@ -82,6 +82,20 @@ fn refuse(
     )
 }
 
+/// A login refused before any password was counted: audited.
+async fn failed(
+    state: &AppState,
+    actor: &Actor,
+    username: &str,
+    why: &'static str,
+) -> Result<(), AppError> {
+    let (a, name) = (actor.clone(), username.to_string());
+    db::run(&state.pool, move |c| {
+        Ok(audit::record(c, &a, "login", &name, audit::FAILED, why)?)
+    })
+    .await
+}
+
 pub async fn submit(
     req: HttpRequest,
     session: Session,
@@ -125,21 +139,17 @@ pub async fn submit(
     };
     let now = db::now();
     let cfg = state.config.clone();
+    let (name, ip) = (username.clone(), actor.ip.clone());
+    let held = db::run(&state.pool, move |c| Ok(users::held_off(c, &name, &ip)?)).await?;
+    if held {
+        // This address is waiting after repeated wrong passwords for this account: the
+        // password is not even looked at, and the answer is the usual one.
+        failed(&state, &actor, &username, "该地址连续密码错误，暂缓登录中").await?;
+        return refuse(&state, &session, &username, BAD_CREDENTIALS.to_string());
+    }
     match user {
         Some(u) if u.is_locked(now) => {
-            let a = actor.clone();
-            let name = u.username.clone();
-            db::run(&state.pool, move |c| {
-                Ok(audit::record(
-                    c,
-                    &a,
-                    "login",
-                    &name,
-                    audit::FAILED,
-                    "账户已锁定",
-                )?)
-            })
-            .await?;
+            failed(&state, &actor, &u.username, "账户已锁定").await?;
             // The same answer as for an unknown user or a wrong password: nobody learns
             // from the login which accounts exist or are locked.
             refuse(&state, &session, &username, BAD_CREDENTIALS.to_string())
@@ -164,8 +174,15 @@ pub async fn submit(
             let a = actor.clone();
             let uc = u.clone();
             db::run(&state.pool, move |c| {
-                users::record_failed_login(c, &uc, cfg.lock_threshold, cfg.lock_minutes, &a)?;
                 audit::record(c, &a, "login", &uc.username, audit::FAILED, "密码错误")?;
+                users::record_failed_login(
+                    c,
+                    &uc.username,
+                    Some(&uc),
+                    cfg.lock_threshold,
+                    cfg.lock_minutes,
+                    &a,
+                )?;
                 Ok(())
             })
             .await?;
@@ -180,7 +197,16 @@ pub async fn submit(
             };
             let name = username.clone();
             db::run(&state.pool, move |c| {
-                Ok(audit::record(c, &a, "login", &name, audit::FAILED, detail)?)
+                audit::record(c, &a, "login", &name, audit::FAILED, detail)?;
+                users::record_failed_login(
+                    c,
+                    &name,
+                    None,
+                    cfg.lock_threshold,
+                    cfg.lock_minutes,
+                    &a,
+                )?;
+                Ok(())
             })
             .await?;
             refuse(&state, &session, &username, BAD_CREDENTIALS.to_string())
@@ -214,7 +240,7 @@ async fn complete_login(
             session,
             "error",
             &format!(
-                "注意：自您上次登录以来，您的账户因连续输错密码被锁定过 {locks} 次。如果不是您本人所为，请告知安全管理员。"
+                "注意：自您上次登录以来，您的账户因连续输错密码被暂缓登录或锁定过 {locks} 次。如果不是您本人所为，请告知安全管理员。"
             ),
         );
     }
@@ -325,7 +351,15 @@ pub async fn second_submit(
             audit::record(c, &a2, "2fa_recovery_used", &u2.username, audit::OK, "")?;
             return Ok(Ok("恢复码"));
         }
-        let locked = users::record_failed_login(c, &u2, cfg.lock_threshold, cfg.lock_minutes, &a2)?;
+        let locked = users::record_failed_login(
+            c,
+            &u2.username,
+            Some(&u2),
+            cfg.lock_threshold,
+            cfg.lock_minutes,
+            &a2,
+        )?
+        .stops();
         audit::record(
             c,
             &a2,
@@ -341,7 +375,7 @@ pub async fn second_submit(
         Ok(_) => complete_login(&state, &session, &user, actor).await,
         Err(true) => {
             session.clear();
-            crate::web::ctx::set_flash(&session, "error", &locked_message(state.config.lock_minutes));
+            crate::web::ctx::set_flash(&session, "error", STOPPED);
             Ok(see_other("/login"))
         }
         Err(false) => refuse2(
@@ -351,9 +385,10 @@ pub async fn second_submit(
     }
 }
 
-fn locked_message(minutes: i64) -> String {
-    format!("连续登录失败次数过多，账户已被锁定。请 {minutes} 分钟后再试，或联系安全管理员解锁。")
-}
+/// After too many wrong second-factor codes (the password was right: the person may
+/// learn that this desk has to wait).
+const STOPPED: &str =
+    "连续验证失败次数过多，此电脑暂时不能登录该账户。请稍后再试，或联系安全管理员解锁。";
 
 #[derive(Deserialize)]
 pub struct Empty {}

@@ -1610,12 +1610,19 @@ pub async fn notice(ctx: Ctx, path: web::Path<(i32, i32)>) -> Result<HttpRespons
         .map(print_date)
         .unwrap_or_default();
     let msg = &data.msg;
+    let kind = Action::parse(&ev.action)
+        .map(|a| a.label())
+        .unwrap_or("督办")
+        .to_string();
+    crate::audit::print_view(
+        ctx.pool(),
+        ctx.actor(),
+        format!("留言 {} {kind}通知书（第 {seq} 条记录）", msg.ref_no),
+    )
+    .await?;
     render(&NoticePage {
         stamp: ctx.print_stamp(),
-        kind: Action::parse(&ev.action)
-            .map(|a| a.label())
-            .unwrap_or("督办")
-            .to_string(),
+        kind,
         to_unit: msg
             .handling_unit_id
             .and_then(|h| names.get(&h).cloned())

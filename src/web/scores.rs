@@ -1049,15 +1049,22 @@ pub async fn letter(ctx: Ctx, path: web::Path<(i32, i32)>) -> Result<HttpRespons
         Grade::Fail => "约谈通知",
         Grade::Pass => return Err(AppError::NotFound),
     };
+    let unit_name = all
+        .iter()
+        .find(|u| u.id == uid)
+        .map(|u| u.name.clone())
+        .unwrap_or_default();
+    crate::audit::print_view(
+        ctx.pool(),
+        ctx.actor(),
+        format!("{year} 年度{kind}：{unit_name}"),
+    )
+    .await?;
     render(&LetterPage {
         stamp: ctx.print_stamp(),
         kind,
         year,
-        unit: all
-            .iter()
-            .find(|u| u.id == uid)
-            .map(|u| u.name.clone())
-            .unwrap_or_default(),
+        unit: unit_name,
         total: points_text(score.total),
         grade: score.grade.label(),
         rank,

@@ -92,8 +92,11 @@ async fn show(ctx: &Ctx, typed: Option<Typed>) -> Result<HttpResponse, AppError>
         (
             "登录失败锁定",
             format!(
-                "连续失败 {} 次锁定 {} 分钟",
-                cfg.lock_threshold, cfg.lock_minutes
+                "同一地址对同一账户连续失败 {} 次起暂缓该地址登录（1 分钟起逐次加倍，最长 {} 分钟）；{} 个地址同时被暂缓时锁定账户 {} 分钟",
+                cfg.lock_threshold,
+                cfg.lock_minutes,
+                crate::auth::throttle::HELD_ADDRESSES_TO_LOCK,
+                cfg.lock_minutes
             ),
         ),
         (

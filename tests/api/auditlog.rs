@@ -114,7 +114,7 @@ async fn the_audit_chain_reveals_edits_deletions_and_reordering() {
 /// user and status with the repeats counted; a print registered on the archive page is
 /// one too.
 #[tokio::test]
-async fn refusals_and_prints_are_in_the_audit_log() {
+async fn refusals_prints_and_print_views_are_in_the_audit_log() {
     let app = spawn_app().await;
     let center = app.login_as("center").await;
     let pingba = app.login_as("pingba").await;
@@ -148,6 +148,21 @@ async fn refusals_and_prints_are_in_the_audit_log() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         app.count("audit_log WHERE event = 'print' AND username = 'center' AND ip = '127.0.0.1'"),
+        1
+    );
+    // The 督办通报, opened from the dashboard's link, is a print document: its view is
+    // a record too.
+    let leader = app.login_as("leader").await;
+    let (_, dashboard) = leader.page("/dashboard").await;
+    let link = crate::page::links("/dashboard", &dashboard)
+        .into_iter()
+        .find(|l| l.starts_with("/bulletin"))
+        .expect("the dashboard links to the 督办通报");
+    assert_eq!(leader.get(&link).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.count(
+            "audit_log WHERE event = 'print_view' AND username = 'leader' AND object LIKE '网民留言办理督办通报%'"
+        ),
         1
     );
     // The chain still verifies with the new records in it.

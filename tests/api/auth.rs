@@ -101,21 +101,32 @@ async fn wrong_password_and_unknown_user_get_the_same_answer() {
     assert!(app.count("audit_log WHERE event = 'login' AND result = '失败'") >= 2);
 }
 
+/// A stranger guessing at an account holds off only his own address, with growing
+/// waits, and learns nothing; the clerk at her desk logs in as usual. Guesses from
+/// several addresses at once lock the account; the 安全管理员 unlocks it, and the clerk
+/// learns of it after her next login. (Behind the trusted proxy every desk has its own
+/// address.)
 #[tokio::test]
-async fn five_failures_lock_the_account_and_the_security_admin_unlocks_it() {
-    let app = spawn_app().await;
-    let b = app.browser();
+async fn a_stranger_holds_off_only_himself_and_many_addresses_lock_the_account() {
+    let app = crate::helpers::spawn_tuned(true, false, |c| {
+        c.trusted_proxies = liuyan::auth::client::parse_trusted("127.0.0.1").expect("list");
+    })
+    .await;
+    let stranger = app.browser_with(&[("x-forwarded-for", "10.66.0.1")]);
     for _ in 0..5 {
-        let r = b.login("zhujian", "Wrong@Pass2026").await;
+        let r = stranger.login("zhujian", "Wrong@Pass2026").await;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     }
-    // Now even the right password is refused — with the same answer as an unknown user
-    // or a wrong password, so the login tells nobody that the account exists or is locked.
-    let r = b.login("zhujian", DEMO_PASSWORD).await;
+    assert_eq!(app.count("audit_log WHERE event = 'hold'"), 1);
+    // From his address even the right password is refused — with the same answer as an
+    // unknown user or a wrong password: nobody learns that the account exists or waits.
+    let r = stranger.login("zhujian", DEMO_PASSWORD).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let locked = r.text().await.expect("body");
-    assert!(locked.contains("用户名或密码错误。") && !locked.contains("已被锁定"));
-    let unknown = b.login("nosuchuser", DEMO_PASSWORD).await;
+    let held = r.text().await.expect("body");
+    assert!(
+        held.contains("用户名或密码错误。") && !held.contains("已被锁定") && !held.contains("暂缓")
+    );
+    let unknown = stranger.login("nosuchuser", DEMO_PASSWORD).await;
     assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let strip = |s: &str, user: &str| {
         s.replace(user, "")
@@ -125,15 +136,32 @@ async fn five_failures_lock_the_account_and_the_security_admin_unlocks_it() {
             .join("\n")
     };
     assert_eq!(
-        strip(&locked, "zhujian"),
+        strip(&held, "zhujian"),
         strip(&unknown.text().await.expect("body"), "nosuchuser")
     );
+    // The clerk at her own desk is not kept out of work.
+    let desk = app.browser_with(&[("x-forwarded-for", "10.20.0.5")]);
+    assert_eq!(
+        desk.login("zhujian", DEMO_PASSWORD).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    desk.logout().await;
+    assert_eq!(app.count("audit_log WHERE event = 'lock'"), 0);
+
+    // Guessing from three addresses at once locks the account itself.
+    for n in 2..=3 {
+        let more = app.browser_with(&[("x-forwarded-for", &format!("10.66.0.{n}"))]);
+        for _ in 0..5 {
+            more.login("zhujian", "Wrong@Pass2026").await;
+        }
+    }
     assert_eq!(app.count("audit_log WHERE event = 'lock'"), 1);
+    let r = desk.login("zhujian", DEMO_PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "locked");
 
     let sec = app.login_as("secadmin").await;
     let (_, html) = sec.page("/security").await;
     assert!(html.contains("zhujian"));
-    let (_, _) = sec.page("/security").await;
     let id = {
         let marker = "/security/unlock/";
         let start = html.find(marker).expect("unlock button") + marker.len();
@@ -144,11 +172,13 @@ async fn five_failures_lock_the_account_and_the_security_admin_unlocks_it() {
         .submit("/security", &format!("/security/unlock/{id}"), &[])
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let r = b.login("zhujian", DEMO_PASSWORD).await;
+    // Unlocking also ends the holds: the stranger's address may try again.
+    assert_eq!(app.count("login_failures WHERE username = 'zhujian'"), 0);
+    let r = desk.login("zhujian", DEMO_PASSWORD).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    // The user learns of the lock after logging in.
-    let (_, home) = b.page("/").await;
-    assert!(home.contains("被锁定过 1 次"), "{home}");
+    // The user learns of the lock (and the holds before it) after logging in.
+    let (_, home) = desk.page("/").await;
+    assert!(home.contains("被暂缓登录或锁定过 3 次"), "{home}");
 }
 
 #[tokio::test]
@@ -458,7 +488,8 @@ async fn a_plain_page_view_writes_nothing() {
 }
 
 /// Wrong passwords typed inside a session (修改密码, 确认身份 before an export) are
-/// audited and count toward the same lock as failed logins; the lock ends the session.
+/// audited and count with the failed logins from that desk; when they hold the desk off,
+/// the session ends.
 #[tokio::test]
 async fn wrong_passwords_inside_a_session_count_toward_the_lock() {
     let app = spawn_app().await;
@@ -501,7 +532,7 @@ async fn wrong_passwords_inside_a_session_count_toward_the_lock() {
         app.count("audit_log WHERE event = 'password_wrong' AND result = '失败'"),
         4
     );
-    // The fifth wrong password locks the account and ends the session.
+    // The fifth wrong password holds this desk off and ends the session.
     let r = b
         .submit(
             &confirm,
@@ -511,7 +542,7 @@ async fn wrong_passwords_inside_a_session_count_toward_the_lock() {
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(crate::helpers::location(&r), "/login");
-    assert_eq!(app.count("audit_log WHERE event = 'lock'"), 1);
+    assert_eq!(app.count("audit_log WHERE event = 'hold'"), 1);
     let r = b.get("/").await;
     assert_eq!(crate::helpers::location(&r), "/login", "logged out");
     let again = app.browser();
@@ -519,7 +550,7 @@ async fn wrong_passwords_inside_a_session_count_toward_the_lock() {
     assert_eq!(
         r.status(),
         StatusCode::UNPROCESSABLE_ENTITY,
-        "locked: the login form again"
+        "held off: the login form again"
     );
     assert!(r.text().await.expect("body").contains("用户名或密码错误"));
 }

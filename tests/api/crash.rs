@@ -297,16 +297,15 @@ impl Cluster {
         let pid_file = std::fs::read_to_string(self.data.path().join("pg/postmaster.pid"))
             .expect("postmaster.pid");
         let postmaster = pid_file.lines().next().unwrap_or("").trim().to_string();
-        let children = Command::new("pgrep")
-            .args(["-P", &postmaster])
-            .output()
-            .expect("pgrep");
-        let mut pids = vec![postmaster];
-        pids.extend(
-            String::from_utf8_lossy(&children.stdout)
-                .split_whitespace()
-                .map(str::to_string),
-        );
+        // Its children, from /proc (the fourth field of `stat` is the parent's pid).
+        let mut pids = vec![postmaster.clone()];
+        for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+            if after_name.split_whitespace().nth(1) == Some(postmaster.as_str()) {
+                pids.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
         let ok = Command::new("kill")
             .arg("-9")
             .args(&pids)

@@ -1,3 +1,4 @@
+ALTER TABLE message_search RESET (toast_tuple_target);
 DROP INDEX message_search_unfilled;
 DROP INDEX message_search_grams;
 ALTER TABLE message_search DROP COLUMN grams;
