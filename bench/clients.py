@@ -109,7 +109,8 @@ def clerks(base, count=300):
     admin = Client(base, "10.200.0.1")
     admin.login("sysadmin")
     html = admin.request("GET", "/admin/users/new")[2].decode()
-    unit = re.search(r'<select id="unit_id"[^>]*>.*?<option value="(\d+)"', html, re.S).group(1)
+    # The clerks of a county (西秀区): the role 县区办理员 belongs to a county's unit.
+    unit = re.search(r'<option value="(\d+)"[^>]*>[^<]*西秀区', html).group(1)
     people = []
     for n in range(count):
         token = re.search(r'name="csrf_token" value="([^"]*)"', html).group(1)
