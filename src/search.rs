@@ -154,11 +154,6 @@ pub fn index(conn: &mut DbConn, id: i32) -> QueryResult<()> {
     write(conn, id, &text, true)
 }
 
-/// Index a message that has never been indexed (a bulk load): no old entry to remove.
-pub fn index_new(conn: &mut DbConn, id: i32, text: &str) -> QueryResult<()> {
-    write(conn, id, text, false)
-}
-
 /// PostgreSQL, a bulk load into an empty database: the search entries are written
 /// without their GIN index, which is built once at the end (`pg_bulk_finish`) — adding
 /// 200 lexemes a row to a GIN index one row at a time is most of a bulk load's work. A

@@ -23,7 +23,6 @@ pub struct User {
     pub password_hash: String,
     pub active: bool,
     pub must_change_password: bool,
-    pub failed_attempts: i32,
     pub locked_until: Option<NaiveDateTime>,
     pub password_changed_at: NaiveDateTime,
     pub created_at: NaiveDateTime,
@@ -198,7 +197,6 @@ pub fn create(
                 us::password_hash.eq(password_hash),
                 us::active.eq(true),
                 us::must_change_password.eq(must_change),
-                us::failed_attempts.eq(0),
                 us::password_changed_at.eq(now),
                 us::created_at.eq(now),
             ))
@@ -347,24 +345,6 @@ pub fn set_password(
     })
 }
 
-/// What a wrong password led to (`auth::throttle`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
-    /// Counted; nothing held off yet.
-    Counted,
-    /// This address is held off this account for so many minutes.
-    Held(i64),
-    /// The account itself is locked (several addresses held off at once).
-    AccountLocked,
-}
-
-impl Failure {
-    /// Whether the person at this address can no longer try.
-    pub fn stops(self) -> bool {
-        self != Failure::Counted
-    }
-}
-
 /// Whether logins to `username` from `ip` are being held off now.
 pub fn held_off(conn: &mut DbConn, username: &str, ip: &str) -> QueryResult<bool> {
     let until: Option<Option<NaiveDateTime>> = lf::login_failures
@@ -379,6 +359,7 @@ pub fn held_off(conn: &mut DbConn, username: &str, ip: &str) -> QueryResult<bool
 /// actor's address: hold the address off with a growing wait from the threshold on, and
 /// lock the account when several addresses are held off at once (audited: `hold`,
 /// `lock`). Unknown names are counted the same way, so that nothing tells them apart.
+/// Returns whether the person at this address can no longer try (held off or locked).
 pub fn record_failed_login(
     conn: &mut DbConn,
     username: &str,
@@ -386,7 +367,7 @@ pub fn record_failed_login(
     threshold: i32,
     lock_minutes: i64,
     actor: &Actor,
-) -> Result<Failure, AppError> {
+) -> Result<bool, AppError> {
     use crate::auth::throttle;
     conn.transaction(|conn| {
         let now = db::now();
@@ -411,7 +392,7 @@ pub fn record_failed_login(
             ))
             .execute(conn)?;
         let Some(minutes) = hold else {
-            return Ok(Failure::Counted);
+            return Ok(false);
         };
         audit::record(
             conn,
@@ -422,7 +403,7 @@ pub fn record_failed_login(
             &format!("来自 {ip} 连续 {failures} 次密码错误：该地址暂缓登录此账户 {minutes} 分钟"),
         )?;
         let Some(user) = user else {
-            return Ok(Failure::Held(minutes));
+            return Ok(true);
         };
         let held: i64 = lf::login_failures
             .filter(lf::username.eq(username))
@@ -430,11 +411,11 @@ pub fn record_failed_login(
             .count()
             .get_result(conn)?;
         if !throttle::locks_account(held) || user.is_locked(now) {
-            return Ok(Failure::Held(minutes));
+            return Ok(true);
         }
         let until = now + chrono::Duration::minutes(lock_minutes);
         diesel::update(us::users.find(user.id))
-            .set((us::failed_attempts.eq(0), us::locked_until.eq(Some(until))))
+            .set(us::locked_until.eq(Some(until)))
             .execute(conn)?;
         audit::record(
             conn,
@@ -444,7 +425,7 @@ pub fn record_failed_login(
             audit::OK,
             &format!("{held} 个地址同时因连续密码错误被暂缓，账户锁定 {lock_minutes} 分钟"),
         )?;
-        Ok(Failure::AccountLocked)
+        Ok(true)
     })
 }
 
@@ -476,8 +457,7 @@ pub fn record_wrong_password(
             threshold,
             lock_minutes,
             actor,
-        )?
-        .stops();
+        )?;
         if stops {
             end_user_sessions(conn, user.id)?;
         }
@@ -498,10 +478,7 @@ pub fn record_successful_login(
         // The write first: a transaction that reads before it writes can be refused its
         // write lock on SQLite when another login commits in between.
         diesel::update(us::users.find(user.id))
-            .set((
-                us::failed_attempts.eq(0),
-                us::locked_until.eq(None::<NaiveDateTime>),
-            ))
+            .set(us::locked_until.eq(None::<NaiveDateTime>))
             .execute(conn)?;
         diesel::delete(lf::login_failures.find((&user.username, &actor.ip))).execute(conn)?;
         let previous: Option<i32> = a::audit_log
@@ -525,10 +502,7 @@ pub fn record_successful_login(
 pub fn unlock(conn: &mut DbConn, user: &User, actor: &Actor) -> Result<(), AppError> {
     conn.transaction(|conn| {
         diesel::update(us::users.find(user.id))
-            .set((
-                us::failed_attempts.eq(0),
-                us::locked_until.eq(None::<NaiveDateTime>),
-            ))
+            .set(us::locked_until.eq(None::<NaiveDateTime>))
             .execute(conn)?;
         diesel::delete(lf::login_failures.filter(lf::username.eq(&user.username))).execute(conn)?;
         audit::record(conn, actor, "unlock", &user.username, audit::OK, "")?;

@@ -24,7 +24,6 @@ diesel::table! {
         password_hash -> Text,
         active -> Bool,
         must_change_password -> Bool,
-        failed_attempts -> Integer,
         locked_until -> Nullable<Timestamp>,
         password_changed_at -> Timestamp,
         created_at -> Timestamp,

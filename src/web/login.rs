@@ -358,8 +358,7 @@ pub async fn second_submit(
             cfg.lock_threshold,
             cfg.lock_minutes,
             &a2,
-        )?
-        .stops();
+        )?;
         audit::record(
             c,
             &a2,

@@ -239,6 +239,7 @@ impl TestApp {
             "return_marks",
             "recovery_codes",
             "password_history",
+            "login_failures",
         ] {
             out.push_str(&format!("{t}={};", self.count(t)));
         }
@@ -253,13 +254,12 @@ impl TestApp {
             .order(s::key)
             .load(&mut c)
             .expect("settings");
-        let users: Vec<(i32, String, i32, bool, i32, bool)> = us::users
+        let users: Vec<(i32, String, i32, bool, bool)> = us::users
             .select((
                 us::id,
                 us::role,
                 us::unit_id,
                 us::active,
-                us::failed_attempts,
                 us::must_change_password,
             ))
             .order(us::id)
