@@ -211,9 +211,7 @@ fn store_timelines(
         });
     }
     // 13 columns × 2,000 bound values per statement.
-    while !rows.is_empty() {
-        let rest = rows.split_off(rows.len().min(2000));
-        let part = std::mem::replace(&mut rows, rest);
+    for part in db::batches(rows, 2000) {
         crate::insert_rows!(conn, e::message_events, part)?;
     }
     Ok(out)
@@ -509,12 +507,10 @@ pub fn generate(
                     index_text,
                 });
             }
-            // The rows in multi-row INSERTs (within both backends' limits on bound
-            // values: 36 columns × 500), their ids read back by 文号.
+            // The rows in multi-row INSERTs (36 columns × 500 bound values), their ids
+            // read back by 文号.
             let mut ids: HashMap<String, i32> = HashMap::with_capacity(rows.len());
-            while !rows.is_empty() {
-                let rest = rows.split_off(rows.len().min(500));
-                let part = std::mem::replace(&mut rows, rest);
+            for part in db::batches(rows, 500) {
                 let got: Vec<(i32, String)> =
                     crate::insert_rows!(conn, m::messages, part, (m::id, m::ref_no))?;
                 ids.extend(got.into_iter().map(|(id, r)| (r, id)));

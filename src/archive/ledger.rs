@@ -305,9 +305,7 @@ fn put_as(
         }
     }
     // 9 columns × 1,000 bound values per statement.
-    while !new_rows.is_empty() {
-        let rest = new_rows.split_off(new_rows.len().min(1000));
-        let part = std::mem::replace(&mut new_rows, rest);
+    for part in db::batches(new_rows, 1000) {
         crate::insert_rows!(conn, s::seals, part)?;
     }
     let (key_id, signature) = ring.sign(&state_statement(gseq, seals, sum, now));

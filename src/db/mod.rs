@@ -47,6 +47,18 @@ macro_rules! insert_rows {
     };
 }
 
+/// `rows` in order, in batches of at most `n`: for multi-row INSERTs within both
+/// backends' limits on bound values (SQLite 32,766, PostgreSQL 65,535 per statement).
+pub fn batches<T>(mut rows: Vec<T>, n: usize) -> impl Iterator<Item = Vec<T>> {
+    std::iter::from_fn(move || {
+        if rows.is_empty() {
+            return None;
+        }
+        let rest = rows.split_off(rows.len().min(n.max(1)));
+        Some(std::mem::replace(&mut rows, rest))
+    })
+}
+
 /// The connection pool, with the memory of when the database last refused a connection.
 #[derive(Clone)]
 pub struct DbPool {
@@ -500,6 +512,13 @@ where
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn batches_keep_every_row_in_order() {
+        let got: Vec<Vec<i32>> = super::batches((1..=7).collect(), 3).collect();
+        assert_eq!(got, vec![vec![1, 2, 3], vec![4, 5, 6], vec![7]]);
+        assert_eq!(super::batches(Vec::<i32>::new(), 3).count(), 0);
+    }
+
     #[test]
     fn only_known_schemes_and_plain_paths_pass() {
         for ok in [
