@@ -25,10 +25,11 @@ fn total(html: &str) -> i64 {
         .expect("total")
 }
 
+/// Type `q` into the list page's search box and press 筛选.
 async fn found(b: &Browser, q: &str) -> (i64, String) {
-    let url = format!("/messages?q={}", liuyan::web::utf8_percent(q));
-    let (status, html) = b.page(&url).await;
-    assert_eq!(status, StatusCode::OK, "{q}");
+    let r = b.submit_get("/messages", "/messages", &[("q", q)]).await;
+    assert_eq!(r.status(), StatusCode::OK, "{q}");
+    let html = r.text().await.expect("body");
     (total(&html), html)
 }
 
