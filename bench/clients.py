@@ -70,6 +70,17 @@ def pct(values, p):
     return v[min(len(v) - 1, int(len(v) * p))]
 
 
+def in_threads(work, n):
+    """Run `work` on `n` threads at once; the seconds until all are done."""
+    threads = [threading.Thread(target=work) for _ in range(n)]
+    start = time.time()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return time.time() - start
+
+
 def logins(base, seconds=10.0, workers=32):
     lat, bad = [], [0]
     lock = threading.Lock()
@@ -90,13 +101,7 @@ def logins(base, seconds=10.0, workers=32):
                 else:
                     bad[0] += 1
 
-    threads = [threading.Thread(target=work) for _ in range(workers)]
-    start = time.time()
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    elapsed = time.time() - start
+    elapsed = in_threads(work, workers)
     print(f"登录（{workers} 并发）|{len(lat) / elapsed:.1f} 次/秒|{pct(lat, .5) * 1000:.0f}ms|{pct(lat, .99) * 1000:.0f}ms|失败 {bad[0]}")
 
 
@@ -149,13 +154,7 @@ def clerks(base, count=300):
                 else:
                     other[0] += 1
 
-    threads = [threading.Thread(target=work) for _ in range(16)]
-    start = time.time()
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    elapsed = time.time() - start
+    elapsed = in_threads(work, 16)
     # One desk guessing at `center`: 30 wrong passwords within a minute.
     guess = Client(base, "10.250.0.9")
     stopped = 0
