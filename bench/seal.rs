@@ -1,7 +1,9 @@
 //! What a signature adds to a write (issue 18's target: ≤ 2 ms per action), printed as
 //! figures: SM2 signing and verification alone, renewing one message's seal (its reads,
 //! two signatures — the seal and the state — and the writes, in its own transaction), and
-//! one audit record with its seal. Run: `cargo bench --bench seal`.
+//! one audit record with its seal; and what sealing 反映人 and 联系方式 at rest costs
+//! (SM4-GCM seal and open, the HMAC-SM3 look-up digest, 20 whole rows read, their 40
+//! values opened). Run: `cargo bench --bench seal`.
 
 use std::time::Instant;
 
@@ -66,5 +68,41 @@ fn main() -> anyhow::Result<()> {
         liuyan::audit::record(&mut conn, &actor, "export", "bench", liuyan::audit::OK, "")?;
     }
     per_op("写一条审计记录并更新其签名封印（单独事务）", rounds, t);
+
+    // Personal data at rest.
+    use liuyan::messages::personal;
+    let rounds = 100_000;
+    let t = Instant::now();
+    let mut sealed = String::new();
+    for i in 0..rounds {
+        sealed = personal::seal(if i % 2 == 0 {
+            "欧阳晓明"
+        } else {
+            "13812345678"
+        });
+    }
+    per_op("SM4-GCM 加密一个反映人或联系方式", rounds, t);
+    let t = Instant::now();
+    for _ in 0..rounds {
+        std::hint::black_box(personal::open(&sealed));
+    }
+    per_op("SM4-GCM 解密一个", rounds, t);
+    let t = Instant::now();
+    for _ in 0..rounds {
+        std::hint::black_box(personal::contact_key("138 1234 5678"));
+    }
+    per_op("HMAC-SM3 查找摘要一个", rounds, t);
+    use diesel::prelude::*;
+    use liuyan::db::schema::messages::dsl as m;
+    let pages = 2_000;
+    let t = Instant::now();
+    for p in 0..pages {
+        let from = (p * 20) % 19_000 + 1;
+        let rows: Vec<liuyan::messages::model::Message> = m::messages
+            .filter(m::id.between(from, from + 19))
+            .load(&mut conn)?;
+        std::hint::black_box(rows);
+    }
+    per_op("读 20 条留言（解密 40 个值）", pages as u32, t);
     Ok(())
 }

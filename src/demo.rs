@@ -220,8 +220,10 @@ pub fn seed(conn: &mut DbConn, today: NaiveDate) -> Result<usize, AppError> {
                     m::level.eq(level),
                     m::source_platform.eq(platform),
                     m::platform_ref.eq(Some(format!("D{:06}", 300_000 + n))),
-                    m::complainant_name.eq(&name),
-                    m::complainant_contact.eq(&phone),
+                    m::complainant_name.eq(crate::messages::personal::seal(&name)),
+                    m::complainant_contact.eq(crate::messages::personal::seal(&phone)),
+                    m::name_key.eq(crate::messages::personal::name_key(&name)),
+                    m::contact_key.eq(crate::messages::personal::contact_key(&phone)),
                     m::title.eq(&s.t),
                     m::appeal.eq(&s.b),
                     m::posted_at.eq(posted),
@@ -433,6 +435,7 @@ pub fn seed(conn: &mut DbConn, today: NaiveDate) -> Result<usize, AppError> {
                 ch.retention = Some(Some(retention.clone()));
             }
             ch.version = Some(seq + i32::from(archived));
+            ch.seal_personal();
             diesel::update(m::messages.find(id))
                 .set(&ch)
                 .execute(conn)?;

@@ -460,15 +460,17 @@ pub fn generate(
                     ));
                 }
                 let reply_text = reached(State::Replied).then_some(reply.as_str());
-                let index_text = crate::search::body(title, body, reply_text, &name);
+                let index_text = crate::search::body(title, body, reply_text);
                 rows.push((
                     m::ref_no.eq(ref_no.clone()),
                     m::owner_unit_id.eq(centre.id),
                     m::level.eq(level),
                     m::source_platform.eq(platform.clone()),
                     m::platform_ref.eq(Some(format!("G{year}{:07}", *seq))),
-                    m::complainant_name.eq(name.clone()),
-                    m::complainant_contact.eq(phone),
+                    m::complainant_name.eq(crate::messages::personal::seal(&name)),
+                    m::complainant_contact.eq(crate::messages::personal::seal(&phone)),
+                    m::name_key.eq(crate::messages::personal::name_key(&name)),
+                    m::contact_key.eq(crate::messages::personal::contact_key(&phone)),
                     m::title.eq(title.clone()),
                     m::appeal.eq(body.clone()),
                     m::posted_at.eq(t(posted_day, 8)),

@@ -144,6 +144,7 @@ impl Application {
             &key_path,
             &crate::clock::format_time(clock.now()),
         )?;
+        ring.set_sealer(sealer.clone());
         let prep_ring = ring.clone();
         let refuse = config.guards_refuse;
         let prepared = web::block(move || -> anyhow::Result<bootstrap::Prepared> {
@@ -177,6 +178,20 @@ impl Application {
                         Err(e) => tracing::error!(error = %e, "检索索引补建失败"),
                     }
                 }
+            }
+        });
+        // 反映人 and 联系方式 of a database from before sealing (or written without the
+        // key) are sealed in the background, a few hundred rows a transaction.
+        let (seal_pool, seal_ring) = (pool.clone(), ring.clone());
+        std::thread::spawn(move || {
+            seal_ring.install();
+            let Ok(mut c) = seal_pool.get() else {
+                return;
+            };
+            match crate::messages::personal::seal_in_clear(&mut c, 500) {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(sealed = n, "已加密以明文存放的反映人和联系方式"),
+                Err(e) => tracing::error!(error = %e, "加密反映人和联系方式失败（下次启动时重试）"),
             }
         });
         let listener = TcpListener::bind(&config.bind)

@@ -76,6 +76,9 @@ struct Inner {
 pub struct Keyring {
     path: Option<PathBuf>,
     inner: RwLock<Inner>,
+    /// The site's SM4 key for personal data at rest (`crate::personal`), carried with
+    /// the signing keys so every thread that writes a message has both.
+    sealer: std::sync::OnceLock<crate::auth::sealing::Sealer>,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -162,6 +165,7 @@ impl Keyring {
                 signing,
                 verifying,
             }),
+            sealer: crate::auth::sealing::Sealer::random().into(),
         })
     }
 
@@ -177,6 +181,7 @@ impl Keyring {
                     Arc::new(Keyring {
                         path: Some(path.to_path_buf()),
                         inner: RwLock::new(inner),
+                        sealer: Default::default(),
                     }),
                     Loaded::Existing,
                 ))
@@ -196,6 +201,7 @@ impl Keyring {
                     Arc::new(Keyring {
                         path: Some(path.to_path_buf()),
                         inner: RwLock::new(inner_of(file)?),
+                        sealer: Default::default(),
                     }),
                     Loaded::Created,
                 ))
@@ -204,12 +210,27 @@ impl Keyring {
         }
     }
 
-    /// The ring of a configured site.
+    /// The ring of a configured site, with the site's sealing key.
     pub fn for_site(config: &crate::config::Config) -> anyhow::Result<(Arc<Keyring>, Loaded)> {
-        Keyring::load(
+        let (ring, loaded) = Keyring::load(
             &config.signing_key_path(),
             &crate::clock::format_time(crate::db::now()),
-        )
+        )?;
+        ring.set_sealer(crate::auth::sealing::Sealer::load(
+            config.secret_key.as_deref(),
+            &config.data_dir,
+        )?);
+        Ok((ring, loaded))
+    }
+
+    /// Give the ring the site's sealing key (once; a second call changes nothing).
+    pub fn set_sealer(&self, sealer: crate::auth::sealing::Sealer) {
+        let _ = self.sealer.set(sealer);
+    }
+
+    /// The sealing key for personal data, when the ring has been given one.
+    pub fn sealer(&self) -> Option<&crate::auth::sealing::Sealer> {
+        self.sealer.get()
     }
 
     /// The ring of a data directory: `LIUYAN_SIGNING_KEY_FILE` or `signing.key` in it.

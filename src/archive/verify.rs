@@ -44,6 +44,9 @@ pub struct Report {
     pending: Vec<(i32, String, Seal)>,
     /// Signatures by keys the ring does not know: key id → (count, first 文号).
     unknown: BTreeMap<String, (usize, Vec<String>)>,
+    /// Messages whose sealed 反映人 or 联系方式 do not open with this site's key:
+    /// (count, first 文号).
+    unreadable: (usize, Vec<String>),
 }
 
 impl<'a> Site<'a> {
@@ -156,8 +159,16 @@ pub fn message(conn: &mut DbConn, site: &Site, msg: &Message) -> Result<Report, 
     Ok(report)
 }
 
-/// Signatures by unknown keys, one problem per key.
+/// Signatures by unknown keys, one problem per key; sealed personal data that does not
+/// open, as one problem saying the likely cause.
 fn report_unknown(report: &mut Report) {
+    let (n, examples) = std::mem::take(&mut report.unreadable);
+    if n > 0 {
+        report.breaks.push(general(format!(
+            "{n} 条留言的反映人或联系方式无法用本机的加密密钥解密（如 {}）：恢复或迁移时应先把原数据目录中的 secret.key 复制过来（或设置相同的 LIUYAN_SECRET_KEY）；否则为直接改动",
+            examples.join("、")
+        )));
+    }
     for (key, (n, examples)) in std::mem::take(&mut report.unknown) {
         report.breaks.push(general(format!(
             "{n} 个签名由本机密钥环中没有的密钥 {key} 签署（如 {}）：若签名密钥已丢失，请用 liuyan keys trust 导入原公钥；否则为伪造",
@@ -181,6 +192,13 @@ fn check_message(
         what,
     };
     let mut found = Vec::new();
+    let unreadable = crate::messages::personal::UNREADABLE;
+    if msg.complainant_name == unreadable || msg.complainant_contact == unreadable {
+        report.unreadable.0 += 1;
+        if report.unreadable.1.len() < 3 {
+            report.unreadable.1.push(msg.ref_no.clone());
+        }
+    }
     let events = model::events(conn, msg.id)?;
     let files = attachments::for_message(conn, msg.id)?;
     report.messages += 1;

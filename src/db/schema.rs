@@ -150,6 +150,8 @@ diesel::table! {
         forward_accepted_at -> Nullable<Timestamp>,
         no_reopen_at -> Nullable<Timestamp>,
         duplicate_of -> Nullable<Integer>,
+        name_key -> Nullable<Text>,
+        contact_key -> Nullable<Text>,
     }
 }
 

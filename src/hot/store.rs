@@ -217,7 +217,7 @@ pub fn backfill(
 
 type Row = (
     i32,
-    String,
+    Option<String>,
     String,
     String,
     NaiveDateTime,
@@ -230,7 +230,7 @@ type Row = (
 fn item((id, user, title, lead, at, names, votes, cluster, pinned): Row) -> Item {
     Item {
         id: id as i64,
-        user,
+        user: user.unwrap_or_else(|| format!("#{id}")),
         title,
         lead,
         at,
@@ -251,7 +251,8 @@ macro_rules! items_query {
             .left_join(hm::hot_members)
             .select((
                 m::id,
-                m::complainant_name,
+                // Who wrote it, as the sealed 反映人's look-up digest: only compared.
+                m::name_key,
                 m::title,
                 substr(m::appeal, 1, super::LEAD as i32),
                 m::posted_at,

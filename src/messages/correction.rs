@@ -235,6 +235,15 @@ pub fn shown(msg: &Message, f: Field) -> String {
     }
 }
 
+/// The value as a correction event stores it: as `shown`, with a 反映人 sealed like its
+/// column (`personal`; `describe` opens it).
+pub fn recorded(msg: &Message, f: Field) -> String {
+    match f {
+        Field::Name => crate::messages::personal::seal(&shown(msg, f)),
+        _ => shown(msg, f),
+    }
+}
+
 /// A refused value: the form field to mark and why.
 pub type Invalid = (&'static str, String);
 
@@ -370,8 +379,8 @@ pub fn describe(detail: &serde_json::Value) -> Option<String> {
             .get(k)
             .and_then(|v| v.as_str())
             .filter(|s| !s.is_empty())
-            .unwrap_or("（空）")
-            .to_string()
+            .map(crate::messages::personal::open)
+            .unwrap_or_else(|| "（空）".to_string())
     };
     Some(format!("{element}：{} → {}", text("old"), text("new")))
 }

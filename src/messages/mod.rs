@@ -8,6 +8,7 @@ pub mod deadline;
 pub mod lifecycle;
 pub mod model;
 pub mod notice;
+pub mod personal;
 pub mod repeats;
 pub mod reply_check;
 pub mod reply_store;

@@ -19,7 +19,10 @@ pub struct Message {
     pub level: String,
     pub source_platform: String,
     pub platform_ref: Option<String>,
+    /// 反映人 and 联系方式, opened: sealed at rest (`personal`).
+    #[diesel(deserialize_as = crate::messages::personal::Opened)]
     pub complainant_name: String,
+    #[diesel(deserialize_as = crate::messages::personal::Opened)]
     pub complainant_contact: String,
     pub title: String,
     pub appeal: String,
@@ -63,6 +66,9 @@ pub struct Message {
     pub no_reopen_at: Option<NaiveDateTime>,
     /// 重复件: the earlier message this one repeats (closed with a reference to it).
     pub duplicate_of: Option<i32>,
+    /// The look-up digests of 反映人 and 联系方式 (`personal::name_key`, `contact_key`).
+    pub name_key: Option<String>,
+    pub contact_key: Option<String>,
 }
 
 /// What an action changes; `None` leaves a column alone, `Some(None)` clears it.
@@ -109,6 +115,24 @@ pub struct Changes {
     pub forward_accepted_at: Option<Option<NaiveDateTime>>,
     pub no_reopen_at: Option<Option<NaiveDateTime>>,
     pub duplicate_of: Option<Option<i32>>,
+    pub name_key: Option<Option<String>>,
+    pub contact_key: Option<Option<String>>,
+}
+
+impl Changes {
+    /// Make the changes as written: a new 反映人 or 联系方式 sealed, with its look-up digest
+    /// (`personal`). Every write of a `Changes` goes through this.
+    pub fn seal_personal(&mut self) {
+        use crate::messages::personal;
+        if let Some(name) = self.complainant_name.take() {
+            self.name_key = Some(personal::name_key(&name));
+            self.complainant_name = Some(personal::seal(&name));
+        }
+        if let Some(contact) = self.complainant_contact.take() {
+            self.contact_key = Some(personal::contact_key(&contact));
+            self.complainant_contact = Some(personal::seal(&contact));
+        }
+    }
 }
 
 impl Message {
@@ -173,6 +197,9 @@ impl Message {
 
 /// Mask a phone number for lists and prints: 138****5678.
 pub fn mask_contact(contact: &str) -> String {
+    if contact == crate::messages::personal::UNREADABLE {
+        return contact.to_string();
+    }
     let chars: Vec<char> = contact.chars().collect();
     if chars.len() >= 7 {
         let head: String = chars[..3].iter().collect();
@@ -647,6 +674,8 @@ macro_rules! list_columns {
                 m::forward_accepted_at,
                 m::no_reopen_at,
                 m::duplicate_of,
+                m::name_key,
+                m::contact_key,
             ),
         )
     }};
@@ -661,8 +690,8 @@ type ListTuple = (
         String,
         String,
         Option<String>,
-        String,
-        String,
+        crate::messages::personal::Opened,
+        crate::messages::personal::Opened,
         String,
         String,
         NaiveDateTime,
@@ -701,6 +730,8 @@ type ListTuple = (
         Option<NaiveDateTime>,
         Option<NaiveDateTime>,
         Option<i32>,
+        Option<String>,
+        Option<String>,
     ),
 );
 
@@ -713,8 +744,8 @@ fn from_list_tuple(t: ListTuple) -> Message {
         level: a.3,
         source_platform: a.4,
         platform_ref: a.5,
-        complainant_name: a.6,
-        complainant_contact: a.7,
+        complainant_name: a.6.into(),
+        complainant_contact: a.7.into(),
         title: a.8,
         appeal: a.9,
         posted_at: a.10,
@@ -751,6 +782,8 @@ fn from_list_tuple(t: ListTuple) -> Message {
         forward_accepted_at: b.21,
         no_reopen_at: b.22,
         duplicate_of: b.23,
+        name_key: b.24,
+        contact_key: b.25,
     }
 }
 
@@ -1088,6 +1121,25 @@ pub fn by_number(conn: &mut DbConn, scope: &Scope, q: &str) -> QueryResult<Vec<M
             .limit(50)
             .load(conn)?,
     );
+    // 反映人 and 联系方式 are sealed: a phone number or a whole name is found by its
+    // look-up digest (`personal`).
+    use crate::messages::personal;
+    let person = if personal::looks_like_phone(q) {
+        personal::contact_key(q).map(|k| m::contact_key.eq(k))
+    } else {
+        None
+    };
+    if let Some(cond) = person {
+        take(scoped(scope).filter(cond).limit(50).load(conn)?);
+    } else if let Some(key) = personal::name_key(q) {
+        take(
+            scoped(scope)
+                .filter(m::name_key.eq(key))
+                .order(m::id.desc())
+                .limit(50)
+                .load(conn)?,
+        );
+    }
     found.sort_by_key(|m| std::cmp::Reverse(m.id));
     Ok(found)
 }

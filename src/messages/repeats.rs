@@ -148,10 +148,13 @@ pub fn find(
             add(msg, Why::Platform, 0);
         }
     }
+    // 联系方式 and 反映人 are sealed at rest: found by their look-up digests.
     let contact = p.contact.trim();
-    if contact.chars().filter(|c| c.is_ascii_digit()).count() >= 7 {
+    let contact_key = crate::messages::personal::contact_key(contact)
+        .filter(|_| contact.chars().filter(|c| c.is_ascii_digit()).count() >= 7);
+    if let Some(key) = contact_key {
         for msg in scoped(scope)
-            .filter(m::complainant_contact.eq(contact))
+            .filter(m::contact_key.eq(key))
             .order(m::id.desc())
             .limit(20)
             .load::<Message>(conn)?
@@ -159,10 +162,9 @@ pub fn find(
             add(msg, Why::Contact, 0);
         }
     }
-    let name = p.name.trim();
-    if !name.is_empty() {
+    if let Some(key) = crate::messages::personal::name_key(p.name) {
         for msg in scoped(scope)
-            .filter(m::complainant_name.eq(name))
+            .filter(m::name_key.eq(key))
             .order(m::id.desc())
             .limit(50)
             .load::<Message>(conn)?

@@ -458,8 +458,16 @@ pub fn register(
                 m::level.eq(&form.level),
                 m::source_platform.eq(&form.source_platform),
                 m::platform_ref.eq(&platform_ref),
-                m::complainant_name.eq(form.complainant_name.trim()),
-                m::complainant_contact.eq(form.complainant_contact.trim()),
+                m::complainant_name.eq(crate::messages::personal::seal(
+                    form.complainant_name.trim(),
+                )),
+                m::complainant_contact.eq(crate::messages::personal::seal(
+                    form.complainant_contact.trim(),
+                )),
+                m::name_key.eq(crate::messages::personal::name_key(&form.complainant_name)),
+                m::contact_key.eq(crate::messages::personal::contact_key(
+                    &form.complainant_contact,
+                )),
                 m::title.eq(form.title.trim()),
                 m::appeal.eq(form.appeal.trim()),
                 m::posted_at.eq(posted_at),
@@ -1248,8 +1256,8 @@ fn act_in(
                         detail = serde_json::json!({
                             "field": field.code(),
                             "element": field.label(),
-                            "old": correction::shown(&msg, field),
-                            "new": correction::shown(&after, field),
+                            "old": correction::recorded(&msg, field),
+                            "new": correction::recorded(&after, field),
                         });
                         // "已补正反映人：张三 → 张叁。"
                         done = format!(
@@ -1269,6 +1277,7 @@ fn act_in(
         ch.state = Some(to.as_str().to_string());
         ch.version = Some(msg.version + 1);
         ch.updated_at = Some(now);
+        ch.seal_personal();
         let updated = diesel::update(
             m::messages
                 .filter(m::id.eq(msg.id))

@@ -65,9 +65,24 @@ async fn an_online_backup_restores_and_verifies() {
         "{:?}",
         report.problems
     );
-    // Restore into an empty place, the original key copied there first (README).
+    // … and 反映人 and 联系方式 do not open without the site's secret key.
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("无法用本机的加密密钥解密") && p.contains("secret.key")),
+        "{:?}",
+        report.problems
+    );
+    // Restore into an empty place, the original keys copied there first (README).
     let target = tempfile::tempdir().expect("dir");
     std::fs::copy(app.data_dir.join(key), target.path().join(key)).expect("copy key");
+    let secret = liuyan::auth::sealing::KEY_FILE;
+    assert!(
+        !walk(&dir).iter().any(|p| p.ends_with(secret)),
+        "nor the secret key"
+    );
+    std::fs::copy(app.data_dir.join(secret), target.path().join(secret)).expect("copy key");
     let cfg = Config::for_database(&fresh_database(target.path()), target.path().to_path_buf());
     let d2 = dir.clone();
     let report = tokio::task::spawn_blocking(move || liuyan::backup::restore(&cfg, &d2))
@@ -193,8 +208,12 @@ async fn a_backup_taken_under_load_restores_cleanly() {
     );
 
     let target = tempfile::tempdir().expect("dir");
-    let key = liuyan::archive::signing::KEY_FILE;
-    std::fs::copy(app.data_dir.join(key), target.path().join(key)).expect("copy key");
+    for key in [
+        liuyan::archive::signing::KEY_FILE,
+        liuyan::auth::sealing::KEY_FILE,
+    ] {
+        std::fs::copy(app.data_dir.join(key), target.path().join(key)).expect("copy key");
+    }
     let cfg = Config::for_database(&fresh_database(target.path()), target.path().to_path_buf());
     let report = tokio::task::spawn_blocking(move || liuyan::backup::restore(&cfg, &dir))
         .await

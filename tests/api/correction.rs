@@ -47,19 +47,11 @@ pub async fn correct(
 }
 
 fn contact_of(app: &TestApp, id: i32) -> String {
-    m::messages
-        .find(id)
-        .select(m::complainant_contact)
-        .first(&mut app.db())
-        .expect("contact")
+    app.personal(id).1
 }
 
 fn name_of(app: &TestApp, id: i32) -> String {
-    m::messages
-        .find(id)
-        .select(m::complainant_name)
-        .first(&mut app.db())
-        .expect("name")
+    app.personal(id).0
 }
 
 fn breaks(app: &TestApp) -> Vec<String> {

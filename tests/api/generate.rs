@@ -9,8 +9,7 @@ fn generated_messages_are_consistent() {
     let url = fresh_database(dir.path());
     let _clock = crate::helpers::test_clock().enter();
     let mut conn = liuyan::db::establish(&url).expect("connect");
-    let key = dir.path().join(liuyan::archive::signing::KEY_FILE);
-    let (ring, _) = liuyan::archive::signing::Keyring::load(&key, "").expect("key ring");
+    let ring = crate::helpers::site_keys(dir.path());
     ring.install();
     liuyan::bootstrap::prepare(&mut conn, true, false).expect("prepare");
     let texts = liuyan::generate::texts(None).expect("texts");

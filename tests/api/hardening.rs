@@ -148,18 +148,13 @@ async fn hostile_spreadsheets_are_refused_and_the_site_keeps_answering() {
 #[tokio::test]
 async fn names_tell_the_truth_and_text_loses_invisible_characters() {
     use diesel::prelude::*;
-    use liuyan::db::schema::{attachments::dsl as at, messages::dsl as m};
+    use liuyan::db::schema::attachments::dsl as at;
     let app = spawn_app().await;
     let center = app.login_as("center").await;
     let xixiu = app.login_as("xixiu").await;
     // 反映人 with a right-to-left override, a zero-width space and a NUL.
     let id = register(&center, "不可见字符测试", "张\u{202E}三\u{200B}\u{0}").await;
-    let name: String = m::messages
-        .find(id)
-        .select(m::complainant_name)
-        .first(&mut app.db())
-        .expect("name");
-    assert_eq!(name, "张三");
+    assert_eq!(app.personal(id).0, "张三");
     let unit = crate::lifecycle::unit_id(&app, "安顺市西秀区");
     crate::lifecycle::ok(&center, id, "assign", &[("unit_id", &unit)]).await;
     crate::lifecycle::ok(&xixiu, id, "accept", &[]).await;
@@ -586,4 +581,194 @@ async fn forwarding_headers_count_only_from_trusted_proxies() {
         }
     }
     assert!(stopped, "one desk guessing passwords is stopped");
+}
+
+/// 反映人 and 联系方式 are sealed at rest (SM4-GCM under the site's secret key): neither
+/// is in the database — not in the row, the search index or the timeline — while the
+/// pages show them, the 重复件 check and the search box find them, and a sealed value
+/// moved to another row or altered is found by `verify`.
+#[tokio::test]
+async fn personal_data_is_sealed_at_rest_and_still_found() {
+    use diesel::prelude::*;
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    let (name, phone) = ("封存测试人", crate::lifecycle::contact_of("封存测试人"));
+    let id = register(&center, "小区门口路灯不亮", name).await;
+    let other = register(&center, "菜市场排水沟堵塞", "另一位反映人").await;
+    // A 补正 of the 反映人: the timeline keeps old → new, sealed too.
+    let form_page = format!("/messages/{id}");
+    let (_, html) = center.page(&form_page).await;
+    let link = crate::page::links(&form_page, &html)
+        .into_iter()
+        .find(|l| l.contains("field=complainant_name"))
+        .expect("the 补正 link of 反映人");
+    let (_, form) = center.page(&link).await;
+    let action = crate::page::forms(&link, &form)
+        .into_iter()
+        .map(|f| f.action)
+        .find(|a| a.ends_with("/act/correct"))
+        .expect("the correction form");
+    let r = center
+        .submit(
+            &link,
+            &action,
+            &[("value", "封存测试人甲"), ("text", "登记时漏写")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, page) = center.page(&form_page).await;
+    assert!(page.contains("封存测试人甲"), "the page shows the name");
+    assert!(
+        page.contains("封存测试人 → 封存测试人甲"),
+        "the timeline: {page}"
+    );
+
+    // Nowhere in the database in clear.
+    let mut c = app.db();
+    for text in [name, phone.as_str()] {
+        let like = format!("%{text}%");
+        for (table, columns) in [
+            (
+                "messages",
+                "complainant_name || complainant_contact || title || appeal",
+            ),
+            ("message_events", "detail || text"),
+            ("audit_log", "detail || object"),
+        ] {
+            let n = app.count(&format!(
+                "{table} WHERE {columns} LIKE '{}'",
+                like.replace('\'', "''")
+            ));
+            assert_eq!(n, 0, "{text} in {table}");
+        }
+    }
+    if app.database_url.starts_with("postgres") {
+        assert_eq!(
+            app.count(&format!("message_search WHERE body LIKE '%{name}%'")),
+            0
+        );
+    } else {
+        // The file itself (and its write-ahead log), index pages included.
+        diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut c)
+            .expect("checkpoint");
+        let mut bytes = std::fs::read(app.data_dir.join("test.db")).expect("database file");
+        bytes.extend(std::fs::read(app.data_dir.join("test.db-wal")).unwrap_or_default());
+        for text in [name, phone.as_str()] {
+            assert!(
+                !bytes.windows(text.len()).any(|w| w == text.as_bytes()),
+                "{text} in the database file"
+            );
+        }
+    }
+
+    // Found: the same phone under another name is a possible repeat at 登记 …
+    let mut f = crate::lifecycle::register_fields("路灯问题再次反映", "换了名字的人");
+    f[4] = ("complainant_contact", phone.as_str());
+    let r = center.submit("/messages/new", "/messages", &f).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.expect("body");
+    assert!(
+        html.contains("可能重复") && html.contains("小区门口路灯不亮"),
+        "{html}"
+    );
+    // … and the search box opens the message by its phone number.
+    let r = center
+        .submit_get("/messages", "/messages", &[("q", phone.as_str())])
+        .await;
+    assert_eq!(crate::helpers::location(&r), format!("/messages/{id}"));
+
+    // Tampering: the sealed 反映人 of two messages swapped, and one byte of a sealed
+    // 联系方式 changed, directly in the database.
+    assert!(app.problems().is_empty(), "{:?}", app.problems());
+    use liuyan::db::schema::messages::dsl as m;
+    let raw = |c: &mut liuyan::db::DbConn, id: i32| -> (String, String) {
+        m::messages
+            .find(id)
+            .select((m::complainant_name, m::complainant_contact))
+            .first(c)
+            .expect("raw")
+    };
+    let (a, b) = (raw(&mut c, id), raw(&mut c, other));
+    assert!(
+        a.0.starts_with("sm4gcm:") && a.1.starts_with("sm4gcm:"),
+        "{a:?}"
+    );
+    let mut altered = a.1.clone();
+    let last = altered.pop().map(|ch| if ch == '0' { '1' } else { '0' });
+    altered.extend(last);
+    diesel::update(m::messages.find(id))
+        .set((
+            m::complainant_name.eq(&b.0),
+            m::complainant_contact.eq(&altered),
+        ))
+        .execute(&mut c)
+        .expect("tamper");
+    diesel::update(m::messages.find(other))
+        .set(m::complainant_name.eq(&a.0))
+        .execute(&mut c)
+        .expect("tamper");
+    let breaks = app.verify().breaks;
+    let mut reported: Vec<i32> = breaks.iter().filter_map(|b| b.message_id).collect();
+    reported.sort_unstable();
+    assert_eq!(reported, vec![id, other], "both messages reported");
+    assert!(
+        breaks.iter().any(|b| b
+            .what
+            .contains("1 条留言的反映人或联系方式无法用本机的加密密钥解密")),
+        "{breaks:?}"
+    );
+    let (_, page) = center.page(&form_page).await;
+    assert!(
+        page.contains("（无法解密）"),
+        "the altered contact cannot be read"
+    );
+    assert!(
+        page.contains("另一位反映人"),
+        "the moved name opens to what it was"
+    );
+}
+
+/// A database from before sealing (反映人 and 联系方式 in clear, no digests) is sealed in
+/// the background after start-up; its archive seals still verify (they cover the values,
+/// not how they are stored).
+#[tokio::test]
+async fn values_in_clear_are_sealed_after_start_up() {
+    use diesel::prelude::*;
+    use liuyan::db::schema::messages::dsl as m;
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    let id = register(&center, "升级前登记的留言", "旧库明文人").await;
+    let phone = crate::lifecycle::contact_of("旧库明文人");
+    diesel::update(m::messages.find(id))
+        .set((
+            m::complainant_name.eq("旧库明文人"),
+            m::complainant_contact.eq(&phone),
+            m::name_key.eq(None::<String>),
+            m::contact_key.eq(None::<String>),
+        ))
+        .execute(&mut app.db())
+        .expect("as before sealing");
+    assert!(app.problems().is_empty(), "{:?}", app.problems());
+    let again = app.restart_at(app.clock).await;
+    let raw = || -> (String, Option<String>) {
+        m::messages
+            .find(id)
+            .select((m::complainant_name, m::contact_key))
+            .first(&mut again.db())
+            .expect("raw")
+    };
+    for _ in 0..100 {
+        if raw().1.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(raw().0.starts_with("sm4gcm:"), "sealed: {:?}", raw());
+    assert_eq!(
+        again.personal(id),
+        ("旧库明文人".to_string(), phone.clone())
+    );
+    assert_eq!(again.with_contact(&phone), 1);
+    assert!(again.problems().is_empty(), "{:?}", again.problems());
 }

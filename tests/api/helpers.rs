@@ -204,6 +204,49 @@ impl TestApp {
         b
     }
 
+    /// The site's keys (the signing ring with the sealing key), to enter on this thread
+    /// for direct reads and writes of sealed personal data.
+    pub fn keys(&self) -> std::sync::Arc<liuyan::archive::signing::Keyring> {
+        site_keys(&self.data_dir)
+    }
+
+    /// A message's 反映人 and 联系方式 as the site opens them (they are sealed at rest).
+    pub fn personal(&self, id: i32) -> (String, String) {
+        use diesel::prelude::*;
+        use liuyan::db::schema::messages::dsl as m;
+        let (name, contact): (String, String) = m::messages
+            .find(id)
+            .select((m::complainant_name, m::complainant_contact))
+            .first(&mut self.db())
+            .expect("personal data");
+        let keys = self.keys();
+        let _keys = keys.enter();
+        (
+            liuyan::messages::personal::open(&name),
+            liuyan::messages::personal::open(&contact),
+        )
+    }
+
+    /// How many messages carry this 反映人 (found by its look-up digest).
+    pub fn with_name(&self, name: &str) -> i64 {
+        let keys = self.keys();
+        let key = {
+            let _keys = keys.enter();
+            liuyan::messages::personal::name_key(name).expect("a name key")
+        };
+        self.count(&format!("messages WHERE name_key = '{key}'"))
+    }
+
+    /// How many messages carry this 联系方式 (found by its look-up digest).
+    pub fn with_contact(&self, contact: &str) -> i64 {
+        let keys = self.keys();
+        let key = {
+            let _keys = keys.enter();
+            liuyan::messages::personal::contact_key(contact).expect("a contact key")
+        };
+        self.count(&format!("messages WHERE contact_key = '{key}'"))
+    }
+
     /// Direct database access for assertions.
     pub fn db(&self) -> liuyan::db::DbConn {
         liuyan::db::establish(&self.database_url).expect("connect test database")
@@ -475,6 +518,15 @@ pub fn skip(what: &str, why: &str) {
     let _ = writeln!(std::io::stderr(), "\n跳过{what}：{why}");
 }
 
+/// The keys of a data directory: its signing ring and its sealing key.
+pub fn site_keys(data_dir: &std::path::Path) -> std::sync::Arc<liuyan::archive::signing::Keyring> {
+    use liuyan::archive::signing;
+    let (ring, _) =
+        signing::Keyring::load(&data_dir.join(signing::KEY_FILE), "").expect("key ring");
+    ring.set_sealer(liuyan::auth::sealing::Sealer::load(None, data_dir).expect("sealing key"));
+    ring
+}
+
 /// `liuyan verify` over a site's database and data directory, with the site's own key
 /// ring and anchor (the ring is installed on this thread, so direct writes sign too).
 pub fn verify_at(
@@ -484,7 +536,7 @@ pub fn verify_at(
 ) -> liuyan::archive::verify::Report {
     use liuyan::archive::{ledger, signing, verify};
     let key = data_dir.join(signing::KEY_FILE);
-    let (ring, _) = signing::Keyring::load(&key, "").expect("key ring");
+    let ring = site_keys(data_dir);
     ring.install();
     let store = liuyan::attachments::Store::new(data_dir);
     let site = verify::Site {
