@@ -191,9 +191,9 @@ def export(base, user, query):
     print(f"导出 XLSX|{dt:.2f} s|{len(data) // 1024} KB|{rows} 行|HTTP {status}")
 
 
-def import_file(base, user, path):
-    c = Client(base)
-    c.login(user)
+def upload_import(c, path):
+    """The import's first step as a clerk does it: the upload form with the file. Returns
+    (status, page, the mapping form the page offers for the preview and the commit)."""
     html = c.request("GET", "/import")[2].decode()
     token = re.search(r'name="csrf_token" value="([^"]*)"', html).group(1)
     unit = re.search(r'<select id="reply_unit"[^>]*>.*?<option value="(\d+)"', html, re.S)
@@ -212,7 +212,6 @@ def import_file(base, user, path):
     name = path.rsplit("/", 1)[-1]
     body += f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
     body += data + f"\r\n--{boundary}--\r\n".encode()
-    t0 = time.time()
     status, _, page = c.request(
         "POST", "/import", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
     )
@@ -224,11 +223,20 @@ def import_file(base, user, path):
     for m in re.finditer(r'<select id="map_([^"]+)".*?</select>', page, re.S):
         chosen = re.search(r'<option value="([^"]*)" selected', m.group(0))
         form.append(("map_" + m.group(1), chosen.group(1) if chosen else ""))
+    return status, page, form
+
+
+def import_file(base, user, path):
+    c = Client(base)
+    c.login(user)
+    t0 = time.time()
+    status, _, form = upload_import(c, path)
     status2, _, preview = c.post("/import/preview", form)
     rows = re.search(r"可导入 <strong>(\d+)</strong> 行", preview.decode())
     status3, headers, _ = c.post("/import/commit", form)
     dt = time.time() - t0
     n = rows.group(1) if rows else "?"
+    name = path.rsplit("/", 1)[-1]
     print(f"导入 {name}|{dt:.2f} s|{n} 行|HTTP {status}/{status2}/{status3}|{headers.get('location', '')}")
 
 

@@ -148,6 +148,45 @@ pub fn sniff(file_name: &str, head: &[u8], tail: &[u8]) -> Option<Kind> {
     None
 }
 
+/// Whether a whole received file has the structure of its kind, beyond its first and
+/// last bytes: a DOCX, XLSX or OFD is a ZIP whose central directory reads and lists the
+/// format's own parts (`[Content_Types].xml` with `word/document.xml` or
+/// `xl/workbook.xml`; `OFD.xml`), a DOC or XLS an OLE2 compound file whose directory
+/// reads and holds the format's main stream (`WordDocument`; `Workbook` or `Book`).
+/// Nothing is decompressed. PDF, JPEG, PNG and the text kinds have no container to read.
+pub fn structure_holds(kind: Kind, path: &Path) -> bool {
+    let Ok(file) = fs::File::open(path) else {
+        return false;
+    };
+    let file = std::io::BufReader::new(file);
+    let zip_has = |parts: &[&str]| match zip::ZipArchive::new(file) {
+        Ok(z) => parts.iter().all(|p| z.index_for_name(p).is_some()),
+        Err(_) => false,
+    };
+    match kind {
+        DOCX => zip_has(&["[Content_Types].xml", "word/document.xml"]),
+        XLSX => zip_has(&["[Content_Types].xml", "xl/workbook.xml"]),
+        OFD => zip_has(&["OFD.xml"]),
+        DOC | XLS => {
+            let Ok(cf) =
+                cfb::CompoundFile::open(std::io::BufReader::new(match fs::File::open(path) {
+                    Ok(f) => f,
+                    Err(_) => return false,
+                }))
+            else {
+                return false;
+            };
+            let stream = |name: &str| cf.is_stream(format!("/{name}"));
+            if kind == DOC {
+                stream("WordDocument")
+            } else {
+                stream("Workbook") || stream("Book")
+            }
+        }
+        _ => true,
+    }
+}
+
 /// Where attachment files live.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -509,6 +548,72 @@ mod tests {
         // A script or a page renamed to .pdf is not a PDF.
         assert_eq!(sniff("x.pdf", b"<html><script>", b""), None);
         assert_eq!(sniff("x.pdf", b"MZ\x90\x00", b""), None);
+    }
+
+    /// A ZIP holding the named parts, as bytes.
+    fn zip_of(parts: &[&str]) -> Vec<u8> {
+        use std::io::Write;
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for p in parts {
+            w.start_file(*p, zip::write::SimpleFileOptions::default())
+                .expect("part");
+            w.write_all(b"<x/>").expect("write");
+        }
+        w.finish().expect("zip").into_inner()
+    }
+
+    /// An OLE2 compound file holding the named streams, as bytes.
+    fn ole_of(streams: &[&str]) -> Vec<u8> {
+        use std::io::Write;
+        let mut cf = cfb::CompoundFile::create(std::io::Cursor::new(Vec::new())).expect("cfb");
+        for s in streams {
+            cf.create_stream(format!("/{s}"))
+                .expect("stream")
+                .write_all(&[0; 600])
+                .expect("write");
+        }
+        cf.flush().expect("flush");
+        cf.into_inner().into_inner()
+    }
+
+    #[test]
+    fn containers_are_read_not_only_their_first_bytes() {
+        let dir = tempfile::tempdir().expect("dir");
+        let check = |kind: Kind, bytes: &[u8]| {
+            let p = dir.path().join("f");
+            std::fs::write(&p, bytes).expect("write");
+            structure_holds(kind, &p)
+        };
+        let docx = zip_of(&["[Content_Types].xml", "word/document.xml"]);
+        assert!(check(DOCX, &docx));
+        assert!(!check(XLSX, &docx), "a Word file is not a workbook");
+        assert!(check(
+            XLSX,
+            &zip_of(&["[Content_Types].xml", "xl/workbook.xml"])
+        ));
+        assert!(check(OFD, &zip_of(&["OFD.xml", "Doc_0/Document.xml"])));
+        assert!(!check(OFD, &zip_of(&["ofd.txt"])));
+        // The first bytes and a part's name, but no ZIP behind them.
+        let fake = b"PK\x03\x04....[Content_Types].xml....word/document.xml";
+        assert_eq!(sniff("答复.docx", fake, b""), Some(DOCX));
+        assert!(!check(DOCX, fake));
+        // A cut-off ZIP (its central directory gone).
+        assert!(!check(DOCX, &docx[..docx.len() - 30]));
+        assert!(check(DOC, &ole_of(&["WordDocument", "1Table"])));
+        assert!(check(XLS, &ole_of(&["Workbook"])));
+        assert!(
+            !check(DOC, &ole_of(&["Workbook"])),
+            "a workbook is not a DOC"
+        );
+        assert!(!check(XLS, &ole_of(&["Foo"])));
+        let mut junk = vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+        junk.extend_from_slice(&[0x41; 2000]);
+        assert_eq!(sniff("报告.doc", &junk, b""), Some(DOC));
+        assert!(
+            !check(DOC, &junk),
+            "the OLE2 signature followed by anything"
+        );
+        assert!(check(PDF, b"%PDF-1.7"));
     }
 
     #[test]

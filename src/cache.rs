@@ -99,7 +99,7 @@ impl Cache {
 
 /// Return the memory a large computation freed to the operating system (glibc keeps it
 /// otherwise, and the server's resident size would stay at its peak).
-fn give_back_memory() {
+pub fn give_back_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases free heap pages; it is safe to call at any time.
     unsafe {

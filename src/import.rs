@@ -46,6 +46,20 @@ impl Cell {
 pub struct Table {
     pub headers: Vec<String>,
     pub rows: Vec<(usize, Vec<Cell>)>,
+    /// Last, so that it drops after the cells: gives their memory back.
+    pub _give_back: GiveBack,
+}
+
+/// Dropped after a table's cells: hands the freed memory back to the operating system
+/// (the allocator keeps it per thread otherwise, and the next step of the same import,
+/// on another thread, would add its own table on top).
+#[derive(Debug, Default)]
+pub struct GiveBack;
+
+impl Drop for GiveBack {
+    fn drop(&mut self) {
+        crate::cache::give_back_memory();
+    }
 }
 
 fn is_blank(cells: &[Cell]) -> bool {
@@ -106,7 +120,11 @@ fn table_of(all: Vec<Vec<Cell>>, first_line: usize) -> Table {
         .filter(|(_, cells)| !is_blank(cells) && !is_footer(cells))
         .map(|(i, cells)| (first_line + i, cells))
         .collect();
-    Table { headers, rows }
+    Table {
+        headers,
+        rows,
+        _give_back: GiveBack,
+    }
 }
 
 /// The text of an exported file: UTF-8 (with or without a byte-order mark), UTF-16 with
@@ -252,6 +270,14 @@ fn too_big(limit: u64) -> String {
 
 /// Check a workbook against the limits before it is parsed: the parts' real decompressed
 /// size and ratio, and every cell reference and declared dimension of every sheet.
+/// The refusal of a table beyond the limits.
+fn beyond(limits: &Limits, rows: u64, cols: u64) -> String {
+    format!(
+        "表格的范围达到第 {rows} 行、第 {cols} 列，超出导入上限（最多 {} 行、{} 列、共 {} 个单元格）。请只保留留言所在的行和列后重新上传，或分成几个文件。",
+        limits.rows, limits.cols, limits.cells
+    )
+}
+
 pub fn check_xlsx(bytes: &[u8], limits: &Limits) -> Result<(), String> {
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes))
         .map_err(|e| format!("无法读取 Excel 文件：{e}"))?;
@@ -274,10 +300,7 @@ pub fn check_xlsx(bytes: &[u8], limits: &Limits) -> Result<(), String> {
         if name.starts_with("xl/worksheets/") && name.ends_with(".xml") {
             let (cols, rows) = scan_refs(&mut part, &mut total, limits.unzipped)?;
             if rows > limits.rows || cols > limits.cols || rows * cols > limits.cells {
-                return Err(format!(
-                    "工作表的范围达到第 {rows} 行、第 {cols} 列，超出导入上限（最多 {} 行、{} 列、共 {} 个单元格）。请只保留留言所在的行和列后重新上传，或分成几个文件。",
-                    limits.rows, limits.cols, limits.cells
-                ));
+                return Err(beyond(limits, rows, cols));
             }
         } else {
             let n = std::io::copy(
@@ -325,45 +348,80 @@ fn parse_slot() -> impl Drop {
     Slot
 }
 
-/// Read an XLSX workbook's first sheet (after `check_xlsx`).
+/// A workbook cell as the importer keeps it.
+fn cell_of(d: calamine::Data) -> Cell {
+    use calamine::{Data, DataType};
+    match d {
+        Data::Empty => Cell::Empty,
+        Data::String(s) => Cell::Text(s),
+        Data::DateTime(_) | Data::DateTimeIso(_) => match d.as_datetime() {
+            Some(t) => Cell::DateTime(t),
+            None => Cell::Text(d.to_string()),
+        },
+        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => Cell::Text(format!("{}", f as i64)),
+        other => Cell::Text(other.to_string()),
+    }
+}
+
+/// Read an XLSX workbook's first sheet (after `check_xlsx`), streaming its cells: only
+/// the importer's own table is built (not the reader's range beside it), row by row from
+/// the first row and column that hold anything.
 pub fn read_xlsx(bytes: &[u8], limits: &Limits) -> Result<Table, String> {
-    use calamine::{Data, DataType, Reader};
+    use calamine::{DataRef, Reader};
     check_xlsx(bytes, limits)?;
     let _slot = parse_slot();
-    let mut wb = calamine::open_workbook_auto_from_rs(Cursor::new(bytes))
-        .map_err(|e| format!("无法读取 Excel 文件：{e}"))?;
-    let range = wb
-        .worksheet_range_at(0)
-        .ok_or("Excel 文件中没有工作表。")?
-        .map_err(|e| format!("无法读取第一个工作表：{e}"))?;
-    let start_row = range.start().map(|(r, _)| r as usize).unwrap_or(0);
-    let all: Vec<Vec<Cell>> = range
-        .rows()
-        .map(|r| {
-            r.iter()
-                .map(|c| match c {
-                    Data::Empty => Cell::Empty,
-                    Data::String(s) => Cell::Text(s.clone()),
-                    Data::DateTime(_) | Data::DateTimeIso(_) => match c.as_datetime() {
-                        Some(t) => Cell::DateTime(t),
-                        None => Cell::Text(c.to_string()),
-                    },
-                    Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => {
-                        Cell::Text(format!("{}", *f as i64))
-                    }
-                    other => Cell::Text(other.to_string()),
-                })
-                .collect()
-        })
-        .collect();
+    let unreadable = |e: calamine::XlsxError| format!("无法读取第一个工作表：{e}");
+    let mut wb: calamine::Xlsx<_> =
+        calamine::Xlsx::new(Cursor::new(bytes)).map_err(|e| format!("无法读取 Excel 文件：{e}"))?;
+    let first = wb
+        .sheet_names()
+        .first()
+        .cloned()
+        .ok_or("Excel 文件中没有工作表。")?;
+    let mut cells = wb.worksheet_cells_reader(&first).map_err(unreadable)?;
+    let mut all: Vec<Vec<Cell>> = Vec::new();
+    let (mut first_row, mut first_col) = (None::<u32>, u32::MAX);
+    while let Some(c) = cells.next_cell().map_err(unreadable)? {
+        let (row, col) = c.get_position();
+        let value = match c.get_value() {
+            DataRef::Empty => continue,
+            DataRef::SharedString(s) => Cell::Text((*s).to_string()),
+            DataRef::String(s) => Cell::Text(s.clone()),
+            other => cell_of(other.clone().into()),
+        };
+        let top = *first_row.get_or_insert(row);
+        let (r, k) = ((row.saturating_sub(top)) as usize, col as usize);
+        if (r as u64) >= limits.rows || (k as u64) >= limits.cols {
+            return Err(beyond(limits, u64::from(row) + 1, u64::from(col) + 1));
+        }
+        if all.len() <= r {
+            // The row before is complete: no spare room kept in it.
+            if let Some(done) = all.last_mut() {
+                done.shrink_to_fit();
+            }
+            all.resize_with(r + 1, Vec::new);
+        }
+        let line = &mut all[r];
+        if line.len() <= k {
+            line.resize(k + 1, Cell::Empty);
+        }
+        line[k] = value;
+        first_col = first_col.min(col);
+    }
     if all.is_empty() {
         return Err("工作表是空的。".to_string());
     }
-    Ok(table_of(all, start_row + 1))
+    let skip = first_col as usize;
+    for line in &mut all {
+        line.drain(..skip.min(line.len()));
+    }
+    Ok(table_of(all, first_row.unwrap_or(0) as usize + 1))
 }
 
-/// Read a CSV (comma- or tab-separated) in any of the encodings `decode` knows.
-pub fn read_csv(bytes: &[u8]) -> Result<Table, String> {
+/// Read a CSV (comma- or tab-separated) in any of the encodings `decode` knows, within
+/// the same limits as a workbook: its rows and fields are counted first (nothing kept),
+/// so a file of a million one-character fields is refused before it is held as cells.
+pub fn read_csv(bytes: &[u8], limits: &Limits) -> Result<Table, String> {
     let text = decode(bytes)
         .map_err(|why| format!("{why}请在 Excel 中“另存为”→“CSV UTF-8（逗号分隔）”后重新上传。"))?;
     // The separator the first lines use most (title lines above the table have none).
@@ -374,11 +432,28 @@ pub fn read_csv(bytes: &[u8]) -> Result<Table, String> {
     } else {
         b','
     };
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .from_reader(text.as_bytes());
+    let reader = || {
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(delimiter)
+            .from_reader(text.as_bytes())
+    };
+    let (mut rows, mut cols, mut cells) = (0u64, 0u64, 0u64);
+    let mut counting = reader();
+    let mut record = csv::ByteRecord::new();
+    while counting
+        .read_byte_record(&mut record)
+        .map_err(|e| format!("CSV 第 {} 行格式错误：{e}", rows + 1))?
+    {
+        rows += 1;
+        cols = cols.max(record.len() as u64);
+        cells += record.len() as u64;
+        if rows > limits.rows || cols > limits.cols || cells > limits.cells {
+            return Err(beyond(limits, rows, cols));
+        }
+    }
+    let mut rdr = reader();
     let mut all = Vec::new();
     for (i, rec) in rdr.records().enumerate() {
         let rec = rec.map_err(|e| format!("CSV 第 {} 行格式错误：{e}", i + 1))?;
@@ -405,7 +480,7 @@ pub fn read(name: &str, bytes: &[u8], limits: &Limits) -> Result<Table, String> 
         read_xlsx(bytes, limits)
     } else if name.to_lowercase().ends_with(".csv") {
         let _slot = parse_slot();
-        read_csv(bytes)
+        read_csv(bytes, limits)
     } else {
         Err("只能导入 Excel（.xlsx）或 CSV 文件。".to_string())
     }
@@ -680,7 +755,10 @@ pub struct RowError {
 #[derive(Debug, Default)]
 pub struct Checked {
     pub valid: Vec<ValidRow>,
+    /// The first `KEPT_ERRORS` problems (a file of garbage has one per row or more).
     pub errors: Vec<RowError>,
+    /// How many problems there are in all.
+    pub error_count: usize,
     /// (line, platform id): already in the system or earlier in the file; skipped.
     pub repeats: Vec<(usize, String)>,
 }
@@ -722,6 +800,7 @@ pub fn check(
         }
     }
     if !out.errors.is_empty() {
+        out.error_count = out.errors.len();
         return out;
     }
     let mut seen: HashSet<String> = HashSet::new();
@@ -851,11 +930,16 @@ pub fn check(
                 });
             }
         } else {
-            out.errors.extend(errs);
+            out.error_count += errs.len();
+            let room = KEPT_ERRORS.saturating_sub(out.errors.len());
+            out.errors.extend(errs.into_iter().take(room));
         }
     }
     out
 }
+
+/// At most this many problems are kept for the preview (which shows 200 of them).
+pub const KEPT_ERRORS: usize = 1_000;
 
 /// Platform ids already in the system.
 pub fn existing_refs(conn: &mut DbConn, platform: &str) -> QueryResult<HashSet<String>> {
@@ -1108,6 +1192,7 @@ mod tests {
                     ],
                 ),
             ],
+            _give_back: GiveBack,
         }
     }
 
@@ -1211,18 +1296,49 @@ mod tests {
     }
 
     #[test]
+    fn a_csv_beyond_the_limits_is_refused_before_it_is_held() {
+        let small = Limits {
+            rows: 3,
+            cols: 4,
+            cells: 10,
+            ..Limits::default()
+        };
+        let csv = |rows: usize, cols: usize| {
+            let line = vec!["a"; cols].join(",");
+            vec![line; rows].join("\n").into_bytes()
+        };
+        assert!(read_csv(&csv(3, 3), &small).is_ok());
+        for (rows, cols) in [(4, 2), (2, 5), (3, 4)] {
+            let why = read_csv(&csv(rows, cols), &small).expect_err("refused");
+            assert!(why.contains("超出导入上限"), "{rows}×{cols}: {why}");
+        }
+    }
+
+    #[test]
     fn encodings_delimiters_title_rows_and_footers() {
         let text = "某某平台信件导出\r\n导出时间：2019-05-01\r\n信件编号,来信人,信件标题,来信时间,信件内容\r\nD1,张三,路灯不亮,2019年4月25日 09:32,小区路灯坏了\r\n\r\n制表单位：某某办公室,,,,\r\n";
         let (gbk, _, bad) = encoding_rs::GB18030.encode(text);
         assert!(!bad);
-        let tb = read_csv(&gbk).expect("GB18030 read");
+        let tb = read_csv(&gbk, &Limits::default()).expect("GB18030 read");
         assert_eq!(tb.headers[0], "信件编号");
         assert_eq!(tb.rows.len(), 1, "title, note and footer rows skipped");
         assert_eq!(tb.rows[0].0, 4, "line numbers as in the file");
         let with_bom = [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat();
-        assert_eq!(read_csv(&with_bom).expect("utf-8").rows.len(), 1);
+        assert_eq!(
+            read_csv(&with_bom, &Limits::default())
+                .expect("utf-8")
+                .rows
+                .len(),
+            1
+        );
         let tabs = text.replace(',', "\t");
-        assert_eq!(read_csv(tabs.as_bytes()).expect("tabs").headers.len(), 5);
+        assert_eq!(
+            read_csv(tabs.as_bytes(), &Limits::default())
+                .expect("tabs")
+                .headers
+                .len(),
+            5
+        );
         assert!(decode(&[0xFF, 0xFE, 0x41, 0x00]).is_ok(), "UTF-16 with BOM");
         assert!(decode(&[0x81, 0x20, 0xFF]).is_err());
     }

@@ -579,7 +579,7 @@ pub async fn preview(
                     disabled: false,
                 })
                 .collect(),
-            more_errors: c.errors.len().saturating_sub(shown),
+            more_errors: c.error_count.saturating_sub(shown),
             errors: c.errors.into_iter().take(shown).collect(),
             repeats: c.repeats,
             form,

@@ -216,7 +216,9 @@ impl<T: DeserializeOwned + 'static, P: Policy + 'static> FromRequest for CsrfUpl
                 out.sync_all().map_err(AppError::io)?;
                 drop(out);
                 let tail = attachments::read_tail(&incoming.tmp, size).map_err(AppError::io)?;
-                match P::accept(&shown, &head, &tail) {
+                let kind = P::accept(&shown, &head, &tail)
+                    .filter(|k| attachments::structure_holds(*k, &incoming.tmp));
+                match kind {
                     Some(kind) => {
                         incoming.kind = kind;
                         incoming.original_name = attachments::named_as(&shown, kind);

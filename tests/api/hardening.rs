@@ -165,21 +165,7 @@ async fn names_tell_the_truth_and_text_loses_invisible_characters() {
         ("invoice\u{202E}fdp.exe", "invoicefdp.pdf"),
         ("扫描件.PDF", "扫描件.PDF"),
     ] {
-        let (_, html) = xixiu.page(&format!("/messages/{id}")).await;
-        let r = xixiu
-            .post_multipart(
-                &format!("/messages/{id}/act/progress"),
-                &[
-                    (
-                        "csrf_token",
-                        &crate::helpers::csrf_of(&html).expect("token"),
-                    ),
-                    ("version", &crate::lifecycle::version_of(&html)),
-                    ("text", "材料"),
-                ],
-                &[("files", given, b"%PDF-1.4 <script>alert(1)</script>")],
-            )
-            .await;
+        let r = progress_with_file(&xixiu, id, given, b"%PDF-1.4 <script>alert(1)</script>").await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "{given}");
         let stored: String = at::attachments
             .filter(at::message_id.eq(id))
@@ -189,6 +175,29 @@ async fn names_tell_the_truth_and_text_loses_invisible_characters() {
             .expect("attachment");
         assert_eq!(stored, kept, "{given:?}");
     }
+}
+
+/// 办理进展 with one file, through the message page's form.
+async fn progress_with_file(
+    b: &crate::helpers::Browser,
+    id: i32,
+    name: &str,
+    bytes: &[u8],
+) -> reqwest::Response {
+    let (_, html) = b.page(&format!("/messages/{id}")).await;
+    b.post_multipart(
+        &format!("/messages/{id}/act/progress"),
+        &[
+            (
+                "csrf_token",
+                &crate::helpers::csrf_of(&html).expect("token"),
+            ),
+            ("version", &crate::lifecycle::version_of(&html)),
+            ("text", "材料"),
+        ],
+        &[("files", name, bytes)],
+    )
+    .await
 }
 
 #[cfg(unix)]
@@ -771,4 +780,62 @@ async fn values_in_clear_are_sealed_after_start_up() {
     );
     assert_eq!(again.with_contact(&phone), 1);
     assert!(again.problems().is_empty(), "{:?}", again.problems());
+}
+
+/// DOC, XLS, DOCX, XLSX and OFD attachments are checked by their container (the ZIP's
+/// central directory, the OLE2 directory and the format's own part), not by their first
+/// bytes alone: a script behind the right signature is refused, real files pass.
+#[tokio::test]
+async fn office_files_are_checked_by_their_container() {
+    use std::io::Write;
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    let xixiu = app.login_as("xixiu").await;
+    let id = register(&center, "附件容器检查", "容器检查人").await;
+    let unit = crate::lifecycle::unit_id(&app, "安顺市西秀区");
+    crate::lifecycle::ok(&center, id, "assign", &[("unit_id", &unit)]).await;
+    crate::lifecycle::ok(&xixiu, id, "accept", &[]).await;
+    let docx = {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for part in ["[Content_Types].xml", "word/document.xml"] {
+            w.start_file(part, zip::write::SimpleFileOptions::default())
+                .expect("part");
+            w.write_all(b"<w:document/>").expect("write");
+        }
+        w.finish().expect("zip").into_inner()
+    };
+    let doc = {
+        let mut cf = cfb::CompoundFile::create(std::io::Cursor::new(Vec::new())).expect("cfb");
+        cf.create_stream("/WordDocument")
+            .expect("stream")
+            .write_all(&[0; 600])
+            .expect("write");
+        cf.flush().expect("flush");
+        cf.into_inner().into_inner()
+    };
+    let mut ole_script = vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+    ole_script.extend_from_slice(b"<script>alert(1)</script>");
+    let zip_script = b"PK\x03\x04 word/ <script>alert(1)</script>".to_vec();
+    let send = |name: &'static str, bytes: Vec<u8>| {
+        let xixiu = &xixiu;
+        async move { progress_with_file(xixiu, id, name, &bytes).await }
+    };
+    for (name, bytes) in [("说明.doc", ole_script), ("说明.docx", zip_script)] {
+        let r = send(name, bytes).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+        let page = r.text().await.expect("body");
+        assert!(page.contains("文件类型不被接受"), "{name}: {page}");
+    }
+    assert_eq!(
+        app.count(&format!("attachments WHERE message_id = {id}")),
+        0
+    );
+    for (name, bytes) in [("答复.docx", docx), ("答复.doc", doc)] {
+        let r = send(name, bytes).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{name}");
+    }
+    assert_eq!(
+        app.count(&format!("attachments WHERE message_id = {id}")),
+        2
+    );
 }
