@@ -498,6 +498,24 @@ pub fn record_successful_login(
     })
 }
 
+/// The holds and locks of an account since `since`, newest first (for 我的会话): when,
+/// `hold` or `lock`, and the record's words (which address, how many failures, how long).
+pub fn recent_holds(
+    conn: &mut DbConn,
+    username: &str,
+    since: NaiveDateTime,
+) -> QueryResult<Vec<(NaiveDateTime, String, String)>> {
+    use crate::db::schema::audit_log::dsl as a;
+    a::audit_log
+        .filter(a::object.eq(username))
+        .filter(a::event.eq_any(["hold", "lock"]))
+        .filter(a::at.ge(since))
+        .order(a::id.desc())
+        .limit(50)
+        .select((a::at, a::event, a::detail))
+        .load(conn)
+}
+
 /// The 安全管理员 unlocks an account: its lock and every address's hold on it end.
 pub fn unlock(conn: &mut DbConn, user: &User, actor: &Actor) -> Result<(), AppError> {
     conn.transaction(|conn| {

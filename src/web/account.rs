@@ -383,6 +383,8 @@ pub struct SessionRow {
 struct SessionsPage {
     layout: Layout,
     rows: Vec<SessionRow>,
+    /// The account's holds and locks of the last 30 days: (when, what, the record's words).
+    holds: Vec<(String, &'static str, String)>,
 }
 
 pub async fn sessions(ctx: Ctx) -> Result<HttpResponse, AppError> {
@@ -394,7 +396,26 @@ pub async fn sessions(ctx: Ctx) -> Result<HttpResponse, AppError> {
         .ok()
         .flatten()
         .unwrap_or_default();
-    let list = db::run(ctx.pool(), move |c| Ok(user_sessions(c, uid)?)).await?;
+    let name = ctx.user.username.clone();
+    let since = db::now() - chrono::Duration::days(30);
+    let (list, holds) = db::run(ctx.pool(), move |c| {
+        Ok((
+            user_sessions(c, uid)?,
+            crate::users::recent_holds(c, &name, since)?,
+        ))
+    })
+    .await?;
+    let holds = holds
+        .into_iter()
+        .map(|(at, event, detail)| {
+            let what = if event == "lock" {
+                "账户锁定"
+            } else {
+                "暂缓登录"
+            };
+            (crate::web::ctx::format_time(at), what, detail)
+        })
+        .collect();
     let rows = list
         .into_iter()
         .map(|s| SessionRow {
@@ -411,6 +432,7 @@ pub async fn sessions(ctx: Ctx) -> Result<HttpResponse, AppError> {
     render(&SessionsPage {
         layout: ctx.layout("我的会话").crumb("我的会话", ""),
         rows,
+        holds,
     })
 }
 

@@ -179,6 +179,22 @@ async fn a_stranger_holds_off_only_himself_and_many_addresses_lock_the_account()
     // The user learns of the lock (and the holds before it) after logging in.
     let (_, home) = desk.page("/").await;
     assert!(home.contains("被暂缓登录或锁定过 3 次"), "{home}");
+    // … and on 我的会话, reached from the account menu: which addresses, and the lock.
+    let account = crate::page::links("/", &home)
+        .into_iter()
+        .find(|l| l.ends_with("/account/password"))
+        .expect("我的账户 in the menu");
+    let (_, html) = desk.page(&account).await;
+    let sessions = crate::page::links(&account, &html)
+        .into_iter()
+        .find(|l| l.ends_with("/account/sessions"))
+        .expect("我的会话");
+    let (_, page) = desk.page(&sessions).await;
+    assert!(
+        page.contains("账户锁定") && page.contains("暂缓登录"),
+        "{page}"
+    );
+    assert!(page.contains("10.66.0.1"), "the stranger's address: {page}");
 }
 
 #[tokio::test]
