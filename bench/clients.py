@@ -216,6 +216,11 @@ def upload_import(c, path):
         "POST", "/import", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
     )
     page = page.decode()
+    return status, page, import_form(page)
+
+
+def import_form(page):
+    """The hidden fields and the column choices of an import page's form."""
     form = []
     for m in re.finditer(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page):
         if m.group(1) not in [k for k, _ in form]:
@@ -223,7 +228,7 @@ def upload_import(c, path):
     for m in re.finditer(r'<select id="map_([^"]+)".*?</select>', page, re.S):
         chosen = re.search(r'<option value="([^"]*)" selected', m.group(0))
         form.append(("map_" + m.group(1), chosen.group(1) if chosen else ""))
-    return status, page, form
+    return form
 
 
 def import_file(base, user, path):
@@ -232,8 +237,10 @@ def import_file(base, user, path):
     t0 = time.time()
     status, _, form = upload_import(c, path)
     status2, _, preview = c.post("/import/preview", form)
-    rows = re.search(r"可导入 <strong>(\d+)</strong> 行", preview.decode())
-    status3, headers, _ = c.post("/import/commit", form)
+    preview = preview.decode()
+    rows = re.search(r"可导入 <strong>(\d+)</strong> 行", preview)
+    # The preview's own form: it records which mapping it checked.
+    status3, headers, _ = c.post("/import/commit", import_form(preview))
     dt = time.time() - t0
     n = rows.group(1) if rows else "?"
     name = path.rsplit("/", 1)[-1]

@@ -759,6 +759,8 @@ pub struct Checked {
     pub errors: Vec<RowError>,
     /// How many problems there are in all.
     pub error_count: usize,
+    /// The file's column names (for the mapping shown with the results).
+    pub headers: Vec<String>,
     /// (line, platform id): already in the system or earlier in the file; skipped.
     pub repeats: Vec<(usize, String)>,
 }
@@ -777,7 +779,10 @@ pub fn check(
     lists: &Lists,
     now: NaiveDateTime,
 ) -> Checked {
-    let mut out = Checked::default();
+    let mut out = Checked {
+        headers: table.headers.clone(),
+        ..Checked::default()
+    };
     let col = |key: &str| mapping.iter().find(|(k, _)| k == key).and_then(|(_, c)| *c);
     let header_of = |key: &str| {
         col(key)

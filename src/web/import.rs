@@ -312,20 +312,7 @@ async fn map_page(
     .await?;
     let mapping =
         mapping.unwrap_or_else(|| import::initial_mapping(&table.headers, remembered.as_deref()));
-    let map = TARGETS
-        .iter()
-        .map(|(key, label, required)| MapRow {
-            key,
-            label,
-            required: *required,
-            selected: mapping
-                .iter()
-                .find(|(k, _)| k == key)
-                .and_then(|(_, c)| *c)
-                .map(|c| c.to_string())
-                .unwrap_or_default(),
-        })
-        .collect();
+    let map = map_rows(&mapping);
     let samples = table
         .rows
         .iter()
@@ -356,6 +343,33 @@ async fn map_page(
             errors,
         },
     )
+}
+
+/// The mapping's choices as the form shows them (one select per target).
+fn map_rows(mapping: &Mapping) -> Vec<MapRow> {
+    TARGETS
+        .iter()
+        .map(|(key, label, required)| MapRow {
+            key,
+            label,
+            required: *required,
+            selected: mapping
+                .iter()
+                .find(|(k, _)| k == key)
+                .and_then(|(_, c)| *c)
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// A mapping as one line (the preview records which one it checked).
+fn mapping_line(mapping: &Mapping) -> String {
+    mapping
+        .iter()
+        .map(|(k, c)| format!("{k}={}", c.map(|c| c.to_string()).unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The mapping as submitted: `map_<target>` = column index or empty.
@@ -411,7 +425,10 @@ pub struct PreviewRow {
 struct PreviewPage {
     layout: Layout,
     form: ImportForm,
-    mapping: Vec<(String, String)>,
+    /// The mapping, editable here; `checked` is the one these results are for.
+    map: Vec<MapRow>,
+    headers: Vec<String>,
+    checked: String,
     valid: usize,
     preview: Vec<PreviewRow>,
     errors: Vec<import::RowError>,
@@ -531,15 +548,9 @@ pub async fn preview(
                 .layout("导入留言：预览")
                 .crumb("导入留言", "/import")
                 .crumb("预览", ""),
-            mapping: mapping
-                .iter()
-                .map(|(k, c)| {
-                    (
-                        format!("map_{k}"),
-                        c.map(|c| c.to_string()).unwrap_or_default(),
-                    )
-                })
-                .collect(),
+            map: map_rows(&mapping),
+            headers: c.headers.clone(),
+            checked: mapping_line(&mapping),
             valid: c.valid.len(),
             preview: c
                 .valid
@@ -598,8 +609,14 @@ pub async fn commit(
         Ok(c) => c,
         Err(msg) => return file_problem(&ctx, form, &msg).await,
     };
-    if !c.errors.is_empty() {
-        // Nothing is imported while any row is wrong: show the preview with the reasons.
+    let confirmed = pairs
+        .iter()
+        .find(|(k, _)| k == "checked")
+        .map(|(_, v)| v.as_str());
+    if !c.errors.is_empty() || confirmed != Some(mapping_line(&mapping).as_str()) {
+        // Nothing is imported while any row is wrong, nor with a mapping changed since
+        // the preview was read: show the preview (with the reasons, or for the new
+        // mapping) again.
         return preview(ctx, CsrfForm(pairs)).await;
     }
     let path = token_path(&ctx, &form.token)?;

@@ -53,7 +53,8 @@ fn form_values(html: &str) -> Vec<(String, String)> {
     out
 }
 
-/// Upload, accept the proposed mapping, preview; returns the preview page.
+/// Upload, accept the proposed mapping, preview; returns the preview page and the form it
+/// offers (to commit, or to check again with another mapping).
 pub async fn upload_and_preview(
     b: &Browser,
     name: &str,
@@ -98,6 +99,7 @@ pub async fn upload_and_preview(
     let r = b.post_raw("/import/preview", &pairs).await;
     let status = r.status();
     let html = r.text().await.expect("preview");
+    let fields = form_values(&html);
     (status, html, fields)
 }
 
@@ -473,4 +475,52 @@ X1003,赵某,垃圾未清运,2019-03-01 08:00,垃圾堆了一周,已安排清运
             "closed".to_string()
         )
     );
+}
+
+/// The mapping is shown with the results and can be changed there: the page checks
+/// again with the new one, and a commit whose mapping differs from the one the results
+/// were read for imports nothing and shows the results for it instead.
+#[tokio::test]
+async fn the_mapping_can_be_changed_on_the_preview() {
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    let csv = "信件编号,来信人,信件标题,来信时间,信件内容,摘要\n\
+               M1,张一,路灯,2026-10-01 08:00:00,小区路灯坏了三盏,东门路灯不亮\n";
+    let (status, preview, fields) = upload_and_preview(
+        &center,
+        "map.csv",
+        csv.as_bytes(),
+        "市长信箱",
+        "城乡建设",
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    assert!(
+        preview.contains("各要素对应的列"),
+        "the mapping is on the preview"
+    );
+    assert!(preview.contains("formaction=\"/import/preview\""));
+    // 摘要 (column 5) rather than 信件标题 as the 留言标题, chosen on the preview.
+    let changed: Vec<(String, String)> = fields
+        .iter()
+        .map(|(k, v)| {
+            let v = if k == "map_title" {
+                "5".to_string()
+            } else {
+                v.clone()
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    // Pressing 确认导入 after changing a choice: nothing imported, the results for it.
+    let r = commit(&center, &changed).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let again = r.text().await.expect("preview");
+    assert!(again.contains("<td>东门路灯不亮</td>"), "{again}");
+    assert_eq!(app.count("messages"), 0);
+    // Its own form commits, with the new choice.
+    let r = commit(&center, &form_values(&again)).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count("messages WHERE title = '东门路灯不亮'"), 1);
 }
