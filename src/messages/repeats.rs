@@ -210,6 +210,64 @@ pub fn window_days(conn: &mut DbConn) -> QueryResult<i64> {
         .unwrap_or(DEFAULT_WINDOW_DAYS))
 }
 
+/// A row of an import file to compare: (line, 反映人, 联系方式, 标题).
+pub type FileRow<'a> = (usize, &'a str, &'a str, &'a str);
+
+/// The rows of an import file that may be repeats, every row checked (not only those a
+/// preview shows): the same 联系方式 as a message the user can see (by its look-up
+/// digest, in chunks of indexed probes) or as an earlier row, or the same 反映人 and
+/// 标题 as an earlier row. Returns (line, why), in file order.
+pub fn in_file(
+    conn: &mut DbConn,
+    scope: &Scope,
+    rows: &[FileRow<'_>],
+) -> QueryResult<Vec<(usize, String)>> {
+    use crate::messages::personal::{contact_key, name_key};
+    use std::collections::{HashMap, HashSet};
+    let keys: Vec<Option<String>> = rows
+        .iter()
+        .map(|(_, _, contact, _)| {
+            contact_key(contact)
+                .filter(|_| contact.chars().filter(char::is_ascii_digit).count() >= 7)
+        })
+        .collect();
+    let mut known: HashSet<String> = HashSet::new();
+    let wanted: Vec<&String> = keys.iter().flatten().collect();
+    for chunk in wanted.chunks(500) {
+        let found: Vec<Option<String>> = scoped(scope)
+            .filter(m::contact_key.eq_any(chunk.iter().map(|k| k.as_str())))
+            .select(m::contact_key)
+            .load(conn)?;
+        known.extend(found.into_iter().flatten());
+    }
+    let mut by_contact: HashMap<&str, usize> = HashMap::new();
+    let mut by_person: HashMap<(String, String), usize> = HashMap::new();
+    let mut out = Vec::new();
+    for ((line, name, _, title), key) in rows.iter().zip(&keys) {
+        let person = name_key(name).map(|n| (n, title.trim().to_string()));
+        let why = if key.as_deref().is_some_and(|k| known.contains(k)) {
+            Some("联系方式与已有留言相同".to_string())
+        } else if let Some(first) = key.as_deref().and_then(|k| by_contact.get(k)) {
+            Some(format!("联系方式与第 {first} 行相同"))
+        } else {
+            person
+                .as_ref()
+                .and_then(|p| by_person.get(p))
+                .map(|first| format!("反映人和标题与第 {first} 行相同"))
+        };
+        if let Some(why) = why {
+            out.push((*line, why));
+        }
+        if let Some(k) = key.as_deref() {
+            by_contact.entry(k).or_insert(*line);
+        }
+        if let Some(p) = person {
+            by_person.entry(p).or_insert(*line);
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -429,6 +429,9 @@ struct PreviewPage {
     map: Vec<MapRow>,
     headers: Vec<String>,
     checked: String,
+    /// Rows that may be repeats, every row checked: (line, why), the first 200.
+    file_repeats: Vec<(usize, String)>,
+    file_repeat_count: usize,
     valid: usize,
     preview: Vec<PreviewRow>,
     errors: Vec<import::RowError>,
@@ -494,9 +497,16 @@ pub async fn preview(
     // Possible repeats of the rows shown, looked up as at 登记, and the units 智能分拨
     // proposes for them (as the 转办 form will, this unit owning the imported messages).
     let probes: Vec<import::ValidRow> = c.valid.iter().take(20).cloned().collect();
+    // Every row, by 联系方式 against the archive and by 联系方式 or 反映人 + 标题 within
+    // the file (the text comparison runs for the rows shown).
+    let every: Vec<(usize, String, String, String)> = c
+        .valid
+        .iter()
+        .map(|r| (r.line, r.name.clone(), r.contact.clone(), r.title.clone()))
+        .collect();
     let (role, unit) = (ctx.role, ctx.unit.id);
     let state = ctx.state.clone();
-    let looked_up: Vec<(Repeats, Vec<crate::dispatch::Proposal>)> =
+    let (looked_up, file_repeats): (Vec<(Repeats, Vec<crate::dispatch::Proposal>)>, _) =
         db::run(ctx.pool(), move |conn| {
             let scope = crate::messages::model::scope_for(conn, role, unit)?;
             let window = crate::messages::repeats::window_days(conn)?;
@@ -534,7 +544,12 @@ pub async fn preview(
                     proposals,
                 ));
             }
-            Ok::<_, AppError>(out)
+            let rows: Vec<crate::messages::repeats::FileRow<'_>> = every
+                .iter()
+                .map(|(l, n, c, t)| (*l, n.as_str(), c.as_str(), t.as_str()))
+                .collect();
+            let file = crate::messages::repeats::in_file(conn, &scope, &rows)?;
+            Ok::<_, AppError>((out, file))
         })
         .await?;
     render_status(
@@ -551,6 +566,8 @@ pub async fn preview(
             map: map_rows(&mapping),
             headers: c.headers.clone(),
             checked: mapping_line(&mapping),
+            file_repeat_count: file_repeats.len(),
+            file_repeats: file_repeats.into_iter().take(shown).collect(),
             valid: c.valid.len(),
             preview: c
                 .valid

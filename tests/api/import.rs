@@ -477,6 +477,15 @@ X1003,赵某,垃圾未清运,2019-03-01 08:00,垃圾堆了一周,已安排清运
     );
 }
 
+/// A CSV from the 市长信箱 of type 城乡建设 without replies, uploaded and previewed.
+async fn preview_csv(
+    b: &Browser,
+    name: &str,
+    csv: &str,
+) -> (StatusCode, String, Vec<(String, String)>) {
+    upload_and_preview(b, name, csv.as_bytes(), "市长信箱", "城乡建设", "").await
+}
+
 /// The mapping is shown with the results and can be changed there: the page checks
 /// again with the new one, and a commit whose mapping differs from the one the results
 /// were read for imports nothing and shows the results for it instead.
@@ -486,15 +495,7 @@ async fn the_mapping_can_be_changed_on_the_preview() {
     let center = app.login_as("center").await;
     let csv = "信件编号,来信人,信件标题,来信时间,信件内容,摘要\n\
                M1,张一,路灯,2026-10-01 08:00:00,小区路灯坏了三盏,东门路灯不亮\n";
-    let (status, preview, fields) = upload_and_preview(
-        &center,
-        "map.csv",
-        csv.as_bytes(),
-        "市长信箱",
-        "城乡建设",
-        "",
-    )
-    .await;
+    let (status, preview, fields) = preview_csv(&center, "map.csv", csv).await;
     assert_eq!(status, StatusCode::OK, "{preview}");
     assert!(
         preview.contains("各要素对应的列"),
@@ -523,4 +524,41 @@ async fn the_mapping_can_be_changed_on_the_preview() {
     let r = commit(&center, &form_values(&again)).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.count("messages WHERE title = '东门路灯不亮'"), 1);
+}
+
+/// Every row of an import file is checked for repeats, not only the rows the preview
+/// shows: the same 联系方式 as a message already registered, or as an earlier row, and
+/// the same 反映人 and 标题 as an earlier row.
+#[tokio::test]
+async fn every_row_of_an_import_is_checked_for_repeats() {
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    crate::lifecycle::register(&center, "已登记的留言", "钱二").await;
+    let phone = crate::lifecycle::contact_of("钱二");
+    let mut csv = String::from("信件编号,来信人,信件标题,来信时间,信件内容,联系电话\n");
+    // 25 ordinary rows first, so that the repeats lie beyond the 20 rows shown.
+    for i in 0..25 {
+        csv.push_str(&format!(
+            "R{i},人{i},事项{i},2026-10-01 08:00:00,内容{i},1390000{i:04}\n"
+        ));
+    }
+    csv.push_str(&format!(
+        "R30,换名的人,别的事,2026-10-02 08:00:00,内容,{phone}\n"
+    ));
+    csv.push_str("R31,另一人,又一件事,2026-10-02 09:00:00,内容,13900000003\n");
+    csv.push_str("R32,人4,事项4,2026-10-03 08:00:00,同一人同一标题,\n");
+    let (status, preview, _) = preview_csv(&center, "repeats.csv", &csv).await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    assert!(
+        preview.contains("疑似重复件：<strong>3</strong> 行"),
+        "{preview}"
+    );
+    // Lines count the header as line 1.
+    for line in [
+        "第 27 行：联系方式与已有留言相同",
+        "第 28 行：联系方式与第 5 行相同",
+        "第 29 行：反映人和标题与第 6 行相同",
+    ] {
+        assert!(preview.contains(line), "{line}: {preview}");
+    }
 }
