@@ -122,18 +122,20 @@ def make_files(d):
         f.write((",".join(HEADER + [f"c{i}" for i in range(95)]) + "\r\n").encode("utf-8"))
         f.write(line * ((UPLOAD_MB * 1024 * 1024 - 2000) // len(line)))
     files.append((p, f"{(UPLOAD_MB * 1024 * 1024) // len(line)}×100"))
-    # 4. A CSV of the upload limit in plausible rows (GB18030, as Excel saves it).
+    # 4. A CSV of the upload limit in plausible rows (GB18030, as Excel saves it), with
+    #    phone numbers (every row's is looked up for repeats in the preview).
     p = os.path.join(d, "rows.csv")
     with open(p, "wb") as f:
-        f.write((",".join(HEADER) + "\r\n").encode("gb18030"))
+        f.write((",".join(HEADER + ["联系电话"]) + "\r\n").encode("gb18030"))
         size, r = 0, 0
         while size < UPLOAD_MB * 1024 * 1024 - 400:
             r += 1
-            row = f"D{r:07d},{word(rng, 3)},{word(rng, 10)},2019/2/28 11:25:05,{word(rng, 40)}\r\n"
+            phone = f"138{rng.randrange(100_000_000):08d}"
+            row = f"D{r:07d},{word(rng, 3)},{word(rng, 10)},2019/2/28 11:25:05,{word(rng, 34)},{phone}\r\n"
             b = row.encode("gb18030")
             size += len(b)
             f.write(b)
-    files.append((p, f"{r}×5"))
+    files.append((p, f"{r}×6"))
     return files
 
 
