@@ -1,4 +1,8 @@
 //! 网民留言办理记实档案系统 — the library behind the `liuyan` binary.
+// No `unwrap()` or `expect()` on anything a user or the database can make fail: outside
+// the tests, the compiler refuses both (a proven-impossible case says why with
+// `unreachable!`).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod archive;
 pub mod attachments;

@@ -1,4 +1,5 @@
 //! `liuyan`: serve the site, migrate the database, manage users from the console.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
