@@ -494,7 +494,7 @@ async fn the_mapping_can_be_changed_on_the_preview() {
     let app = spawn_app().await;
     let center = app.login_as("center").await;
     let csv = "信件编号,来信人,信件标题,来信时间,信件内容,摘要\n\
-               M1,张一,路灯,2026-10-01 08:00:00,小区路灯坏了三盏,东门路灯不亮\n";
+               M1,张一,路灯,2019-10-01 08:00:00,小区路灯坏了三盏,东门路灯不亮\n";
     let (status, preview, fields) = preview_csv(&center, "map.csv", csv).await;
     assert_eq!(status, StatusCode::OK, "{preview}");
     assert!(
@@ -539,14 +539,14 @@ async fn every_row_of_an_import_is_checked_for_repeats() {
     // 25 ordinary rows first, so that the repeats lie beyond the 20 rows shown.
     for i in 0..25 {
         csv.push_str(&format!(
-            "R{i},人{i},事项{i},2026-10-01 08:00:00,内容{i},1390000{i:04}\n"
+            "R{i},人{i},事项{i},2019-10-01 08:00:00,内容{i},1390000{i:04}\n"
         ));
     }
     csv.push_str(&format!(
-        "R30,换名的人,别的事,2026-10-02 08:00:00,内容,{phone}\n"
+        "R30,换名的人,别的事,2019-10-02 08:00:00,内容,{phone}\n"
     ));
-    csv.push_str("R31,另一人,又一件事,2026-10-02 09:00:00,内容,13900000003\n");
-    csv.push_str("R32,人4,事项4,2026-10-03 08:00:00,同一人同一标题,\n");
+    csv.push_str("R31,另一人,又一件事,2019-10-02 09:00:00,内容,13900000003\n");
+    csv.push_str("R32,人4,事项4,2019-10-03 08:00:00,同一人同一标题,\n");
     let (status, preview, _) = preview_csv(&center, "repeats.csv", &csv).await;
     assert_eq!(status, StatusCode::OK, "{preview}");
     assert!(
