@@ -102,6 +102,12 @@ pub fn contact_key(contact: &str) -> Option<String> {
     with_sealer(|s| s.lookup("contact", &c))
 }
 
+/// The digest a repeat is found by: a 联系方式 with at least 7 digits (a phone number, not
+/// a stray short code that many people share).
+pub fn repeat_key(contact: &str) -> Option<String> {
+    contact_key(contact).filter(|_| contact.chars().filter(char::is_ascii_digit).count() >= 7)
+}
+
 /// Whether a search-box text is a phone number (its digest is looked up exactly).
 pub fn looks_like_phone(q: &str) -> bool {
     let t = q.trim();

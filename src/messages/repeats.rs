@@ -149,10 +149,7 @@ pub fn find(
         }
     }
     // 联系方式 and 反映人 are sealed at rest: found by their look-up digests.
-    let contact = p.contact.trim();
-    let contact_key = crate::messages::personal::contact_key(contact)
-        .filter(|_| contact.chars().filter(|c| c.is_ascii_digit()).count() >= 7);
-    if let Some(key) = contact_key {
+    if let Some(key) = crate::messages::personal::repeat_key(p.contact.trim()) {
         for msg in scoped(scope)
             .filter(m::contact_key.eq(key))
             .order(m::id.desc())
@@ -222,15 +219,9 @@ pub fn in_file(
     scope: &Scope,
     rows: &[FileRow<'_>],
 ) -> QueryResult<Vec<(usize, String)>> {
-    use crate::messages::personal::{contact_key, name_key};
+    use crate::messages::personal::{name_key, repeat_key};
     use std::collections::{HashMap, HashSet};
-    let keys: Vec<Option<String>> = rows
-        .iter()
-        .map(|(_, _, contact, _)| {
-            contact_key(contact)
-                .filter(|_| contact.chars().filter(char::is_ascii_digit).count() >= 7)
-        })
-        .collect();
+    let keys: Vec<Option<String>> = rows.iter().map(|(_, _, c, _)| repeat_key(c)).collect();
     let mut known: HashSet<String> = HashSet::new();
     let wanted: Vec<&String> = keys.iter().flatten().collect();
     for chunk in wanted.chunks(500) {

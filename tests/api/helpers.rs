@@ -229,22 +229,25 @@ impl TestApp {
 
     /// How many messages carry this 反映人 (found by its look-up digest).
     pub fn with_name(&self, name: &str) -> i64 {
-        let keys = self.keys();
-        let key = {
-            let _keys = keys.enter();
-            liuyan::messages::personal::name_key(name).expect("a name key")
-        };
-        self.count(&format!("messages WHERE name_key = '{key}'"))
+        self.with_digest("name_key", liuyan::messages::personal::name_key, name)
     }
 
     /// How many messages carry this 联系方式 (found by its look-up digest).
     pub fn with_contact(&self, contact: &str) -> i64 {
+        self.with_digest(
+            "contact_key",
+            liuyan::messages::personal::contact_key,
+            contact,
+        )
+    }
+
+    fn with_digest(&self, column: &str, digest: fn(&str) -> Option<String>, value: &str) -> i64 {
         let keys = self.keys();
         let key = {
             let _keys = keys.enter();
-            liuyan::messages::personal::contact_key(contact).expect("a contact key")
+            digest(value).expect("a look-up digest")
         };
-        self.count(&format!("messages WHERE contact_key = '{key}'"))
+        self.count(&format!("messages WHERE {column} = '{key}'"))
     }
 
     /// Direct database access for assertions.
