@@ -416,6 +416,8 @@ pub struct PreviewRow {
     pub category: String,
     pub reply: String,
     pub repeats: Repeats,
+    /// Why the file-wide check takes it for a repeat (the same phone as an earlier row …).
+    pub file_why: Option<String>,
     /// The 核办单位 智能分拨 proposes for it (pre-selected at its 转办 after the import).
     pub proposals: Vec<crate::dispatch::Proposal>,
 }
@@ -552,6 +554,11 @@ pub async fn preview(
             Ok::<_, AppError>((out, file))
         })
         .await?;
+    let mut file_why: std::collections::HashMap<usize, String> = file_repeats
+        .iter()
+        .take_while(|(line, _)| c.valid.get(19).is_none_or(|last| *line <= last.line))
+        .cloned()
+        .collect();
     render_status(
         if c.errors.is_empty() {
             StatusCode::OK
@@ -576,6 +583,7 @@ pub async fn preview(
                 .zip(looked_up)
                 .map(|(r, (repeats, proposals))| PreviewRow {
                     repeats,
+                    file_why: file_why.remove(&r.line),
                     proposals,
                     line: r.line,
                     title: r.title.clone(),
