@@ -87,48 +87,84 @@ fn cleaned_pairs(pairs: Vec<(String, String)>) -> Vec<(String, String)> {
 /// The most text a form may carry, all its fields together (its files aside).
 pub const MAX_TEXT_BYTES: usize = 1024 * 1024;
 
+/// Remember the text fields of a plain form submission before anything else reads the
+/// request: whichever step then fails (the session, the user's record, the action), its
+/// error page shows what was typed. The body is read into memory (its declared length
+/// within `MAX_TEXT_BYTES`, as the form reader would) and handed on unchanged.
+pub async fn keep_typed(
+    mut req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use actix_web::{http::header, HttpMessage};
+    let plain_form = req.method() == actix_web::http::Method::POST
+        && req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let length = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let Some(length) = length.filter(|n| plain_form && *n <= MAX_TEXT_BYTES) else {
+        return next.call(req).await;
+    };
+    let mut payload = req.take_payload();
+    let mut body = actix_web::web::BytesMut::with_capacity(length);
+    while let Some(chunk) = payload.next().await {
+        match chunk {
+            Ok(chunk) if body.len() + chunk.len() <= MAX_TEXT_BYTES => {
+                body.extend_from_slice(&chunk)
+            }
+            // Too long or broken: the form reader gives its own answer to what arrived.
+            _ => break,
+        }
+    }
+    let body = body.freeze();
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    crate::error::remember_typed(typed_text(&pairs));
+    req.set_payload(actix_web::dev::Payload::from(body));
+    next.call(req).await
+}
+
 /// The answer to a request whose session could not be read (the database is
-/// unavailable): 503, nothing done, and the text fields of a submitted form (plain or
-/// multipart; files are read past, never stored) remembered for the error page.
+/// unavailable): 503, nothing done, and the text fields of a multipart form (files are
+/// read past, never stored) remembered for the error page; a plain form's were
+/// remembered by `keep_typed` already.
 pub async fn unavailable(
     req: &actix_web::HttpRequest,
-    mut payload: actix_web::dev::Payload,
+    payload: actix_web::dev::Payload,
 ) -> AppError {
     let is_multipart = req
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if req.method() != actix_web::http::Method::POST || !is_multipart {
+        return AppError::Unavailable("session unreadable: the request was not carried out".into());
+    }
     let mut pairs: Vec<(String, String)> = Vec::new();
-    let post = req.method() == actix_web::http::Method::POST;
-    if post && !is_multipart {
-        if let Ok(body) =
-            <actix_web::web::Bytes as actix_web::FromRequest>::from_request(req, &mut payload).await
-        {
-            pairs = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-        }
-    } else if post {
-        let mut mp = actix_multipart::Multipart::new(req.headers(), payload);
-        let mut text_bytes = 0usize;
-        'fields: while let Some(Ok(mut field)) = mp.next().await {
-            let name = field.name().unwrap_or("").to_string();
-            let is_file = field
-                .content_disposition()
-                .is_some_and(|cd| cd.get_filename().is_some());
-            let mut value = Vec::new();
-            while let Some(chunk) = field.next().await {
-                let Ok(chunk) = chunk else { break 'fields };
-                if !is_file {
-                    text_bytes += chunk.len();
-                    if text_bytes > MAX_TEXT_BYTES {
-                        break 'fields;
-                    }
-                    value.extend_from_slice(&chunk);
-                }
-            }
+    let mut mp = actix_multipart::Multipart::new(req.headers(), payload);
+    let mut text_bytes = 0usize;
+    'fields: while let Some(Ok(mut field)) = mp.next().await {
+        let name = field.name().unwrap_or("").to_string();
+        let is_file = field
+            .content_disposition()
+            .is_some_and(|cd| cd.get_filename().is_some());
+        let mut value = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let Ok(chunk) = chunk else { break 'fields };
             if !is_file {
-                pairs.push((name, String::from_utf8_lossy(&value).into_owned()));
+                text_bytes += chunk.len();
+                if text_bytes > MAX_TEXT_BYTES {
+                    break 'fields;
+                }
+                value.extend_from_slice(&chunk);
             }
+        }
+        if !is_file {
+            pairs.push((name, String::from_utf8_lossy(&value).into_owned()));
         }
     }
     crate::error::remember_typed(typed_text(&pairs));

@@ -280,6 +280,9 @@ impl Application {
             clock.install();
             worker_ring.install();
             App::new()
+                // Inside the request-id scope below: a form's typed text is remembered
+                // before the session, the user or the action can fail.
+                .wrap(actix_web::middleware::from_fn(crate::forms::keep_typed))
                 .wrap(Logger::new("%a \"%r\" %s %b %Dms req=%{X-Request-Id}o"))
                 .wrap_fn(|req, srv| {
                     use actix_web::dev::Service;
