@@ -238,12 +238,18 @@ pub struct Facts {
     /// The last 回访 was 不满意, and whether the owner recorded 不再重办 since.
     pub dissatisfied: bool,
     pub no_reopen: bool,
+    /// A 重复件 handled together with its original (并案办理) until the original is
+    /// 办结: it moves only with the original, and only its elements may be 补正'd.
+    pub following: bool,
 }
 
 /// Where an action leads from a state, regardless of who takes it (`None`: not from here).
 pub fn transition(action: Action, from: State, facts: Facts) -> Option<State> {
     use Action as A;
     use State as S;
+    if facts.following && action != A::Correct {
+        return None;
+    }
     match (action, from) {
         (A::Assign, S::Registered) => Some(S::Assigned),
         (A::Accept, S::Assigned) => Some(S::Handling),
@@ -278,6 +284,32 @@ pub fn transition(action: Action, from: State, facts: Facts) -> Option<State> {
         (A::Amend, S::Archived) => Some(S::Archived),
         _ => None,
     }
+}
+
+/// 并案办理: the state a 重复件 takes when it joins its original, which must still be
+/// handled (转办'd and not yet 办结); otherwise it can only be closed with a reference.
+pub fn merged_state(original: State) -> Option<State> {
+    original.deadline_runs().then_some(original)
+}
+
+/// The original's actions that carry its 并案 repeats along (the same step, the same
+/// fields) until it is 办结; after that each message is followed up, 呈报'd and archived
+/// on its own.
+pub fn carries_followers(action: Action) -> bool {
+    use Action as A;
+    matches!(
+        action,
+        A::Assign
+            | A::Accept
+            | A::Return
+            | A::Forward
+            | A::SubAccept
+            | A::SubReturn
+            | A::ApproveExtension
+            | A::Reply
+            | A::Approve
+            | A::Reject
+    )
 }
 
 /// Whether the standing allows the action (regardless of state). A sub-unit works on a
@@ -384,6 +416,10 @@ mod tests {
     fn allowed(a: Action, s: State, w: Who, f: Facts) -> Option<State> {
         let handler = matches!(w, Who::Handler | Who::CountyHandler);
         let owner = w == Who::Owner;
+        // A 并案 repeat moves only with its original; its elements stay correctable.
+        if f.following && a != A::Correct {
+            return None;
+        }
         match (a, s) {
             (A::Assign, S::Registered) if owner => Some(S::Assigned),
             (A::Accept, S::Assigned) if handler => Some(S::Handling),
@@ -438,13 +474,14 @@ mod tests {
     fn every_action_state_and_standing_combination() {
         let mut allowed_count = 0;
         let mut refused_count = 0;
-        for bits in 0..32u8 {
+        for bits in 0..64u8 {
             let f = Facts {
                 extension_pending: bits & 1 != 0,
                 forwarded: bits & 2 != 0,
                 forward_accepted: bits & 4 != 0,
                 dissatisfied: bits & 8 != 0,
                 no_reopen: bits & 16 != 0,
+                following: bits & 32 != 0,
             };
             for a in ALL_ACTIONS {
                 for s in ALL_STATES {
@@ -464,8 +501,38 @@ mod tests {
                 }
             }
         }
-        assert_eq!(allowed_count + refused_count, 32 * 25 * 8 * 7);
+        assert_eq!(allowed_count + refused_count, 64 * 25 * 8 * 7);
         assert!(allowed_count > 40);
+    }
+
+    #[test]
+    fn a_repeat_joins_only_an_original_still_in_hand_and_stops_following_at_its_close() {
+        for s in ALL_STATES {
+            let joins = matches!(s, S::Assigned | S::Handling | S::Replied);
+            assert_eq!(merged_state(s), joins.then_some(s), "{s:?}");
+        }
+        // What carries the repeats along starts before 办结 (回访, 重办, 呈报, 销号 are
+        // each message's own), and the step to 办结 is among it.
+        let facts = [
+            Facts::default(),
+            Facts {
+                extension_pending: true,
+                forwarded: true,
+                ..Facts::default()
+            },
+        ];
+        for a in ALL_ACTIONS.into_iter().filter(|a| carries_followers(*a)) {
+            for s in ALL_STATES {
+                if facts.iter().any(|f| transition(a, s, *f).is_some()) {
+                    assert!(
+                        matches!(s, S::Registered) || s.deadline_runs(),
+                        "{a:?} {s:?}"
+                    );
+                }
+            }
+        }
+        assert!(carries_followers(A::Approve) && carries_followers(A::Reply));
+        assert!(!carries_followers(A::Correct) && !carries_followers(A::Urge));
     }
 
     #[test]

@@ -528,6 +528,17 @@ pub fn waiting_on(role: Role, unit_id: i32, mine: Mine) -> Option<Cond> {
                 .and(m::state.eq("handling")))
             .assume_not_null(),
     );
+    // A 并案 repeat is nobody's work until its original is 办结: it moves with it.
+    let not_following = || {
+        m::duplicate_of.is_null().or(m::state.ne_all([
+            "registered",
+            "assigned",
+            "handling",
+            "replied",
+        ]))
+    };
+    let own: Cond = Box::new(own.and(not_following()));
+    let handle: Cond = Box::new(handle.and(not_following()).assume_not_null());
     let (owns, handles) = match role {
         Role::CityOperator => (true, false),
         Role::CountyOperator => (true, true),
@@ -1062,6 +1073,41 @@ pub fn repeats_of(conn: &mut DbConn, id: i32) -> QueryResult<Vec<(i32, String)>>
         .order(m::id)
         .select((m::id, m::ref_no))
         .load(conn)
+}
+
+/// The 并案 repeats that stand where the original stood before its step (`from`): they
+/// take the same step with it.
+pub fn followers(conn: &mut DbConn, original: i32, from: State) -> QueryResult<Vec<Message>> {
+    m::messages
+        .filter(m::duplicate_of.eq(original))
+        .filter(m::state.eq(from.as_str()))
+        .order(m::id)
+        .load(conn)
+}
+
+/// What a 并案 repeat takes from its original: where the handling stands (state, units,
+/// deadlines, reply, result), nothing of its own elements.
+pub fn following_changes(o: &Message) -> Changes {
+    Changes {
+        state: Some(o.state.clone()),
+        handling_unit_id: Some(o.handling_unit_id),
+        forwarded_unit_id: Some(o.forwarded_unit_id),
+        forward_accepted_at: Some(o.forward_accepted_at),
+        assigned_at: Some(o.assigned_at),
+        accept_due: Some(o.accept_due),
+        accepted_at: Some(o.accepted_at),
+        due_at: Some(o.due_at),
+        extension_days: Some(o.extension_days),
+        handling_summary: Some(o.handling_summary.clone()),
+        proposed_resolved: Some(o.proposed_resolved),
+        replied_at: Some(o.replied_at),
+        resolved: Some(o.resolved),
+        closed_at: Some(o.closed_at),
+        followup_due: Some(o.followup_due),
+        supervision_level: Some(o.supervision_level.clone()),
+        supervision_due: Some(o.supervision_due),
+        ..Changes::default()
+    }
 }
 
 pub fn by_number(conn: &mut DbConn, scope: &Scope, q: &str) -> QueryResult<Vec<Message>> {

@@ -580,6 +580,10 @@ pub struct ActForm {
     pub original: String,
     #[serde(default)]
     pub original_no: String,
+    /// 标记重复件: `follow` for 并案办理 (it moves with the original until 办结);
+    /// anything else closes it with a reference to the original.
+    #[serde(default)]
+    pub merge: String,
     /// 智能分拨: the proposal the 转办 form showed (set by the handler, never read from
     /// the request), recorded with the 转办 so the dashboard can say how often it was taken.
     #[serde(skip)]
@@ -629,8 +633,18 @@ pub fn facts(msg: &Message) -> Facts {
         forward_accepted: msg.forward_accepted_at.is_some(),
         dissatisfied: msg.satisfaction.as_deref() == Some("不满意"),
         no_reopen: msg.no_reopen_at.is_some(),
+        following: is_following(msg),
     }
 }
+
+/// A 重复件 handled together with its original, which is not yet 办结.
+pub fn is_following(msg: &Message) -> bool {
+    msg.duplicate_of.is_some() && (msg.state() == State::Registered || msg.state().deadline_runs())
+}
+
+/// The words for what a 并案 repeat is (on its page, and when an action is refused).
+pub const FOLLOWING_NOTE: &str =
+    "本件与原件并案办理，随原件签收、答复、办结，请在原件上办理；原件办结后本件单独回访、呈报、销号。";
 
 /// Why an action the lifecycle allows is not open now (a time window or a cap), if so:
 /// the message page neither offers it nor hides why, and `act` refuses it with the same
@@ -821,7 +835,7 @@ fn act_in(
         // in the next one (and in the audit log), never sealed over.
         let breach = crate::archive::ledger::check_before(conn, &msg)?;
         let from = msg.state();
-        let to = match lifecycle::check(action, from, standing(acting, &msg), facts(&msg)) {
+        let mut to = match lifecycle::check(action, from, standing(acting, &msg), facts(&msg)) {
             Ok(to) => to,
             Err(_)
                 if matches!(action, Action::Progress | Action::DraftReply)
@@ -848,6 +862,9 @@ fn act_in(
                     "回访“不满意”的留言须先重办，或记录“不再重办”的决定及理由，才能呈报。"
                         .to_string(),
                 ))
+            }
+            Err(Refusal::WrongState) if is_following(&msg) => {
+                return Ok(ActOutcome::Refused(FOLLOWING_NOTE.to_string()))
             }
             Err(Refusal::WrongState) if action == Action::Reopen && from == State::FollowedUp => {
                 return Ok(ActOutcome::Refused(
@@ -1201,6 +1218,28 @@ fn act_in(
                         "original",
                         &format!("原件{}尚未转办：请先转办原件，再将本件并入。", o.ref_no),
                     ),
+                    Some(o) if form.merge == "follow" => match lifecycle::merged_state(o.state()) {
+                        Some(st) => {
+                            ch = model::following_changes(&o);
+                            ch.duplicate_of = Some(Some(o.id));
+                            to = st;
+                            detail = serde_json::json!({
+                                "original": o.ref_no, "original_id": o.id, "merged": true
+                            });
+                            done = format!(
+                                "已标记为{}的重复件，与该件并案办理：随该件签收、答复、办结，办结后请单独回访。",
+                                o.ref_no
+                            );
+                        }
+                        None => errors.add(
+                            "merge",
+                            &format!(
+                                "原件{}已{}，不能再并案办理：请选择“直接办结，答复见原件”。",
+                                o.ref_no,
+                                o.state().label()
+                            ),
+                        ),
+                    },
                     Some(o) => {
                         ch.duplicate_of = Some(Some(o.id));
                         ch.handling_unit_id = Some(o.handling_unit_id);
@@ -1328,8 +1367,20 @@ fn act_in(
             (Action::Return, _, _) => crate::dispatch::store::returned(conn, msg.id)?,
             _ => {}
         }
+        // 并案 repeats take the original's step with it, in the same transaction.
+        let mut sealed = vec![(msg.id, breach)];
+        if lifecycle::carries_followers(action) && msg.duplicate_of.is_none() {
+            sealed.extend(carry_followers(
+                conn,
+                acting,
+                files.store,
+                &msg,
+                action,
+                from,
+            )?);
+        }
         // The seal is renewed over the record as the action left it.
-        crate::archive::ledger::seal_noting(conn, &[(msg.id, breach)])?;
+        crate::archive::ledger::seal_noting(conn, &sealed)?;
         crate::audit::record(
             conn,
             &acting.actor(),
@@ -1343,6 +1394,76 @@ fn act_in(
         }
         Ok(ActOutcome::Done(done))
     }
+}
+
+/// The original's step, taken by its 并案 repeats that stood where it stood: the same
+/// state and handling fields, an event in each timeline, each audited. Returns what each
+/// one's seal must note.
+fn carry_followers(
+    conn: &mut DbConn,
+    acting: &Acting,
+    store: &Store,
+    original: &Message,
+    action: Action,
+    from: State,
+) -> Result<Vec<(i32, Option<String>)>, AppError> {
+    let followers = model::followers(conn, original.id, from)?;
+    if followers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now_row = m::messages.find(original.id).first::<Message>(conn)?;
+    let to = now_row.state();
+    let mut out = Vec::new();
+    for f in followers {
+        let breach = crate::archive::ledger::check_before(conn, &f)?;
+        let mut ch = model::following_changes(&now_row);
+        ch.version = Some(f.version + 1);
+        ch.updated_at = Some(db::now());
+        let updated = diesel::update(
+            m::messages
+                .filter(m::id.eq(f.id))
+                .filter(m::version.eq(f.version)),
+        )
+        .set(&ch)
+        .execute(conn)?;
+        if updated != 1 {
+            // Changed meanwhile: the whole step is tried again (one transaction).
+            return Err(AppError::Conflict(CONFLICT_MESSAGE.to_string()));
+        }
+        insert_event(
+            conn,
+            f.id,
+            acting,
+            action.as_str(),
+            Some(from),
+            to,
+            &format!("随原件{}{}（并案办理）。", original.ref_no, action.label()),
+            serde_json::json!({ "original": original.ref_no, "original_id": original.id }),
+            &Files {
+                store,
+                accepted: &[],
+                refused: &[],
+            },
+        )?;
+        if action == Action::Reply {
+            crate::search::index(conn, f.id)?;
+        }
+        crate::audit::record(
+            conn,
+            &acting.actor(),
+            "lifecycle",
+            &format!(
+                "留言 {}：随原件 {} {}",
+                f.ref_no,
+                original.ref_no,
+                action.label()
+            ),
+            crate::audit::OK,
+            &format!("{} → {}", from.label(), to.label()),
+        )?;
+        out.push((f.id, breach));
+    }
+    Ok(out)
 }
 
 /// Units an owner may assign to: the city centre assigns to counties, zones and city

@@ -655,6 +655,8 @@ pub struct ActionView {
     pub check: Option<crate::messages::reply_check::Check>,
     pub original: String,
     pub original_no: String,
+    /// 标记重复件: `follow` (并案办理) or not (直接办结), as typed.
+    pub merge: String,
 }
 
 #[derive(Template)]
@@ -670,6 +672,9 @@ struct ShowPage {
     fixes: Vec<crate::web::correction::Fix>,
     /// 重复件: the original this one repeats, and its repeats (id, 留言文号).
     repeat_of: Option<(i32, String)>,
+    /// 并案办理: it moves with the original until that is 办结.
+    following: bool,
+    following_note: &'static str,
     repeats: Vec<(i32, String)>,
     /// 智能分拨: the proposed 所属类型 (category, 置信度, reason), whether it is the one
     /// recorded, and the 补正 link for the element.
@@ -1033,6 +1038,7 @@ fn show_page(
                 },
                 original: f.original.clone(),
                 original_no: f.original_no.clone(),
+                merge: f.merge.clone(),
                 plain_form: match a {
                     Action::Correct => false,
                     Action::Amend => typed.as_ref().is_none_or(|f| f.field.trim().is_empty()),
@@ -1183,6 +1189,8 @@ fn show_page(
         category_hint,
         msg_category: msg.category.clone(),
         repeat_of: data.repeat_of.clone(),
+        following: service::is_following(msg),
+        following_note: service::FOLLOWING_NOTE,
         repeats: data.repeats.clone(),
         missing: msg.missing_elements(),
         paper: {

@@ -1055,3 +1055,109 @@ async fn a_repeat_is_found_by_phone_or_text_and_joined_to_the_original() {
         "{row}"
     );
 }
+
+/// 并案办理: a repeat joined to its original moves with it — 签收, 答复, 驳回, 办结 —
+/// is nobody's separate work meanwhile, gets the original's reply, and is then followed
+/// up on its own.
+#[tokio::test]
+async fn a_repeat_handled_with_its_original_follows_it_to_the_close() {
+    use diesel::prelude::*;
+    use liuyan::db::schema::messages::dsl as m;
+    let app = spawn_app().await;
+    let center = app.login_as("center").await;
+    let xixiu = app.login_as("xixiu").await;
+    let original = register(&center, "黄果树大道路灯损坏多日无人修", "李四").await;
+    let original_no = app.ref_no(original);
+    let xixiu_unit = unit_id(&app, "安顺市西秀区");
+    ok(&center, original, "assign", &[("unit_id", &xixiu_unit)]).await;
+    let repeat = register(&center, "黄果树大道路灯坏了很多天", "李四").await;
+    let page = format!("/messages/{repeat}");
+    let (_, html) = center.page(&page).await;
+    assert!(html.contains("与原件并案办理") && html.contains("name=\"merge\" value=\"follow\""));
+    ok(
+        &center,
+        repeat,
+        "mark_repeat",
+        &[("original", &original_no), ("merge", "follow")],
+    )
+    .await;
+    assert_eq!(state(&app, repeat), "assigned", "where the original stands");
+
+    // Nobody's separate work: not in the county's 待办, no form of its own.
+    let (_, todo) = xixiu.page("/").await;
+    assert!(todo.contains("黄果树大道路灯损坏多日无人修"));
+    assert!(!todo.contains("黄果树大道路灯坏了很多天"), "{todo}");
+    let (_, html) = xixiu.page(&page).await;
+    assert!(html.contains("本件与原件并案办理") && !html.contains("/act/accept\""));
+    let r = act(&xixiu, repeat, "accept", &[]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.expect("page").contains("请在原件上办理"));
+    assert_eq!(state(&app, repeat), "assigned");
+
+    // Each step of the original carries it along, the reply included.
+    ok(&xixiu, original, "accept", &[]).await;
+    assert_eq!(state(&app, repeat), "handling");
+    ok(
+        &xixiu,
+        original,
+        "reply",
+        &[("text", "路灯已于本周更换，恢复照明。"), ("resolved", "1")],
+    )
+    .await;
+    assert_eq!(state(&app, repeat), "replied");
+    ok(&center, original, "reject", &[("text", "请说明巡检安排。")]).await;
+    assert_eq!(state(&app, repeat), "handling");
+    ok(
+        &xixiu,
+        original,
+        "reply",
+        &[
+            ("text", "路灯已更换，今后每周巡检一次。"),
+            ("resolved", "1"),
+        ],
+    )
+    .await;
+    ok(&center, original, "approve", &[("resolved", "1")]).await;
+    assert_eq!(state(&app, repeat), "closed");
+    let (summary, resolved, unit): (Option<String>, Option<bool>, Option<i32>) = m::messages
+        .find(repeat)
+        .select((m::handling_summary, m::resolved, m::handling_unit_id))
+        .first(&mut app.db())
+        .expect("repeat");
+    assert_eq!(summary.as_deref(), Some("路灯已更换，今后每周巡检一次。"));
+    assert_eq!(resolved, Some(true));
+    assert_eq!(Some(unit.unwrap_or_default().to_string()), Some(xixiu_unit));
+    let (_, html) = center.page(&page).await;
+    assert!(html.contains(&format!("随原件{original_no}审核通过（并案办理）")));
+
+    // From 办结 on it is its own: 回访 of the repeat leaves the original where it is.
+    ok(
+        &center,
+        repeat,
+        "follow_up",
+        &[
+            ("method", "电话"),
+            ("satisfaction", "满意"),
+            ("text", "已亮"),
+        ],
+    )
+    .await;
+    assert_eq!(state(&app, repeat), "followed_up");
+    assert_eq!(state(&app, original), "closed");
+
+    // An original already 办结 takes no 并案: the form says why and keeps the choice.
+    let late = register(&center, "黄果树大道路灯又坏了", "李四").await;
+    let r = act(
+        &center,
+        late,
+        "mark_repeat",
+        &[("original", &original_no), ("merge", "follow")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = r.text().await.expect("page");
+    assert!(body.contains("不能再并案办理"), "{body}");
+    assert!(body.contains("name=\"merge\" value=\"follow\" checked"));
+    assert_eq!(state(&app, late), "registered");
+    assert!(app.problems().is_empty(), "{:?}", app.problems());
+}
