@@ -6,6 +6,7 @@
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
+use crate::audit::{self, Actor};
 use crate::clock::{china_day_start, to_china};
 use crate::db::schema::{
     archive_periods::dsl as ap, archive_submissions::dsl as asub, messages::dsl as m,
@@ -129,7 +130,42 @@ pub fn find(conn: &mut DbConn, id: i32) -> QueryResult<Option<Period>> {
     ap::archive_periods.find(id).first(conn).optional()
 }
 
-pub fn open(conn: &mut DbConn, period: &str, due: NaiveDate, user_id: i32) -> QueryResult<i32> {
+/// Open a period (one transaction, audited): checked as `check_new_period`, due on the
+/// typed date or the default one. The period's id, name and due date; or what is wrong.
+pub fn open(
+    conn: &mut DbConn,
+    actor: &Actor,
+    user_id: i32,
+    (period, due): (&str, &str),
+    today: NaiveDate,
+) -> Result<Result<(i32, String, NaiveDate), FieldProblems>, AppError> {
+    db::write_tx(conn, |c| {
+        let existing = all(c)?;
+        let (p, due) = match check_new_period(period, due, today, &existing) {
+            Err(e) => return Ok(Err(e)),
+            Ok(x) => x,
+        };
+        let cal = crate::messages::config::calendar(c)?;
+        let due = due.or_else(|| default_due(&cal, &p)).unwrap_or(today);
+        let id = insert_period(c, &p, due, user_id)?;
+        audit::record(
+            c,
+            actor,
+            "period_open",
+            &format!("上报期 {p}（截止 {due}）"),
+            audit::OK,
+            "",
+        )?;
+        Ok(Ok((id, p, due)))
+    })
+}
+
+fn insert_period(
+    conn: &mut DbConn,
+    period: &str,
+    due: NaiveDate,
+    user_id: i32,
+) -> QueryResult<i32> {
     diesel::insert_into(ap::archive_periods)
         .values((
             ap::period.eq(period),
@@ -182,9 +218,40 @@ pub fn current(subs: &[Submission], unit_id: i32) -> Option<&Submission> {
     subs.iter().rev().find(|s| s.unit_id == unit_id)
 }
 
-/// Submit a unit's archives for a period, inside the caller's transaction. Refused
-/// (with the reason) while an earlier submission is waiting or accepted.
+/// The one who acts for a unit: (unit, user, name shown, audit actor).
+pub struct Reporter<'a> {
+    pub unit_id: i32,
+    pub user_id: i32,
+    pub name: &'a str,
+    pub actor: &'a Actor,
+}
+
+/// Submit a unit's archives for a period (one transaction, audited). Refused (with the
+/// reason) while an earlier submission is waiting or accepted.
 pub fn submit(
+    conn: &mut DbConn,
+    period_id: i32,
+    who: &Reporter,
+    note: &str,
+) -> Result<Result<usize, String>, AppError> {
+    db::write_tx(conn, |c| {
+        let p = find(c, period_id)?.ok_or(AppError::NotFound)?;
+        let out = insert_submission(c, &p, who.unit_id, who.user_id, who.name, note)?;
+        if let Ok(n) = &out {
+            audit::record(
+                c,
+                who.actor,
+                "archive_submit",
+                &format!("{} 档案上报（{n} 份）", p.period),
+                audit::OK,
+                "",
+            )?;
+        }
+        Ok(out)
+    })
+}
+
+fn insert_submission(
     conn: &mut DbConn,
     period: &Period,
     unit_id: i32,
@@ -223,8 +290,38 @@ pub fn submit(
     Ok(Ok(list.len()))
 }
 
-/// Accept or return (with a reason) a waiting submission.
+/// Accept or return (with a reason) a waiting submission (one transaction, audited):
+/// the outcome, and the period the submission belongs to.
 pub fn review(
+    conn: &mut DbConn,
+    actor: &Actor,
+    submission_id: i32,
+    accept: bool,
+    reason: &str,
+    reviewer: &str,
+) -> Result<(Result<Submission, String>, i32), AppError> {
+    db::write_tx(conn, |c| {
+        let out = decide(c, submission_id, accept, reason, reviewer)?;
+        if let Ok(s) = &out {
+            audit::record(
+                c,
+                actor,
+                "archive_review",
+                &format!(
+                    "档案上报 #{} {}",
+                    s.id,
+                    if accept { "接收" } else { "退回" }
+                ),
+                audit::OK,
+                reason,
+            )?;
+        }
+        let period = find_submission(c, submission_id)?.ok_or(AppError::NotFound)?;
+        Ok((out, period.period_id))
+    })
+}
+
+fn decide(
     conn: &mut DbConn,
     submission_id: i32,
     accept: bool,

@@ -11,14 +11,13 @@ use serde::Deserialize;
 
 use crate::archive::{self, periods, periods::Period, periods::Submission};
 use crate::attachments;
-use crate::audit;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::roles::{Role, UnitKind};
 use crate::clock::{china_today, to_china};
 use crate::db;
 use crate::error::AppError;
 use crate::forms::FieldErrors;
-use crate::messages::{config, model};
+use crate::messages::model;
 use crate::units::{self, Unit};
 use crate::web::ctx::{format_time, Ctx, Layout};
 use crate::web::extract::Query;
@@ -166,28 +165,7 @@ pub async fn open(ctx: Ctx, CsrfForm(form): CsrfForm<OpenForm>) -> Result<HttpRe
     let (f, uid, actor) = (form.clone(), ctx.user.id, ctx.actor());
     let today = china_today();
     let out = db::run(ctx.pool(), move |c| {
-        db::write_tx(c, |c| {
-            let existing = periods::all(c)?;
-            match periods::check_new_period(&f.period, &f.due_date, today, &existing) {
-                Err(e) => Ok(Err(e)),
-                Ok((p, due)) => {
-                    let cal = config::calendar(c)?;
-                    let due = due
-                        .or_else(|| periods::default_due(&cal, &p))
-                        .unwrap_or(today);
-                    let id = periods::open(c, &p, due, uid)?;
-                    audit::record(
-                        c,
-                        &actor,
-                        "period_open",
-                        &format!("上报期 {p}（截止 {due}）"),
-                        audit::OK,
-                        "",
-                    )?;
-                    Ok(Ok((id, p, due)))
-                }
-            }
-        })
+        periods::open(c, &actor, uid, (&f.period, &f.due_date), today)
     })
     .await?;
     match out {
@@ -374,21 +352,13 @@ pub async fn submit(
         return period_page(&ctx, id, StatusCode::UNPROCESSABLE_ENTITY, form.note, e).await;
     }
     let out = db::run(ctx.pool(), move |c| {
-        db::write_tx(c, |c| {
-            let p = periods::find(c, id)?.ok_or(AppError::NotFound)?;
-            let out = periods::submit(c, &p, me, uid, &name, &note)?;
-            if let Ok(n) = &out {
-                audit::record(
-                    c,
-                    &actor,
-                    "archive_submit",
-                    &format!("{} 档案上报（{n} 份）", p.period),
-                    audit::OK,
-                    "",
-                )?;
-            }
-            Ok(out)
-        })
+        let who = periods::Reporter {
+            unit_id: me,
+            user_id: uid,
+            name: &name,
+            actor: &actor,
+        };
+        periods::submit(c, id, &who, &note)
     })
     .await?;
     match out {
@@ -433,27 +403,10 @@ pub async fn review(
         ctx.actor(),
     );
     let out = db::run(ctx.pool(), move |c| {
-        db::write_tx(c, |c| {
-            let out = periods::review(c, sid, accept, &reason, &name)?;
-            if let Ok(s) = &out {
-                audit::record(
-                    c,
-                    &actor,
-                    "archive_review",
-                    &format!(
-                        "档案上报 #{} {}",
-                        s.id,
-                        if accept { "接收" } else { "退回" }
-                    ),
-                    audit::OK,
-                    &reason,
-                )?;
-            }
-            Ok((out, periods::find_submission(c, sid)?.map(|s| s.period_id)))
-        })
+        periods::review(c, &actor, sid, accept, &reason, &name)
     })
     .await?;
-    let period = out.1.ok_or(AppError::NotFound)?;
+    let period = out.1;
     match out.0 {
         Ok(_) => {
             ctx.flash(
