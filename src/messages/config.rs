@@ -11,6 +11,23 @@ use crate::db::{self, DbConn};
 use crate::error::AppError;
 use crate::messages::calendar::{self, Calendar};
 
+/// A settings change and its audit row, in one transaction: `f` makes the change or
+/// says what is wrong with the form (then nothing is written).
+pub fn change<T>(
+    conn: &mut DbConn,
+    actor: &crate::audit::Actor,
+    what: &str,
+    f: impl FnOnce(&mut DbConn) -> Result<Result<T, crate::forms::FieldErrors>, AppError>,
+) -> Result<Result<T, crate::forms::FieldErrors>, AppError> {
+    db::write_tx(conn, |c| {
+        let out = f(c)?;
+        if out.is_ok() {
+            crate::audit::record(c, actor, "settings_change", what, crate::audit::OK, "")?;
+        }
+        Ok(out)
+    })
+}
+
 pub const LEVEL: &str = "level";
 pub const PLATFORM: &str = "platform";
 pub const CATEGORY: &str = "category";

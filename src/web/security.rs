@@ -225,13 +225,7 @@ pub async fn policy(
     );
     let w = what.clone();
     db::run(ctx.pool(), move |c| {
-        db::write_tx(c, |c| {
-            crate::auth::totp::set_required_roles(c, &roles)?;
-            db::put_setting(c, crate::auth::password::MAX_AGE_KEY, &max_age.to_string())?;
-            db::put_setting(c, crate::attachments::QUOTA_KEY, &quota.to_string())?;
-            crate::audit::record(c, &actor, "2fa_policy", &w, crate::audit::OK, "")?;
-            Ok::<_, AppError>(())
-        })
+        crate::auth::save_policy(c, &actor, &roles, max_age, quota, &w)
     })
     .await?;
     ctx.flash("ok", &format!("已保存安全策略（{what}）。"));

@@ -9,7 +9,7 @@ use askama::Template;
 use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 
-use crate::audit::{self, Actor};
+use crate::audit::Actor;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::roles::Role;
 use crate::clock::china_today;
@@ -24,23 +24,14 @@ use crate::web::{render_status, see_other};
 
 const KEEPERS: &[Role] = &[Role::CityOperator];
 
-/// Run a settings change and its audit row in one transaction.
+/// Run a settings change and its audit row in one transaction (`config::change`).
 pub(crate) async fn change<T: Send + 'static>(
     ctx: &Ctx,
     what: String,
     f: impl FnOnce(&mut DbConn) -> Result<Result<T, FieldErrors>, AppError> + Send + 'static,
 ) -> Result<Result<T, FieldErrors>, AppError> {
     let actor: Actor = ctx.actor();
-    db::run(ctx.pool(), move |c| {
-        db::write_tx(c, |c| {
-            let out = f(c)?;
-            if out.is_ok() {
-                audit::record(c, &actor, "settings_change", &what, audit::OK, "")?;
-            }
-            Ok(out)
-        })
-    })
-    .await
+    db::run(ctx.pool(), move |c| config::change(c, &actor, &what, f)).await
 }
 
 pub(crate) fn layout(ctx: &Ctx, title: &str) -> Layout {
