@@ -157,8 +157,54 @@ pub fn seal_plain_secrets(conn: &mut DbConn, sealer: &Sealer) -> QueryResult<usi
     Ok(n)
 }
 
-/// Enrol: the secret is stored sealed, never in plain text.
-pub fn enable(
+/// Who switches two factors on or off for their own account (the audit row names them).
+pub struct Holder<'a> {
+    pub user_id: i32,
+    pub username: &'a str,
+    pub actor: &'a crate::audit::Actor,
+}
+
+/// Enrol with a verified first code, in one audited transaction: the new recovery codes,
+/// shown once.
+pub fn enrol(
+    conn: &mut DbConn,
+    sealer: &Sealer,
+    who: &Holder,
+    secret: &str,
+    step: i64,
+) -> Result<Vec<String>, AppError> {
+    db::write_tx(conn, |c| {
+        enable(c, sealer, who.user_id, secret, step)?;
+        let codes = new_recovery_codes(c, who.user_id)?;
+        audit_own(c, who, "2fa_enable")?;
+        Ok(codes)
+    })
+}
+
+/// Switch two factors off (the caller checked the password and the policy), audited.
+pub fn switch_off(conn: &mut DbConn, who: &Holder) -> Result<(), AppError> {
+    db::write_tx(conn, |c| {
+        disable(c, who.user_id)?;
+        audit_own(c, who, "2fa_disable")
+    })
+}
+
+/// New recovery codes in place of the old ones, audited: shown once.
+pub fn renew_recovery_codes(conn: &mut DbConn, who: &Holder) -> Result<Vec<String>, AppError> {
+    db::write_tx(conn, |c| {
+        let codes = new_recovery_codes(c, who.user_id)?;
+        audit_own(c, who, "2fa_recovery_codes")?;
+        Ok(codes)
+    })
+}
+
+fn audit_own(conn: &mut DbConn, who: &Holder, event: &str) -> Result<(), AppError> {
+    crate::audit::record(conn, who.actor, event, who.username, crate::audit::OK, "")?;
+    Ok(())
+}
+
+/// The secret is stored sealed, never in plain text.
+fn enable(
     conn: &mut DbConn,
     sealer: &Sealer,
     user_id: i32,
@@ -175,7 +221,7 @@ pub fn enable(
     Ok(())
 }
 
-pub fn disable(conn: &mut DbConn, user_id: i32) -> QueryResult<()> {
+fn disable(conn: &mut DbConn, user_id: i32) -> QueryResult<()> {
     diesel::update(us::users.find(user_id))
         .set((
             us::totp_secret.eq(None::<String>),

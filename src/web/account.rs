@@ -281,12 +281,12 @@ pub async fn twofactor_enable(
     let (uid, actor, name) = (ctx.user.id, ctx.actor(), ctx.user.username.clone());
     let sealer = ctx.state.sealer.clone();
     let codes = db::run(ctx.pool(), move |c| {
-        db::write_tx(c, |c| {
-            totp::enable(c, &sealer, uid, &secret, step)?;
-            let codes = totp::new_recovery_codes(c, uid)?;
-            crate::audit::record(c, &actor, "2fa_enable", &name, crate::audit::OK, "")?;
-            Ok::<_, AppError>(codes)
-        })
+        let who = totp::Holder {
+            user_id: uid,
+            username: &name,
+            actor: &actor,
+        };
+        totp::enrol(c, &sealer, &who, &secret, step)
     })
     .await?;
     let _ = ctx.session.remove(PENDING_SECRET);
@@ -326,11 +326,12 @@ pub async fn twofactor_disable(
         return twofactor_page(&ctx, StatusCode::UNPROCESSABLE_ENTITY, Vec::new(), errors).await;
     }
     db::run(ctx.pool(), move |c| {
-        db::write_tx(c, |c| {
-            totp::disable(c, uid)?;
-            crate::audit::record(c, &actor, "2fa_disable", &name, crate::audit::OK, "")?;
-            Ok::<_, AppError>(())
-        })
+        let who = totp::Holder {
+            user_id: uid,
+            username: &name,
+            actor: &actor,
+        };
+        totp::switch_off(c, &who)
     })
     .await?;
     ctx.flash("ok", "已关闭双因素认证。登录时只需输入密码。");
@@ -358,11 +359,12 @@ pub async fn twofactor_recovery(
     }
     let (uid, actor, name) = (ctx.user.id, ctx.actor(), ctx.user.username.clone());
     let codes = db::run(ctx.pool(), move |c| {
-        db::write_tx(c, |c| {
-            let codes = totp::new_recovery_codes(c, uid)?;
-            crate::audit::record(c, &actor, "2fa_recovery_codes", &name, crate::audit::OK, "")?;
-            Ok::<_, AppError>(codes)
-        })
+        let who = totp::Holder {
+            user_id: uid,
+            username: &name,
+            actor: &actor,
+        };
+        totp::renew_recovery_codes(c, &who)
     })
     .await?;
     twofactor_page(&ctx, StatusCode::OK, codes, FieldErrors::default()).await
