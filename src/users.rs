@@ -360,7 +360,24 @@ pub fn held_off(conn: &mut DbConn, username: &str, ip: &str) -> QueryResult<bool
 /// lock the account when several addresses are held off at once (audited: `hold`,
 /// `lock`). Unknown names are counted the same way, so that nothing tells them apart.
 /// Returns whether the person at this address can no longer try (held off or locked).
-pub fn record_failed_login(
+/// A refused login (wrong password, unknown or disabled account, wrong second factor):
+/// its audit row and its count toward the hold, in one transaction. Whether this desk
+/// is now held off the account.
+pub fn refused_login(
+    conn: &mut DbConn,
+    username: &str,
+    user: Option<&User>,
+    why: &str,
+    (threshold, lock_minutes): (i32, i64),
+    actor: &Actor,
+) -> Result<bool, AppError> {
+    crate::db::write_tx(conn, |conn| {
+        audit::record(conn, actor, "login", username, audit::FAILED, why)?;
+        record_failed_login(conn, username, user, threshold, lock_minutes, actor)
+    })
+}
+
+fn record_failed_login(
     conn: &mut DbConn,
     username: &str,
     user: Option<&User>,

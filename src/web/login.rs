@@ -174,15 +174,8 @@ pub async fn submit(
             let a = actor.clone();
             let uc = u.clone();
             db::run(&state.pool, move |c| {
-                audit::record(c, &a, "login", &uc.username, audit::FAILED, "密码错误")?;
-                users::record_failed_login(
-                    c,
-                    &uc.username,
-                    Some(&uc),
-                    cfg.lock_threshold,
-                    cfg.lock_minutes,
-                    &a,
-                )?;
+                let limits = (cfg.lock_threshold, cfg.lock_minutes);
+                users::refused_login(c, &uc.username, Some(&uc), "密码错误", limits, &a)?;
                 Ok(())
             })
             .await?;
@@ -197,15 +190,8 @@ pub async fn submit(
             };
             let name = username.clone();
             db::run(&state.pool, move |c| {
-                audit::record(c, &a, "login", &name, audit::FAILED, detail)?;
-                users::record_failed_login(
-                    c,
-                    &name,
-                    None,
-                    cfg.lock_threshold,
-                    cfg.lock_minutes,
-                    &a,
-                )?;
+                let limits = (cfg.lock_threshold, cfg.lock_minutes);
+                users::refused_login(c, &name, None, detail, limits, &a)?;
                 Ok(())
             })
             .await?;
@@ -351,21 +337,13 @@ pub async fn second_submit(
             audit::record(c, &a2, "2fa_recovery_used", &u2.username, audit::OK, "")?;
             return Ok(Ok("恢复码"));
         }
-        let locked = users::record_failed_login(
+        let locked = users::refused_login(
             c,
             &u2.username,
             Some(&u2),
-            cfg.lock_threshold,
-            cfg.lock_minutes,
-            &a2,
-        )?;
-        audit::record(
-            c,
-            &a2,
-            "login",
-            &u2.username,
-            audit::FAILED,
             "双因素验证码错误或已使用",
+            (cfg.lock_threshold, cfg.lock_minutes),
+            &a2,
         )?;
         Ok(Err(locked))
     })
