@@ -2,6 +2,8 @@
 //! facts (base 100, capped bonuses and deductions, grade thresholds). Points are kept in
 //! tenths of a point (integers), so sums and caps are exact.
 
+pub mod actions;
+pub mod board;
 pub mod facts;
 pub mod manual;
 pub mod store;

@@ -9,15 +9,14 @@ use askama::Template;
 use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 
-use crate::attachments::{self, Store};
-use crate::audit;
+use crate::attachments::Store;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::roles::Role;
 use crate::clock::china_today;
-use crate::db::{self, DbConn};
+use crate::db;
 use crate::error::AppError;
 use crate::forms::FieldErrors;
-use crate::scoring::{self, facts, points_text, store, Grade, Rules, Score};
+use crate::scoring::{self, points_text, store, Grade, Rules, Score};
 use crate::units::{self, Unit};
 use crate::web::ctx::{format_time, Ctx, Layout};
 use crate::web::extract::Query;
@@ -31,14 +30,6 @@ const ANY: &[Role] = &[
     Role::CountyOperator,
     Role::DeptOperator,
 ];
-
-/// Units assessed each year: counties/districts, zones and city departments.
-pub fn assessed(all: &[Unit]) -> Vec<Unit> {
-    all.iter()
-        .filter(|u| u.active && crate::units::is_assessed(u.kind()))
-        .cloned()
-        .collect()
-}
 
 #[derive(Deserialize, Default, Clone)]
 pub struct YearQuery {
@@ -63,59 +54,6 @@ fn year_and_day(q: &YearQuery) -> (i32, NaiveDate) {
         .filter(|d| d.year() == year && *d <= today)
         .unwrap_or(today.min(year_end));
     (year, as_of)
-}
-
-/// Units with their scores and ranks, best first (shared with the cache, not copied).
-pub type Ranked = std::sync::Arc<Vec<(Unit, Score, usize)>>;
-
-/// The scores of all assessed units: frozen ones for a finalised year (asked for at its
-/// end), otherwise computed now. Returns (unit, score, rank), best first.
-pub fn board(
-    conn: &mut DbConn,
-    cache: &crate::cache::Cache,
-    year: i32,
-    as_of: NaiveDate,
-) -> Result<(store::Year, Ranked, bool), AppError> {
-    let y = store::year(conn, year)?;
-    let all = units::all(conn)?;
-    let year_end = NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or(as_of);
-    if y.finalised.is_some() && as_of >= year_end {
-        let mut rows: Vec<(Unit, Score, usize)> = store::frozen(conn, year)?
-            .into_iter()
-            .filter_map(|(u, s, r)| all.iter().find(|x| x.id == u).map(|x| (x.clone(), s, r)))
-            .collect();
-        rows.sort_by_key(|(_, s, r)| (*r, -s.total));
-        return Ok((y, std::sync::Arc::new(rows), true));
-    }
-    let rules = y.rules.clone();
-    let ranked = cache.get_or(conn, format!("board {year} {as_of}"), |conn| {
-        let units = assessed(&all);
-        let ids: Vec<i32> = units.iter().map(|u| u.id).collect();
-        let mut facts = facts::gather(conn, year, as_of, &ids)?;
-        let mut rows: Vec<(Unit, Score, bool)> = units
-            .into_iter()
-            .map(|u| {
-                let f = facts.remove(&u.id).unwrap_or_default();
-                let s = scoring::compute(&rules, &f);
-                (u, s, f.had_messages())
-            })
-            .collect();
-        // Units without messages in the year are not ranked (rank 0): last, as 无留言.
-        rows.sort_by_key(|(u, s, had)| (!*had, -s.total, u.sort_order, u.id));
-        let ranks = scoring::ranks_of(
-            &rows
-                .iter()
-                .map(|(_, s, had)| (s.total, *had))
-                .collect::<Vec<_>>(),
-        );
-        Ok::<Vec<(Unit, Score, usize)>, AppError>(
-            rows.into_iter()
-                .zip(ranks)
-                .map(|((u, s, _), r)| (u, s, r))
-                .collect(),
-        )
-    })?;
-    Ok((y, ranked, false))
 }
 
 // ---------- scoreboard ----------
@@ -180,8 +118,10 @@ pub async fn index(ctx: Ctx, q: Query<YearQuery>) -> Result<HttpResponse, AppErr
     let q = q.into_inner();
     let (year, as_of) = year_and_day(&q);
     let state = ctx.state.clone();
-    let (y, rows, frozen) =
-        db::run(ctx.pool(), move |c| board(c, &state.cache, year, as_of)).await?;
+    let (y, rows, frozen) = db::run(ctx.pool(), move |c| {
+        scoring::board::board(c, &state.cache, year, as_of)
+    })
+    .await?;
     let mut rows: Vec<BoardRow> = rows
         .iter()
         .map(|(u, s, rank)| BoardRow {
@@ -234,7 +174,10 @@ pub async fn export(ctx: Ctx, q: Query<YearQuery>) -> Result<HttpResponse, AppEr
     ctx.require(ALL)?;
     let (year, as_of) = year_and_day(&q);
     let state = ctx.state.clone();
-    let (y, rows, _) = db::run(ctx.pool(), move |c| board(c, &state.cache, year, as_of)).await?;
+    let (y, rows, _) = db::run(ctx.pool(), move |c| {
+        scoring::board::board(c, &state.cache, year, as_of)
+    })
+    .await?;
     use rust_xlsxwriter::{Format, FormatBorder, Workbook};
     let x = |e: rust_xlsxwriter::XlsxError| AppError::internal(e);
     let mut wb = Workbook::new();
@@ -333,8 +276,10 @@ pub async fn unit_page(
     }
     let (year, as_of) = year_and_day(&q);
     let state = ctx.state.clone();
-    let (y, rows, frozen) =
-        db::run(ctx.pool(), move |c| board(c, &state.cache, year, as_of)).await?;
+    let (y, rows, frozen) = db::run(ctx.pool(), move |c| {
+        scoring::board::board(c, &state.cache, year, as_of)
+    })
+    .await?;
     let of = rows.len();
     let (unit, score, rank) = rows
         .iter()
@@ -516,20 +461,8 @@ pub async fn rules_save(
         }
     };
     let actor = ctx.actor();
-    let r = rules.clone();
     db::run(ctx.pool(), move |c| {
-        db::write_tx(c, |c| {
-            store::save_rules(c, year, &r)?;
-            audit::record(
-                c,
-                &actor,
-                "score_rules",
-                &format!("{year} 年度考评规则"),
-                audit::OK,
-                "",
-            )?;
-            Ok(())
-        })
+        scoring::actions::save_rules(c, &actor, year, &rules)
     })
     .await?;
     ctx.flash(
@@ -623,7 +556,10 @@ async fn entries_page(
                 .crumb("加减分录入", ""),
             year,
             rows,
-            units: assessed(&all).into_iter().map(|u| (u.id, u.name)).collect(),
+            units: scoring::board::assessed(&all)
+                .into_iter()
+                .map(|u| (u.id, u.name))
+                .collect(),
             items: y
                 .rules
                 .items
@@ -672,9 +608,6 @@ pub async fn entry_add(
     let store_dir = Store::new(&ctx.state.config.data_dir);
     let today = china_today();
     let out = db::run(ctx.pool(), move |c| {
-        let y = store::year(c, year)?;
-        let all = units::all(c)?;
-        let ids: Vec<i32> = assessed(&all).iter().map(|u| u.id).collect();
         let typed = scoring::manual::Typed {
             unit_id: &f.unit_id,
             item: &f.item,
@@ -684,78 +617,13 @@ pub async fn entry_add(
             evidence_ref: &f.evidence_ref,
             files: files.len(),
         };
-        let checked = scoring::manual::check(&y.rules, &ids, year, today, &typed);
-        let mut e = refused;
-        if y.finalised.is_some() {
-            e.add("item", &format!("{year} 年度已定稿，不能再录入。"));
-        }
-        let v = match checked {
-            Ok(v) if e.is_empty() => v,
-            Ok(_) => return Ok(Err(e)),
-            Err(more) => {
-                e.merge(more);
-                return Ok(Err(e));
-            }
+        let author = scoring::actions::Author {
+            id: uid,
+            name: &name,
         };
-        // `check` took the unit from `all`.
-        let unit = all
-            .iter()
-            .find(|u| u.id == v.unit_id)
-            .cloned()
-            .ok_or_else(|| AppError::internal("checked unit vanished"))?;
-        let (item, points, reason) = (v.item.clone(), v.points, v.reason.clone());
-        let mut placed = Vec::new();
-        let result = db::write_tx(c, |c| {
-            let evidence = match files.first() {
-                Some(file) => {
-                    let stored = format!("evidence/{}", file.sha256);
-                    let dest = store_dir.path_of(&stored);
-                    if let Some(dir) = dest.parent() {
-                        std::fs::create_dir_all(dir).map_err(AppError::internal)?;
-                    }
-                    std::fs::rename(&file.tmp, &dest).map_err(AppError::internal)?;
-                    placed.push(dest);
-                    Some((file.original_name.clone(), stored, file.sha256.clone()))
-                }
-                None => None,
-            };
-            let id = store::add_entry(
-                c,
-                &store::NewEntry {
-                    year,
-                    unit_id: unit.id,
-                    item: &item.code,
-                    points,
-                    date: v.date,
-                    reason: &reason,
-                    evidence,
-                    author_id: uid,
-                    author_name: &name,
-                    reverses: None,
-                    occurrences: v.count,
-                    evidence_ref: v.evidence_ref.as_deref(),
-                },
-            )?;
-            audit::record(
-                c,
-                &actor,
-                "score_entry",
-                &format!(
-                    "{} {}{} {} 分（#{id}）",
-                    unit.name,
-                    if item.bonus { "加分·" } else { "扣分·" },
-                    item.name,
-                    points_text(points)
-                ),
-                audit::OK,
-                &reason,
-            )?;
-            Ok::<_, AppError>((unit.name.clone(), item.name.clone(), item.bonus, points))
-        });
-        if result.is_err() {
-            attachments::unplace(&placed);
-        }
-        result.map(Ok)
+        scoring::actions::add_entry(
+            c, &actor, author, &store_dir, year, today, &typed, &files, refused,
+        )
     })
     .await?;
     match out {
@@ -790,55 +658,13 @@ pub async fn entry_reverse(
     let id = path.into_inner();
     let (uid, name, actor) = (ctx.user.id, ctx.user.display_name.clone(), ctx.actor());
     let reason = form.reason.trim().to_string();
+    let today = china_today();
     let out = db::run(ctx.pool(), move |c| {
-        db::write_tx(c, |c| {
-            let e = store::find_entry(c, id)?.ok_or(AppError::NotFound)?;
-            if e.reverses.is_some() {
-                return Ok(Err((e.year, "撤销记录本身不能再撤销。".to_string())));
-            }
-            if store::year(c, e.year)?.finalised.is_some() {
-                return Ok(Err((e.year, format!("{} 年度已定稿，不能撤销。", e.year))));
-            }
-            if store::entries(c, e.year)?
-                .iter()
-                .any(|x| x.reverses == Some(id))
-            {
-                return Ok(Err((e.year, "该记录已撤销。".to_string())));
-            }
-            if reason.is_empty() || reason.chars().count() > 500 {
-                return Ok(Err((
-                    e.year,
-                    "请填写撤销理由（不超过 500 字）。".to_string(),
-                )));
-            }
-            store::add_entry(
-                c,
-                &store::NewEntry {
-                    year: e.year,
-                    unit_id: e.unit_id,
-                    item: &e.item,
-                    points: -(e.points as i64),
-                    date: china_today()
-                        .min(NaiveDate::from_ymd_opt(e.year, 12, 31).unwrap_or(e.entry_date)),
-                    reason: &format!("撤销第 {id} 号记录：{reason}"),
-                    evidence: None,
-                    author_id: uid,
-                    author_name: &name,
-                    reverses: Some(id),
-                    occurrences: e.occurrences,
-                    evidence_ref: None,
-                },
-            )?;
-            audit::record(
-                c,
-                &actor,
-                "score_entry_reverse",
-                &format!("撤销加减分记录 #{id}"),
-                audit::OK,
-                &reason,
-            )?;
-            Ok(Ok(e.year))
-        })
+        let author = scoring::actions::Author {
+            id: uid,
+            name: &name,
+        };
+        scoring::actions::reverse_entry(c, &actor, author, id, &reason, today)
     })
     .await?;
     match out {
@@ -905,7 +731,10 @@ async fn finalise_view(ctx: &Ctx, year: i32, error: &str) -> Result<HttpResponse
     // Before the year ends the page shows the figures as of today (and no 定稿).
     let as_of = china_today().min(end);
     let state = ctx.state.clone();
-    let (y, rows, _) = db::run(ctx.pool(), move |c| board(c, &state.cache, year, as_of)).await?;
+    let (y, rows, _) = db::run(ctx.pool(), move |c| {
+        scoring::board::board(c, &state.cache, year, as_of)
+    })
+    .await?;
     let rows: Vec<BoardRow> = rows
         .iter()
         .map(|(u, s, rank)| BoardRow {
@@ -983,24 +812,7 @@ pub async fn finalise(
     let (by, actor) = (ctx.user.display_name.clone(), ctx.actor());
     let state = ctx.state.clone();
     let done = db::run(ctx.pool(), move |c| {
-        db::write_tx(c, |c| {
-            let (y, rows, frozen) = board(c, &state.cache, year, end)?;
-            if frozen || y.finalised.is_some() {
-                return Ok(false);
-            }
-            let results: Vec<(i32, Score, usize)> =
-                rows.iter().map(|(u, s, r)| (u.id, s.clone(), *r)).collect();
-            let ok = store::finalise(c, year, &y.rules, &results, &by)?;
-            audit::record(
-                c,
-                &actor,
-                "score_finalise",
-                &format!("{year} 年度考评定稿（{} 个单位）", results.len()),
-                audit::OK,
-                "",
-            )?;
-            Ok(ok)
-        })
+        scoring::actions::finalise(c, &actor, &state.cache, year, &by)
     })
     .await?;
     ctx.flash(
@@ -1187,34 +999,7 @@ pub async fn mark_return(
     );
     let reason = form.reason.trim().to_string();
     let done = db::run(ctx.pool(), move |c| {
-        db::write_tx(c, |c| {
-            let scope = crate::messages::model::scope_for(c, role, unit)?;
-            let msg =
-                crate::messages::model::find_scoped(c, &scope, id)?.ok_or(AppError::NotFound)?;
-            if msg.owner_unit_id != unit {
-                return Err(AppError::NotFound);
-            }
-            let ev = crate::messages::model::events(c, id)?
-                .into_iter()
-                .find(|e| e.seq == seq && e.action == "return")
-                .ok_or(AppError::NotFound)?;
-            if reason.is_empty() || reason.chars().count() > 500 {
-                return Ok(Err("请填写认定退回理由不成立的依据（不超过 500 字）。"));
-            }
-            let returned_by = ev.unit_id.ok_or(AppError::NotFound)?;
-            if !store::mark_return(c, id, seq, returned_by, &reason, &name)? {
-                return Ok(Err("该退回已经认定过。"));
-            }
-            audit::record(
-                c,
-                &actor,
-                "return_mark",
-                &format!("留言 {} 第 {seq} 条退回认定为理由不成立", msg.ref_no),
-                audit::OK,
-                &reason,
-            )?;
-            Ok(Ok(()))
-        })
+        scoring::actions::mark_return(c, &actor, role, unit, &name, id, seq, &reason)
     })
     .await?;
     match done {
