@@ -21,6 +21,21 @@ use crate::messages::lifecycle::State;
 use crate::messages::service::{format_ref_no, ref_prefix, reserve_seq, Acting};
 use crate::units::Unit;
 
+pub mod staging;
+
+/// The setting holding the column mapping last used for a platform's files.
+fn mapping_key(platform: &str) -> String {
+    format!("import_map:{platform}")
+}
+
+/// The column mapping (field, column heading) last used for a platform's files.
+pub fn remembered_mapping(
+    conn: &mut DbConn,
+    platform: &str,
+) -> QueryResult<Option<Vec<(String, String)>>> {
+    Ok(db::get_setting(conn, &mapping_key(platform))?.and_then(|s| serde_json::from_str(&s).ok()))
+}
+
 /// One cell as read.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell {
@@ -989,10 +1004,14 @@ pub const ANSWERED_STATES: [State; 2] = [State::Replied, State::Closed];
 
 /// Commit the checked rows in one transaction. Each becomes a registered message; one
 /// that carries the platform's reply is recorded as answered there, on the reply's own
-/// date, in the state the centre chose (`answered`) — no 转办 or 签收 is invented.
+/// date, in the state the centre chose (`answered`) — no 转办 or 签收 is invented. The
+/// same transaction remembers the column mapping (field, heading) for the platform's
+/// next file and writes the import's audit row.
 #[allow(clippy::too_many_arguments)]
 pub fn commit(
     conn: &mut DbConn,
+    actor: &crate::audit::Actor,
+    mapping: &[(String, String)],
     acting: &Acting,
     owner: &Unit,
     reply_unit: Option<&Unit>,
@@ -1096,6 +1115,16 @@ pub fn commit(
             imported.push(id);
         }
         crate::archive::ledger::seal_messages(conn, &imported)?;
+        let mapping = serde_json::to_string(mapping).map_err(AppError::internal)?;
+        db::put_setting(conn, &mapping_key(platform), &mapping)?;
+        crate::audit::record(
+            conn,
+            actor,
+            "import",
+            &format!("导入“{file_name}”{} 条（{platform}）", rows.len()),
+            crate::audit::OK,
+            "",
+        )?;
         Ok(rows.len())
     })
 }

@@ -8,13 +8,13 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::audit;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::roles::{Role, UnitKind};
 use crate::db;
 use crate::error::AppError;
 use crate::forms::FieldErrors;
-use crate::import::{self, Checked, Defaults, Mapping, Table, TARGETS};
+use crate::import::staging::Staging;
+use crate::import::{self, Checked, Defaults, Mapping, TARGETS};
 use crate::messages::config;
 use crate::messages::lifecycle::State;
 use crate::messages::service::Acting;
@@ -26,42 +26,13 @@ use crate::web::{render_status, see_other};
 
 const IMPORTERS: &[Role] = &[Role::CityOperator, Role::CountyOperator];
 
-fn imports_dir(ctx: &Ctx) -> PathBuf {
-    ctx.state.config.data_dir.join("imports")
+fn staging(ctx: &Ctx) -> Staging {
+    Staging::new(&ctx.state.config.data_dir)
 }
 
 /// The uploaded file behind a token, if it is this user's.
 fn token_path(ctx: &Ctx, token: &str) -> Result<PathBuf, AppError> {
-    let ok = token.starts_with(&format!("{}-", ctx.user.id))
-        && token.len() < 80
-        && token
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
-    let p = imports_dir(ctx).join(token);
-    if ok && p.exists() {
-        Ok(p)
-    } else {
-        Err(AppError::BadRequest(
-            "上传的文件已失效（超过一天或已导入），请重新上传。".to_string(),
-        ))
-    }
-}
-
-/// Remove uploads older than a day.
-fn sweep(dir: &std::path::Path) {
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let old = e
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age.as_secs() > 86_400);
-            if old {
-                let _ = std::fs::remove_file(e.path());
-            }
-        }
-    }
+    staging(ctx).path(ctx.user.id, token)
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -222,43 +193,16 @@ pub async fn upload(
     let Some(file) = files.into_iter().next().filter(|_| e.is_empty()) else {
         return upload_page(&ctx, StatusCode::UNPROCESSABLE_ENTITY, form, e).await;
     };
-    let dir = imports_dir(&ctx);
-    std::fs::create_dir_all(&dir).map_err(AppError::internal)?;
-    sweep(&dir);
-    let ext = if file.kind.label == "CSV" {
-        "csv"
-    } else {
-        "xlsx"
-    };
-    let token = format!("{}-{}.{ext}", ctx.user.id, &file.sha256[..24]);
-    std::fs::rename(&file.tmp, dir.join(&token)).map_err(AppError::internal)?;
-    // Every upload is on record, also one never committed.
-    let (actor, object, detail) = (
-        ctx.actor(),
-        format!("上传导入文件“{}”（{}）", file.original_name, form.platform),
-        format!(
-            "{}，SHA-256 {}",
-            crate::attachments::size_text(file.size),
-            file.sha256
-        ),
-    );
+    let token = staging(&ctx).keep(ctx.user.id, &file)?;
+    let (actor, platform) = (ctx.actor(), form.platform.clone());
+    let original_name = file.original_name.clone();
     db::run(ctx.pool(), move |c| {
-        audit::record(c, &actor, "import_upload", &object, audit::OK, &detail)?;
-        Ok(())
+        import::staging::record_upload(c, &actor, &file, &platform)
     })
     .await?;
     form.token = token;
-    form.file_name = file.original_name.clone();
+    form.file_name = original_name;
     map_page(&ctx, form, None, FieldErrors::default()).await
-}
-
-fn load_table(
-    path: &std::path::Path,
-    name: &str,
-    limits: &import::Limits,
-) -> Result<Table, String> {
-    let bytes = std::fs::read(path).map_err(|_| "文件已失效，请重新上传。".to_string())?;
-    import::read(name, &bytes, limits)
 }
 
 pub struct MapRow {
@@ -281,10 +225,6 @@ struct MapPage {
     errors: FieldErrors,
 }
 
-fn memory_key(platform: &str) -> String {
-    format!("import_map:{platform}")
-}
-
 async fn map_page(
     ctx: &Ctx,
     form: ImportForm,
@@ -294,7 +234,7 @@ async fn map_page(
     let path = token_path(ctx, &form.token)?;
     let name = form.file_name.clone();
     let limits = ctx.state.config.import_limits;
-    let table = web::block(move || load_table(&path, &name, &limits))
+    let table = web::block(move || Staging::table(&path, &name, &limits))
         .await
         .map_err(AppError::internal)?;
     let table = match table {
@@ -305,9 +245,9 @@ async fn map_page(
             return upload_page(ctx, StatusCode::UNPROCESSABLE_ENTITY, form, e).await;
         }
     };
-    let key = memory_key(&form.platform);
-    let remembered: Option<Vec<(String, String)>> = db::run(ctx.pool(), move |c| {
-        Ok(db::get_setting(c, &key)?.and_then(|s| serde_json::from_str(&s).ok()))
+    let platform = form.platform.clone();
+    let remembered = db::run(ctx.pool(), move |c| {
+        Ok(import::remembered_mapping(c, &platform)?)
     })
     .await?;
     let mapping =
@@ -462,7 +402,7 @@ async fn checked(
     let platform = form.platform.clone();
     let limits = ctx.state.config.import_limits;
     db::run(ctx.pool(), move |c| {
-        let table = match load_table(&path, &name, &limits) {
+        let table = match Staging::table(&path, &name, &limits) {
             Ok(t) => t,
             Err(msg) => return Ok(Err(msg)),
         };
@@ -658,7 +598,7 @@ pub async fn commit(
         let p2 = path.clone();
         let name = form.file_name.clone();
         let limits = ctx.state.config.import_limits;
-        let table = web::block(move || load_table(&p2, &name, &limits))
+        let table = web::block(move || Staging::table(&p2, &name, &limits))
             .await
             .map_err(AppError::internal)?
             .map_err(AppError::BadRequest)?;
@@ -684,8 +624,10 @@ pub async fn commit(
         let answered = State::parse(&f.answered)
             .filter(|s| import::ANSWERED_STATES.contains(s))
             .unwrap_or(State::Replied);
-        let n = import::commit(
+        import::commit(
             conn,
+            &actor,
+            &remembered,
             &acting,
             &me,
             reply_unit.as_ref(),
@@ -694,28 +636,11 @@ pub async fn commit(
             &f.platform,
             &f.file_name,
             &cal,
-        )?;
-        db::write_tx(conn, |c| {
-            db::put_setting(
-                c,
-                &memory_key(&f.platform),
-                &serde_json::to_string(&remembered).unwrap_or_default(),
-            )?;
-            audit::record(
-                c,
-                &actor,
-                "import",
-                &format!("导入“{}”{n} 条（{}）", f.file_name, f.platform),
-                audit::OK,
-                "",
-            )?;
-            Ok::<_, AppError>(())
-        })?;
-        Ok(n)
+        )
     })
     .await?;
     ctx.state.hot.wake();
-    let _ = std::fs::remove_file(&path);
+    Staging::remove(&path);
     ctx.flash(
         "ok",
         &format!(
