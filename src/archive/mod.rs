@@ -7,6 +7,7 @@ pub mod guards;
 pub mod ledger;
 pub mod package;
 pub mod periods;
+pub mod prints;
 pub mod signing;
 pub mod verify;
 

@@ -10,9 +10,10 @@ use askama::Template;
 use chrono::{Duration, NaiveDate};
 use serde::Deserialize;
 
+use crate::archive::prints::{self, archived_in, load, names_of, Loaded};
 use crate::archive::signing;
 use crate::archive::{self, verify, Change, Element};
-use crate::attachments::{self, Attachment, Store};
+use crate::attachments::Store;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::roles::{Role, UnitKind};
 use crate::clock::{china_day_start, china_today, print_date};
@@ -20,7 +21,7 @@ use crate::db::schema::messages::dsl as m;
 use crate::db::{self, DbConn};
 use crate::error::AppError;
 use crate::messages::lifecycle::Action;
-use crate::messages::model::{self, Event, Message, Scope};
+use crate::messages::model::{self, Message};
 use crate::units::{self, Unit};
 use crate::web::ctx::{format_time, Ctx, Layout};
 use crate::web::extract::Query;
@@ -70,21 +71,6 @@ pub struct Doc {
     pub qr_svg: String,
     pub chain_head: String,
     pub content: Vec<(String, String)>,
-}
-
-/// Everything needed to build docs.
-pub(crate) struct Loaded {
-    msg: Message,
-    events: Vec<Event>,
-    files: Vec<Attachment>,
-}
-
-pub(crate) fn load(conn: &mut DbConn, msg: Message) -> Result<Loaded, AppError> {
-    Ok(Loaded {
-        events: model::events(conn, msg.id)?,
-        files: attachments::for_message(conn, msg.id)?,
-        msg,
-    })
 }
 
 /// A QR code as inline SVG (empty when the data does not fit).
@@ -182,10 +168,6 @@ pub(crate) fn build_doc(l: &Loaded, names: &HashMap<i32, String>, base: &str) ->
             .unwrap_or_default(),
         content,
     }
-}
-
-fn names_of(all: &[Unit]) -> HashMap<i32, String> {
-    all.iter().map(|u| (u.id, u.name.clone())).collect()
 }
 
 // ---------- one archive ----------
@@ -309,23 +291,13 @@ pub async fn record_one(
     );
     let actor = ctx.actor();
     let (fp, n) = db::run(ctx.pool(), move |c| {
-        db::write_tx(c, |c| {
-            let scope = model::scope_for(c, role, unit)?;
-            let msg = model::find_scoped(c, &scope, id)?.ok_or(AppError::NotFound)?;
-            let names = names_of(&units::all(c)?);
-            let l = load(c, msg)?;
-            let content = archive::printed_content(&l.msg, &names, &l.events, &l.files);
-            let fp = archive::record_print(c, id, uid, &name, unit, &content)?;
-            crate::audit::record(
-                c,
-                &actor,
-                "print",
-                &format!("留言 {} 档案", l.msg.ref_no),
-                crate::audit::OK,
-                &format!("指纹 {fp}"),
-            )?;
-            Ok((fp, archive::print_count(c, id)?))
-        })
+        let by = prints::Printer {
+            role,
+            unit_id: unit,
+            user_id: uid,
+            name: &name,
+        };
+        prints::print_one(c, &actor, by, id)
     })
     .await?;
     ctx.flash(
@@ -377,21 +349,6 @@ fn visible_units<'a>(ctx: &Ctx, all: &'a [Unit]) -> Vec<&'a Unit> {
 }
 
 /// Archived messages handled by `unit`, archived within the period, in 档号 order.
-fn archived_in(
-    conn: &mut DbConn,
-    scope: &Scope,
-    unit: i32,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> QueryResult<Vec<Message>> {
-    model::scoped(scope)
-        .filter(m::handling_unit_id.eq(unit))
-        .filter(m::state.eq("archived"))
-        .filter(m::archived_at.ge(china_day_start(from)))
-        .filter(m::archived_at.lt(china_day_start(to)))
-        .order(m::archive_no.asc())
-        .load(conn)
-}
 
 #[derive(Template)]
 #[template(path = "archive/batch.html")]
@@ -475,25 +432,14 @@ pub async fn record_batch(
     );
     let (actor, unit_name, month_name) = (ctx.actor(), unit.name.clone(), month.clone());
     let n = db::run(ctx.pool(), move |c| {
-        db::write_tx(c, |c| {
-            let scope = model::scope_for(c, role, me)?;
-            let names = names_of(&units::all(c)?);
-            let msgs = archived_in(c, &scope, uid, from, to)?;
-            for msg in &msgs {
-                let l = load(c, msg.clone())?;
-                let content = archive::printed_content(&l.msg, &names, &l.events, &l.files);
-                archive::record_print(c, msg.id, who, &name, me, &content)?;
-            }
-            crate::audit::record(
-                c,
-                &actor,
-                "print",
-                &format!("{month_name} {unit_name} 档案批量打印"),
-                crate::audit::OK,
-                &format!("{} 份", msgs.len()),
-            )?;
-            Ok(msgs.len())
-        })
+        let by = prints::Printer {
+            role,
+            unit_id: me,
+            user_id: who,
+            name: &name,
+        };
+        let label = format!("{month_name} {unit_name}");
+        prints::print_batch(c, &actor, by, uid, (from, to), &label)
     })
     .await?;
     ctx.flash(
@@ -591,14 +537,7 @@ pub async fn check(ctx: Ctx, q: Query<CheckQuery>) -> Result<HttpResponse, AppEr
             let l = load(c, msg)?;
             let now = archive::printed_content(&l.msg, &names, &l.events, &l.files);
             let changes = archive::diff(&p.content(), &now);
-            let later: i64 = {
-                use crate::db::schema::archive_prints::dsl as ap;
-                ap::archive_prints
-                    .filter(ap::message_id.eq(p.message_id))
-                    .filter(ap::id.gt(p.id))
-                    .count()
-                    .get_result(c)?
-            };
+            let later = prints::later_prints(c, p.message_id, p.id)?;
             out.push(CheckResult {
                 id: l.msg.id,
                 ref_no: l.msg.ref_no.clone(),
@@ -613,14 +552,9 @@ pub async fn check(ctx: Ctx, q: Query<CheckQuery>) -> Result<HttpResponse, AppEr
         // No print record: a paper printed straight from the browser. Its message (from
         // the QR code or the 留言文号 typed) is compared with the record as it is now.
         if out.is_empty() {
-            use crate::db::schema::messages::dsl as m;
             let id = match by_id {
                 Some(id) => Some(id),
-                None if !by_ref.is_empty() => m::messages
-                    .filter(m::ref_no.eq(&by_ref))
-                    .select(m::id)
-                    .first::<i32>(c)
-                    .optional()?,
+                None if !by_ref.is_empty() => prints::id_of_ref(c, &by_ref)?,
                 None => None,
             };
             if let Some(msg) = match id {
