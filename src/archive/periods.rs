@@ -7,10 +7,8 @@ use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::audit::{self, Actor};
-use crate::clock::{china_day_start, to_china};
-use crate::db::schema::{
-    archive_periods::dsl as ap, archive_submissions::dsl as asub, messages::dsl as m,
-};
+use crate::clock::to_china;
+use crate::db::schema::{archive_periods::dsl as ap, archive_submissions::dsl as asub};
 use crate::db::{self, DbConn};
 use crate::error::AppError;
 use crate::messages::calendar::Calendar;
@@ -184,13 +182,13 @@ pub fn archived_by(
     from: NaiveDate,
     to: NaiveDate,
 ) -> QueryResult<Vec<Message>> {
-    m::messages
-        .filter(m::handling_unit_id.eq(unit_id))
-        .filter(m::state.eq("archived"))
-        .filter(m::archived_at.ge(china_day_start(from)))
-        .filter(m::archived_at.lt(china_day_start(to)))
-        .order(m::archive_no.asc())
-        .load(conn)
+    crate::archive::prints::archived_in(
+        conn,
+        &crate::messages::model::Scope::All,
+        unit_id,
+        from,
+        to,
+    )
 }
 
 /// Every submission of a period, oldest first.
@@ -374,6 +372,7 @@ pub fn estimated_pages(content: &[(String, String)]) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::china_day_start;
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")

@@ -234,7 +234,7 @@ pub fn paper_of(
     names: &HashMap<i32, String>,
 ) -> Result<PaperView, AppError> {
     let l = load(conn, msg.clone())?;
-    let content = archive::printed_content(&l.msg, names, &l.events, &l.files);
+    let content = l.content(names);
     let latest = archive::latest_print(conn, msg.id)?;
     Ok(paper_view(latest.as_ref(), &content))
 }
@@ -347,8 +347,6 @@ fn visible_units<'a>(ctx: &Ctx, all: &'a [Unit]) -> Vec<&'a Unit> {
         })
         .collect()
 }
-
-/// Archived messages handled by `unit`, archived within the period, in 档号 order.
 
 #[derive(Template)]
 #[template(path = "archive/batch.html")]
@@ -535,7 +533,7 @@ pub async fn check(ctx: Ctx, q: Query<CheckQuery>) -> Result<HttpResponse, AppEr
                 continue;
             };
             let l = load(c, msg)?;
-            let now = archive::printed_content(&l.msg, &names, &l.events, &l.files);
+            let now = l.content(&names);
             let changes = archive::diff(&p.content(), &now);
             let later = prints::later_prints(c, p.message_id, p.id)?;
             out.push(CheckResult {
@@ -562,7 +560,7 @@ pub async fn check(ctx: Ctx, q: Query<CheckQuery>) -> Result<HttpResponse, AppEr
                 None => None,
             } {
                 let l = load(c, msg)?;
-                let now = archive::printed_content(&l.msg, &names, &l.events, &l.files);
+                let now = l.content(&names);
                 out.push(CheckResult {
                     id: l.msg.id,
                     ref_no: l.msg.ref_no.clone(),
